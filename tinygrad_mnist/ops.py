@@ -1,0 +1,424 @@
+"""The built-in operations, each a `Function` with its forward and backward side by side.
+
+`forward(ctx, *arrays)` computes with NumPy; `backward(ctx, grad)` returns the
+gradient for each input. Gradients may keep the broadcast shape of the output:
+`Tensor.backward` sums them back to each input's shape.
+"""
+
+import numpy as np
+
+from tinygrad_mnist.tensor import Function
+
+# ----------------------------------------------------------------- arithmetic
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, -grad
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.a, ctx.b = a, b
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        need_a, need_b = ctx.needs_input_grad
+        return (grad * ctx.b if need_a else None), (grad * ctx.a if need_b else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.a, ctx.b = a, b
+        return a / b
+
+    @staticmethod
+    def backward(ctx, grad):
+        need_a, need_b = ctx.needs_input_grad
+        grad_a = grad / ctx.b if need_a else None
+        grad_b = -grad * ctx.a / (ctx.b * ctx.b) if need_b else None
+        return grad_a, grad_b
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, base, exponent):
+        ctx.base, ctx.exponent = base, exponent
+        ctx.out = base**exponent
+        return ctx.out
+
+    @staticmethod
+    def backward(ctx, grad):
+        need_base, need_exponent = ctx.needs_input_grad
+        base, exponent = ctx.base, ctx.exponent
+        grad_base = grad * exponent * base ** (exponent - 1) if need_base else None
+        # d(b^e)/de = b^e * log(b): only asked for when the exponent is a tensor
+        # that requires grad, so a constant exponent never takes the log of a negative base.
+        grad_exponent = grad * ctx.out * np.log(base) if need_exponent else None
+        return grad_base, grad_exponent
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class MatMul(Function):
+    """`a @ b` with NumPy's rules: 1-D operands are vectors, leading axes broadcast."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError("matmul needs operands with at least one axis, got a scalar")
+        if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
+            raise ValueError(
+                f"matmul: the last axis of the left operand ({a.shape[-1]}) must equal the "
+                f"{'only' if b.ndim == 1 else 'second-to-last'} axis of the right operand "
+                f"({b.shape[0 if b.ndim == 1 else -2]})"
+            )
+        ctx.a, ctx.b = a, b
+        return a @ b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.a, ctx.b
+        # View vectors as 1-row / 1-column matrices so one formula covers every case.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        grad2 = grad[..., None] if b.ndim == 1 else grad
+        grad2 = grad2[..., None, :] if a.ndim == 1 else grad2
+        need_a, need_b = ctx.needs_input_grad
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = grad2 @ np.swapaxes(b2, -1, -2)
+            grad_a = grad_a[..., 0, :] if a.ndim == 1 else grad_a
+        if need_b:
+            grad_b = np.swapaxes(a2, -1, -2) @ grad2
+            grad_b = grad_b[..., 0] if b.ndim == 1 else grad_b
+        return grad_a, grad_b
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(ctx.dtype)
+
+
+# ------------------------------------------------------------------ reductions
+
+
+def _expand_reduced(grad, shape, axis, keepdims):
+    """Give a reduced gradient back the axes the reduction removed, so it broadcasts."""
+    if keepdims:
+        return grad
+    if axis is None:
+        return np.reshape(grad, (1,) * len(shape))
+    return np.expand_dims(grad, axis)
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
+        return np.sum(a, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = _expand_reduced(grad, ctx.shape, ctx.axis, ctx.keepdims)
+        return np.broadcast_to(grad, ctx.shape)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        out = np.mean(a, axis=axis, keepdims=keepdims)
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
+        ctx.count = a.size / max(np.size(out), 1)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = _expand_reduced(grad, ctx.shape, ctx.axis, ctx.keepdims)
+        return np.broadcast_to(grad / ctx.count, ctx.shape)
+
+
+class Max(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        out = np.max(a, axis=axis, keepdims=True)
+        ctx.is_max = a == out
+        ctx.axis, ctx.keepdims = axis, keepdims
+        return out if keepdims else np.squeeze(out, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        is_max = ctx.is_max
+        grad = _expand_reduced(grad, is_max.shape, ctx.axis, ctx.keepdims)
+        # Tied maxima share the gradient equally, so it still sums to `grad`.
+        ties = np.sum(is_max, axis=ctx.axis, keepdims=True)
+        return is_max * (grad / ties)
+
+
+# ---------------------------------------------------------------- elementwise
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.out = np.exp(a)
+        return ctx.out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.out
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.a = a
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / ctx.a
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.out = np.sqrt(a)
+        return ctx.out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / (2 * ctx.out)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.out = np.tanh(a)
+        return ctx.out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * (1 - ctx.out * ctx.out)
+
+
+def stable_sigmoid(a):
+    """1 / (1 + exp(-a)) without overflow: exp is only taken of -|a|."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1, e) / (1 + e)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.out = stable_sigmoid(a).astype(a.dtype, copy=False)
+        return ctx.out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.out * (1 - ctx.out)
+
+
+class ReLU(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.positive = a > 0
+        return np.maximum(a, 0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.positive
+
+
+class Clip(Function):
+    @staticmethod
+    def forward(ctx, a, low=None, high=None):
+        if low is None and high is None:
+            raise ValueError("clip needs min, max or both, got neither")
+        ctx.inside = np.ones(a.shape, dtype=bool)
+        if low is not None:
+            ctx.inside &= a >= low
+        if high is not None:
+            ctx.inside &= a <= high
+        return np.clip(a, low, high)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.inside
+
+
+class Maximum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = np.maximum(a, b)
+        # Ties share the gradient equally, as for `max`.
+        ctx.share_a = np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0)).astype(out.dtype)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.share_a, grad * (1 - ctx.share_a)
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, a, b, condition):
+        ctx.condition = condition
+        return np.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.where(ctx.condition, grad, 0), np.where(ctx.condition, 0, grad)
+
+
+# ---------------------------------------------------------- softmax and friends
+
+
+def _logsumexp(a, axis, keepdims=True):
+    """log(sum(exp(a))) computed around the maximum, so exp never overflows."""
+    peak = np.max(a, axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0)
+    out = np.log(np.sum(np.exp(a - peak), axis=axis, keepdims=True)) + peak
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+class LogSumExp(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        out = _logsumexp(a, axis)
+        ctx.softmax = np.exp(a - out)
+        ctx.axis, ctx.keepdims = axis, keepdims
+        return out if keepdims else np.squeeze(out, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = _expand_reduced(grad, ctx.softmax.shape, ctx.axis, ctx.keepdims)
+        return grad * ctx.softmax
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, a, axis=-1):
+        out = a - _logsumexp(a, axis)
+        ctx.softmax, ctx.axis = np.exp(out), axis
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad - ctx.softmax * np.sum(grad, axis=ctx.axis, keepdims=True)
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, a, axis=-1):
+        ctx.out = np.exp(a - _logsumexp(a, axis))
+        ctx.axis = axis
+        return ctx.out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = ctx.out
+        return out * (grad - np.sum(grad * out, axis=ctx.axis, keepdims=True))
+
+
+# ------------------------------------------------------------------- movement
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.shape = a.shape
+        return np.reshape(a, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.reshape(grad, ctx.shape)
+
+
+class Transpose(Function):
+    @staticmethod
+    def forward(ctx, a, axes=None):
+        ctx.axes = axes
+        return np.transpose(a, axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.transpose(grad, None if ctx.axes is None else np.argsort(ctx.axes))
+
+
+def _is_basic_index(index) -> bool:
+    """True for ints, slices, None and Ellipsis: an index that selects each element once."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, a, index):
+        ctx.shape, ctx.dtype, ctx.index = a.shape, a.dtype, index
+        return a[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        full = np.zeros(ctx.shape, dtype=ctx.dtype)
+        if _is_basic_index(ctx.index):
+            full[ctx.index] = grad
+        else:
+            # An integer array may pick one element several times: add, don't overwrite.
+            np.add.at(full, ctx.index, grad)
+        return full
+
+
+class Concatenate(Function):
+    @staticmethod
+    def forward(ctx, *arrays, axis=0):
+        ctx.axis = axis
+        ctx.splits = np.cumsum([a.shape[axis] for a in arrays])[:-1]
+        return np.concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(np.split(grad, ctx.splits, axis=ctx.axis))
+
+
+class Stack(Function):
+    @staticmethod
+    def forward(ctx, *arrays, axis=0):
+        ctx.axis = axis
+        return np.stack(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(np.moveaxis(grad, ctx.axis, 0))

@@ -1,0 +1,476 @@
+"""The autograd engine: `Tensor`, `Function`, `backward()` and `no_grad()`.
+
+A `Tensor` wraps one NumPy array. Every differentiable operation is a `Function`
+subclass (see `ops.py`): `forward` computes the result from plain arrays and may
+leave notes on a context object; `backward` turns the gradient of the result into
+one gradient per input. `Function.apply` runs `forward` and, when a gradient is
+needed, records the result's parents so that `Tensor.backward()` can walk the graph
+in reverse topological order and apply the chain rule.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+# Grad mode is per thread (as in PyTorch) so that `no_grad()` in one thread, say an
+# evaluation in a worker, never switches gradients off for another.
+_grad_mode = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside a `no_grad()` block (in this thread)."""
+    return getattr(_grad_mode, "enabled", True)
+
+
+class no_grad:
+    """Record no graph inside a `with no_grad():` block or a function decorated `@no_grad()`.
+
+    Results made inside need no gradient and keep no reference to their inputs, so
+    evaluation holds no memory beyond its own arrays.
+    """
+
+    def __enter__(self):
+        self._previous = is_grad_enabled()
+        _grad_mode.enabled = False
+        return self
+
+    def __exit__(self, *exc_info):
+        _grad_mode.enabled = self._previous
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class Context:
+    """What a `Function.forward` leaves for its `backward`: any attributes it likes.
+
+    `needs_input_grad[i]` tells whether input `i` needs a gradient, so that
+    `backward` can skip work (and return None) for the others.
+    """
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+
+class Function:
+    """An operation with a forward and a backward: the one way ops are defined.
+
+    Subclass it and write two static methods side by side::
+
+        class Square(Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.x = x
+                return x * x
+
+            @staticmethod
+            def backward(ctx, grad):
+                return 2 * ctx.x * grad
+
+    then call `Square.apply(t)`. `forward` receives NumPy arrays (and any keyword
+    parameters given to `apply`) and returns an array. `backward` receives the
+    gradient of the output and returns one gradient per input, a tuple when there
+    are several, or None for an input that needs none. A gradient that has the
+    broadcast shape of the output is summed back to its input's shape for you.
+    """
+
+    @staticmethod
+    def forward(ctx, *arrays, **params):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **params) -> Tensor:
+        tensors = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
+        ctx = Context()
+        needs_grad = is_grad_enabled() and any(t.requires_grad for t in tensors)
+        ctx.needs_input_grad = tuple(needs_grad and t.requires_grad for t in tensors)
+        try:
+            data = cls.forward(ctx, *(t.data for t in tensors), **params)
+        except ValueError as error:
+            shapes = ", ".join(str(t.shape) for t in tensors)
+            raise ValueError(f"{cls.__name__}: {error} (input shapes {shapes})") from None
+        out = Tensor.__new__(Tensor)
+        out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
+        out.grad = None
+        out.requires_grad = needs_grad
+        out.name = None
+        out._retains_grad = False
+        if needs_grad:
+            out._op, out._ctx, out._inputs = cls, ctx, tensors
+        else:
+            out._op, out._ctx, out._inputs = None, None, ()
+        return out
+
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _as_array(data, dtype=None) -> np.ndarray:
+    """NumPy array for `data`: float32 by default, float64 kept, other numbers made float32."""
+    if isinstance(data, Tensor):
+        data = data.data
+    array = np.asarray(data, dtype=dtype)
+    if dtype is None and array.dtype not in _FLOAT_DTYPES:
+        if array.dtype.kind not in "biuf":
+            raise TypeError(
+                f"Tensor: data must be numeric (bool, int or float), got dtype {array.dtype}"
+            )
+        array = array.astype(np.float32)
+    return array
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed.
+
+    `Tensor(data, requires_grad=False, dtype=None)`: `data` is anything NumPy can
+    turn into a numeric array. Floats stay float32 or float64; other numbers become
+    float32 unless `dtype` says otherwise. Python scalars mixed into an operation
+    take the tensor's dtype, so `t * 2` stays float32.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "_retains_grad", "_op", "_ctx", "_inputs")
+    # Make NumPy hand `ndarray * tensor` to Tensor.__rmul__ instead of looping itself.
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
+        self.data = _as_array(data, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"Tensor: requires_grad=True needs a float dtype, got {self.data.dtype}"
+            )
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self._retains_grad = False
+        self._op, self._ctx, self._inputs = None, None, ()
+
+    # ----------------------------------------------------------------- properties
+    shape = property(lambda self: self.data.shape, doc="The shape of the data.")
+    dtype = property(lambda self: self.data.dtype, doc="The NumPy dtype of the data.")
+    ndim = property(lambda self: self.data.ndim, doc="The number of dimensions.")
+    size = property(lambda self: self.data.size, doc="The number of elements.")
+    op = property(lambda self: self._op, doc="The Function that made this tensor, or None.")
+    inputs = property(lambda self: self._inputs, doc="The tensors this one was made from.")
+
+    @property
+    def T(self) -> Tensor:
+        """The transpose (all axes reversed)."""
+        return self.transpose()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): needs a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (no gradient flows back through it)."""
+        return Tensor(self.data)
+
+    def astype(self, dtype) -> Tensor:
+        """This tensor converted to `dtype`; the gradient is converted back."""
+        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+
+    def retain_grad(self) -> Tensor:
+        """Keep `.grad` on this intermediate result after `backward()` (leaves always do)."""
+        self._retains_grad = True
+        return self
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient."""
+        self.grad = None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        values = np.array2string(self.data, precision=4, threshold=20, separator=", ")
+        made_by = f", op={self._op.__name__}" if self._op is not None else ""
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        name = f", name={self.name!r}" if self.name else ""
+        return f"Tensor({values}, shape={self.shape}, dtype={self.dtype}{made_by}{grad}{name})"
+
+    # ------------------------------------------------------------------- backward
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires it.
+
+        `grad` is the gradient of some final scalar with respect to this tensor; it
+        may be left out only when this tensor holds one element (it is then 1).
+        The graph is released afterwards unless `retain_graph=True`.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward(): this tensor does not require grad; create its inputs with "
+                "requires_grad=True (and not inside no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward(): the tensor has shape {self.shape}, not one element; pass the "
+                    "gradient of the final scalar with respect to it as backward(grad)"
+                )
+            grad = np.ones_like(self.data)
+        else:
+            grad = _as_array(grad).astype(self.dtype, copy=False)
+            if grad.shape != self.shape:
+                raise ValueError(
+                    f"backward(): grad has shape {grad.shape}, expected {self.shape}"
+                )
+
+        grads = {id(self): grad}
+        for node in reversed(self._topological_order()):
+            grad = grads.pop(id(node), None)
+            if grad is None:
+                continue
+            if node._op is None or node._retains_grad:
+                node._accumulate(grad)
+            if node._op is None:
+                continue
+            if node._ctx is None:
+                raise RuntimeError(
+                    f"backward(): the graph through {node._op.__name__} was freed by an earlier "
+                    "backward(); pass retain_graph=True to the first call to walk it twice"
+                )
+            input_grads = node._op.backward(node._ctx, grad)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            if len(input_grads) != len(node._inputs):
+                raise ValueError(
+                    f"{node._op.__name__}.backward returned {len(input_grads)} gradients for "
+                    f"{len(node._inputs)} inputs"
+                )
+            for i, (parent, parent_grad) in enumerate(zip(node._inputs, input_grads)):
+                if parent_grad is None or not parent.requires_grad:
+                    continue
+                parent_grad = _sum_to_shape(parent_grad, parent.shape, node._op, i)
+                previous = grads.get(id(parent))
+                grads[id(parent)] = parent_grad if previous is None else previous + parent_grad
+            if not retain_graph:
+                node._ctx, node._inputs = None, ()
+
+    def _topological_order(self) -> list[Tensor]:
+        """Every tensor that needs a gradient, inputs before the results made from them.
+
+        An explicit stack instead of recursion, so a chain of any length works.
+        """
+        order, visited, stack = [], set(), [(self, False)]
+        while stack:
+            node, inputs_done = stack.pop()
+            if inputs_done:
+                order.append(node)
+                continue
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
+            stack.append((node, True))
+            for parent in node._inputs:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+        return order
+
+    def _accumulate(self, grad: np.ndarray) -> None:
+        if self.grad is None:
+            # A copy we own, so later accumulation can happen in place.
+            self.grad = np.array(grad, dtype=self.dtype)
+        else:
+            self.grad += grad
+
+    # ------------------------------------------------------------------ operators
+    def _operand(self, other) -> Tensor | np.ndarray:
+        """`other` as a tensor, or as an array of this tensor's dtype when it is a plain value."""
+        if isinstance(other, Tensor):
+            return other
+        return np.asarray(other, dtype=self.data.dtype)
+
+    def __add__(self, other):
+        return ops.Add.apply(self, self._operand(other))
+
+    def __radd__(self, other):
+        return ops.Add.apply(self._operand(other), self)
+
+    def __sub__(self, other):
+        return ops.Sub.apply(self, self._operand(other))
+
+    def __rsub__(self, other):
+        return ops.Sub.apply(self._operand(other), self)
+
+    def __mul__(self, other):
+        return ops.Mul.apply(self, self._operand(other))
+
+    def __rmul__(self, other):
+        return ops.Mul.apply(self._operand(other), self)
+
+    def __truediv__(self, other):
+        return ops.Div.apply(self, self._operand(other))
+
+    def __rtruediv__(self, other):
+        return ops.Div.apply(self._operand(other), self)
+
+    def __pow__(self, other):
+        return ops.Pow.apply(self, self._operand(other))
+
+    def __rpow__(self, other):
+        return ops.Pow.apply(self._operand(other), self)
+
+    def __matmul__(self, other):
+        return ops.MatMul.apply(self, self._operand(other))
+
+    def __rmatmul__(self, other):
+        return ops.MatMul.apply(self._operand(other), self)
+
+    def __neg__(self):
+        return ops.Neg.apply(self)
+
+    def __getitem__(self, index):
+        if isinstance(index, Tensor):
+            index = index.data
+        return ops.GetItem.apply(self, index=index)
+
+    # Comparisons give boolean tensors; no gradient flows through them.
+    def _compare(self, other, compare) -> Tensor:
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor(compare(self.data, other), dtype=bool)
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    # Defining __eq__ would otherwise make tensors unhashable.
+    __hash__ = object.__hash__
+
+    # -------------------------------------------------------------------- methods
+    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Sum over `axis` (an int, a tuple, or None for all)."""
+        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Mean over `axis` (an int, a tuple, or None for all)."""
+        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Maximum over `axis`; tied maxima share the gradient equally."""
+        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def exp(self) -> Tensor:
+        return ops.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return ops.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.Sqrt.apply(self)
+
+    def tanh(self) -> Tensor:
+        return ops.Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        return ops.ReLU.apply(self)
+
+    def reshape(self, *shape) -> Tensor:
+        """The same elements in a new shape: `t.reshape(2, 3)` or `t.reshape((2, 3))`."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return ops.Reshape.apply(self, shape=shape)
+
+    def transpose(self, *axes) -> Tensor:
+        """Permute the axes (reverse them when none are given)."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return ops.Transpose.apply(self, axes=axes or None)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return ops.LogSoftmax.apply(self, axis=axis)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return ops.Softmax.apply(self, axis=axis)
+
+    def logsumexp(self, axis=None, keepdims: bool = False) -> Tensor:
+        return ops.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
+
+    def clip(self, min=None, max=None) -> Tensor:
+        """Limit values to [min, max]; the gradient is zero where a limit applies."""
+        return ops.Clip.apply(self, low=min, high=max)
+
+    def maximum(self, other) -> Tensor:
+        """Elementwise maximum with `other` (broadcast); ties share the gradient."""
+        return ops.Maximum.apply(self, self._operand(other))
+
+    def where(self, condition, other) -> Tensor:
+        """`self` where `condition` holds, else `other` (see also the function `where`)."""
+        return where(condition, self, other)
+
+
+def where(condition, x, y) -> Tensor:
+    """Elements of `x` where `condition` is true, else of `y`; gradients flow to both."""
+    condition = condition.data if isinstance(condition, Tensor) else condition
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    return ops.Where.apply(x, x._operand(y), condition=np.asarray(condition, dtype=bool))
+
+
+def concatenate(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    return ops.Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along a new axis."""
+    return ops.Stack.apply(*tensors, axis=axis)
+
+
+def _sum_to_shape(grad, shape: tuple, op: type, index: int) -> np.ndarray:
+    """Sum a gradient back over the axes that broadcasting expanded ("unbroadcast").
+
+    Anything that cannot have come from broadcasting `shape` is a bug in the op's
+    backward, reported as such.
+    """
+    grad = np.asarray(grad)
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0 or any(
+        n != 1 and n != g for n, g in zip(shape, grad.shape[extra:], strict=True)
+    ):
+        raise ValueError(
+            f"{op.__name__}.backward returned a gradient of shape {grad.shape} for input "
+            f"{index} of shape {shape}"
+        )
+    expanded = tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+    return grad.sum(axis=tuple(range(extra)) + expanded).reshape(shape)
+
+
+# The ops need `Function` and `Tensor` from above; the methods above need the ops.
+from tinygrad_mnist import ops  # noqa: E402
