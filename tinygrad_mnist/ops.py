@@ -137,10 +137,8 @@ class Cast(Function):
 
 def _expand_reduced(grad, shape, axis, keepdims):
     """Give a reduced gradient back the axes the reduction removed, so it broadcasts."""
-    if keepdims:
+    if keepdims or axis is None:  # a 0-d gradient broadcasts as it is
         return grad
-    if axis is None:
-        return np.reshape(grad, (1,) * len(shape))
     return np.expand_dims(grad, axis)
 
 
@@ -148,12 +146,15 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
-        return np.sum(a, axis=axis, keepdims=keepdims)
+        return a.sum(axis=axis, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, grad):
-        grad = _expand_reduced(grad, ctx.shape, ctx.axis, ctx.keepdims)
-        return np.broadcast_to(grad, ctx.shape)
+        # Broadcast by assignment into a fresh array: cheaper than np.broadcast_to for
+        # small tensors, and the result is writable.
+        out = np.empty(ctx.shape, grad.dtype)
+        out[...] = _expand_reduced(grad, ctx.shape, ctx.axis, ctx.keepdims)
+        return out
 
 
 class Mean(Function):

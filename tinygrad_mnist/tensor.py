@@ -93,21 +93,26 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **params) -> Tensor:
-        tensors = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
+        """Run `forward` on the inputs' arrays; record the graph if a gradient is needed."""
+        # Plain lists and loops, not generator expressions: this runs for every op, and
+        # its overhead is what small tensors pay (see benchmarks/).
+        tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
+        if is_grad_enabled():
+            needs_input_grad = [t.requires_grad for t in tensors]
+            needs_grad = True in needs_input_grad
+        else:
+            needs_input_grad, needs_grad = [False] * len(tensors), False
         ctx = Context()
-        needs_grad = is_grad_enabled() and any(t.requires_grad for t in tensors)
-        ctx.needs_input_grad = tuple(needs_grad and t.requires_grad for t in tensors)
+        ctx.needs_input_grad = needs_input_grad
         try:
-            data = cls.forward(ctx, *(t.data for t in tensors), **params)
+            data = cls.forward(ctx, *[t.data for t in tensors], **params)
         except ValueError as error:
             shapes = ", ".join(str(t.shape) for t in tensors)
             raise ValueError(f"{cls.__name__}: {error} (input shapes {shapes})") from None
         out = Tensor.__new__(Tensor)
-        out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
-        out.grad = None
+        out.data = data if type(data) is np.ndarray else np.asarray(data)
+        out.grad, out.name, out._retains_grad = None, None, False
         out.requires_grad = needs_grad
-        out.name = None
-        out._retains_grad = False
         if needs_grad:
             out._op, out._ctx, out._inputs = cls, ctx, tensors
         else:
@@ -141,7 +146,8 @@ class Tensor:
     take the tensor's dtype, so `t * 2` stays float32.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_retains_grad", "_op", "_ctx", "_inputs")
+    __slots__ = ("data", "grad", "requires_grad", "name", "_retains_grad", "_op", "_ctx", "_inputs",
+                 "__weakref__")
     # Make NumPy hand `ndarray * tensor` to Tensor.__rmul__ instead of looping itself.
     __array_ufunc__ = None
 
@@ -226,7 +232,7 @@ class Tensor:
                     f"backward(): the tensor has shape {self.shape}, not one element; pass the "
                     "gradient of the final scalar with respect to it as backward(grad)"
                 )
-            grad = np.ones_like(self.data)
+            grad = np.array(1, dtype=self.data.dtype).reshape(self.data.shape)
         else:
             grad = _as_array(grad).astype(self.dtype, copy=False)
             if grad.shape != self.shape:
@@ -234,61 +240,64 @@ class Tensor:
                     f"backward(): grad has shape {grad.shape}, expected {self.shape}"
                 )
 
-        grads = {id(self): grad}
+        # Tensors hash by identity, so they key the gradients being gathered directly.
+        grads = {self: grad}
         for node in reversed(self._topological_order()):
-            grad = grads.pop(id(node), None)
+            grad = grads.pop(node, None)
             if grad is None:
                 continue
-            if node._op is None or node._retains_grad:
+            op = node._op
+            if op is None or node._retains_grad:
                 node._accumulate(grad)
-            if node._op is None:
+            if op is None:
                 continue
             if node._ctx is None:
                 raise RuntimeError(
-                    f"backward(): the graph through {node._op.__name__} was freed by an earlier "
+                    f"backward(): the graph through {op.__name__} was freed by an earlier "
                     "backward(); pass retain_graph=True to the first call to walk it twice"
                 )
-            input_grads = node._op.backward(node._ctx, grad)
-            if not isinstance(input_grads, tuple):
+            input_grads = op.backward(node._ctx, grad)
+            if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             if len(input_grads) != len(node._inputs):
                 raise ValueError(
-                    f"{node._op.__name__}.backward returned {len(input_grads)} gradients for "
+                    f"{op.__name__}.backward returned {len(input_grads)} gradients for "
                     f"{len(node._inputs)} inputs"
                 )
             for i, (parent, parent_grad) in enumerate(zip(node._inputs, input_grads)):
                 if parent_grad is None or not parent.requires_grad:
                     continue
-                parent_grad = _sum_to_shape(parent_grad, parent.shape, node._op, i)
-                previous = grads.get(id(parent))
-                grads[id(parent)] = parent_grad if previous is None else previous + parent_grad
+                if type(parent_grad) is not np.ndarray or parent_grad.shape != parent.data.shape:
+                    parent_grad = _sum_to_shape(parent_grad, parent.data.shape, op, i)
+                previous = grads.get(parent)
+                grads[parent] = parent_grad if previous is None else previous + parent_grad
             if not retain_graph:
                 node._ctx, node._inputs = None, ()
 
     def _topological_order(self) -> list[Tensor]:
         """Every tensor that needs a gradient, inputs before the results made from them.
 
-        An explicit stack instead of recursion, so a chain of any length works.
+        Depth-first with an explicit stack instead of recursion, so a chain of any
+        length works. A node is pushed twice: first to visit its inputs, then (marked
+        done) to be appended once they are all in the order.
         """
         order, visited, stack = [], set(), [(self, False)]
         while stack:
             node, inputs_done = stack.pop()
             if inputs_done:
                 order.append(node)
-                continue
-            if id(node) in visited:
-                continue
-            visited.add(id(node))
-            stack.append((node, True))
-            for parent in node._inputs:
-                if parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
+            elif node not in visited:
+                visited.add(node)
+                stack.append((node, True))
+                for parent in node._inputs:
+                    if parent.requires_grad and parent not in visited:
+                        stack.append((parent, False))
         return order
 
     def _accumulate(self, grad: np.ndarray) -> None:
         if self.grad is None:
             # A copy we own, so later accumulation can happen in place.
-            self.grad = np.array(grad, dtype=self.dtype)
+            self.grad = np.array(grad, dtype=self.data.dtype)
         else:
             self.grad += grad
 
@@ -468,8 +477,9 @@ def _sum_to_shape(grad, shape: tuple, op: type, index: int) -> np.ndarray:
             f"{op.__name__}.backward returned a gradient of shape {grad.shape} for input "
             f"{index} of shape {shape}"
         )
-    expanded = tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
-    return grad.sum(axis=tuple(range(extra)) + expanded).reshape(shape)
+    leading = tuple(range(extra))
+    stretched = tuple(extra + i for i, n in enumerate(shape) if n == 1 != grad.shape[extra + i])
+    return grad.sum(axis=leading + stretched).reshape(shape)
 
 
 # The ops need `Function` and `Tensor` from above; the methods above need the ops.
