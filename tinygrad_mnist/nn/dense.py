@@ -1,0 +1,86 @@
+"""`Dense`: the fully connected layer, `x @ W + b`, as one fused operation."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from tinygrad_mnist.nn.init import get_initializer
+from tinygrad_mnist.nn.layer import Layer
+from tinygrad_mnist.tensor import Function, Tensor
+
+
+class Affine(Function):
+    """`x @ weight + bias` in one step: one node in the graph instead of two.
+
+    `x` has shape `(..., in)`, `weight` `(in, out)`, `bias` `(out,)` and may be left out.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        if x.ndim == 0 or x.shape[-1] != weight.shape[0]:
+            raise ValueError(
+                f"Dense expects inputs whose last axis has {weight.shape[0]} features, "
+                f"got shape {x.shape}"
+            )
+        ctx.x, ctx.weight, ctx.has_bias = x, weight, bias is not None
+        out = x @ weight
+        if bias is not None:
+            out += bias  # in place: no second output-sized array
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        need_x, need_weight = ctx.needs_input_grad[:2]
+        x, weight = ctx.x, ctx.weight
+        # The first layer's input never needs a gradient: skip its (largest) product.
+        grad_x = grad @ weight.T if need_x else None
+        grad_weight = None
+        if need_weight:
+            grad_weight = x.reshape(-1, x.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])
+        if not ctx.has_bias:
+            return grad_x, grad_weight
+        need_bias = ctx.needs_input_grad[2]
+        grad_bias = grad.reshape(-1, grad.shape[-1]).sum(axis=0) if need_bias else None
+        return grad_x, grad_weight, grad_bias
+
+
+def check_positive_int(name: str, value, owner: str) -> int:
+    """`value` if it is a positive int, else a ValueError/TypeError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {name} must be a positive int, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value}")
+    return int(value)
+
+
+class Dense(Layer):
+    """A fully connected layer: `y = x @ weight + bias`.
+
+    `weight` has shape `(in_features, out_features)` and is drawn by `init` (a name
+    from `nn.init` or a callable `(shape, rng) -> array`); `bias` starts at zero.
+    `seed` is an int or a `numpy.random.Generator`.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 init="he_uniform", seed=None, dtype=np.float32):
+        self.in_features = check_positive_int("in_features", in_features, "Dense")
+        self.out_features = check_positive_int("out_features", out_features, "Dense")
+        initializer = get_initializer(init)
+        rng = np.random.default_rng(seed)
+        shape = (self.in_features, self.out_features)
+        weight = np.asarray(initializer(shape, rng), dtype=dtype)
+        if weight.shape != shape:
+            raise ValueError(f"Dense: init returned shape {weight.shape}, expected {shape}")
+        self.weight = Tensor(weight, requires_grad=True)
+        self.bias = Tensor(np.zeros(self.out_features, dtype=dtype), requires_grad=True) \
+            if bias else None
+
+    def forward(self, x):
+        if self.bias is None:
+            return Affine.apply(x, self.weight)
+        return Affine.apply(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features} -> {self.out_features}, bias={self.bias is not None}"

@@ -1,0 +1,233 @@
+"""`Layer`, the base of every module: parameters found by attribute, saving and loading.
+
+A layer keeps its parameters as `Tensor` attributes and its sub-layers as `Layer`
+attributes (or lists of them); nothing needs registering by hand, because the layer
+finds them by looking at its own attributes, in the order they were assigned.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator
+
+import numpy as np
+
+from tinygrad_mnist.tensor import Tensor
+
+
+class Layer:
+    """A piece of a network: `forward` computes, `__call__` runs it.
+
+    Subclass it, assign parameters (`Tensor`s with `requires_grad=True`) and
+    sub-layers as attributes, and write `forward`. Arrays that must be saved but are
+    not trained (running statistics, say) go through `register_buffer`.
+    """
+
+    # Class-level defaults, so a subclass that never calls `super().__init__()` still works.
+    training = True
+    _buffer_names: tuple[str, ...] = ()
+
+    def forward(self, *inputs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *inputs, **kwargs):
+        return self.forward(*inputs, **kwargs)
+
+    # ------------------------------------------------------------- the layer tree
+    def named_children(self) -> Iterator[tuple[str, Layer]]:
+        """The direct sub-layers with their attribute names (`name.i` inside a list)."""
+        for name, value in vars(self).items():
+            if isinstance(value, Layer):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, Layer):
+                        yield f"{name}.{i}", item
+
+    def children(self) -> Iterator[Layer]:
+        """The direct sub-layers."""
+        for _, child in self.named_children():
+            yield child
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """Every parameter of this layer and its sub-layers, with dotted names (`0.weight`)."""
+        for name, value in vars(self).items():
+            if isinstance(value, Tensor):
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child.named_parameters(f"{prefix}{name}.")
+
+    def parameters(self) -> list[Tensor]:
+        """Every parameter, in a fixed order (what an optimizer is given)."""
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self) -> int:
+        """How many numbers the parameters hold."""
+        return sum(p.size for p in self.parameters())
+
+    def register_buffer(self, name: str, array: np.ndarray) -> None:
+        """Keep `array` as attribute `name`: saved and loaded with the parameters, not trained."""
+        setattr(self, name, np.asarray(array))
+        if name not in self._buffer_names:
+            self._buffer_names = (*self._buffer_names, name)
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        """Every buffer of this layer and its sub-layers, with dotted names."""
+        for name in self._buffer_names:
+            yield prefix + name, getattr(self, name)
+        for name, child in self.named_children():
+            yield from child.named_buffers(f"{prefix}{name}.")
+
+    # ------------------------------------------------------------------- modes
+    def train(self, mode: bool = True) -> Layer:
+        """Switch this layer and all sub-layers to training mode (or evaluation, `mode=False`)."""
+        self.training = bool(mode)
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> Layer:
+        """Switch to evaluation mode: dropout off, running statistics used."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Forget the gradients of all parameters."""
+        for p in self.parameters():
+            p.grad = None
+
+    def astype(self, dtype) -> Layer:
+        """Convert every parameter and buffer to `dtype` in place; returns self.
+
+        Gradient checks need float64: `layer.astype(np.float64)`.
+        """
+        dtype = np.dtype(dtype)
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = None
+        for layer in self._all_layers():
+            for name in layer._buffer_names:
+                value = getattr(layer, name)
+                if value.dtype.kind == "f":
+                    setattr(layer, name, value.astype(dtype))
+        return self
+
+    def _all_layers(self) -> Iterator[Layer]:
+        yield self
+        for child in self.children():
+            yield from child._all_layers()
+
+    # ------------------------------------------------------------ state and files
+    def _named_arrays(self) -> dict[str, np.ndarray]:
+        """Parameters and buffers as name -> live array (not copied)."""
+        arrays = {name: p.data for name, p in self.named_parameters()}
+        arrays.update(self.named_buffers())
+        return arrays
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter and buffer, by dotted name."""
+        return {name: array.copy() for name, array in self._named_arrays().items()}
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> Layer:
+        """Copy `state` (name -> array) into the parameters and buffers, in place.
+
+        Everything is checked before anything is written, so a bad state leaves the
+        layer as it was. A wrongly shaped entry is always an error; a missing or an
+        unexpected one is an error unless `strict=False`.
+        """
+        own = self._named_arrays()
+        for name, array in own.items():
+            if name not in state:
+                if strict:
+                    raise ValueError(
+                        f"load_state_dict: parameter {name!r} (shape {array.shape}) is missing "
+                        f"from the state, which has {sorted(state)}"
+                    )
+                continue
+            shape = np.shape(state[name])
+            if shape != array.shape:
+                raise ValueError(
+                    f"load_state_dict: parameter {name!r} has shape {shape} in the state, "
+                    f"expected {array.shape}"
+                )
+        unexpected = [name for name in state if name not in own]
+        if strict and unexpected:
+            raise ValueError(
+                f"load_state_dict: unexpected parameter {unexpected[0]!r} in the state; this "
+                f"{type(self).__name__} has {list(own)}"
+            )
+        for name, array in own.items():
+            if name in state:
+                array[...] = state[name]
+        return self
+
+    def save(self, path) -> None:
+        """Write the state to `path` as an `.npz` archive (no pickled objects).
+
+        The file is written beside its destination and moved into place, so an
+        existing file is never left half-written.
+        """
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, temporary = tempfile.mkstemp(dir=directory, suffix=".npz.tmp")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                np.savez(file, **self.state_dict())
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+
+    def load(self, path, strict: bool = True) -> Layer:
+        """Load a state written by `save`; refuses anything that is not a plain `.npz`."""
+        return self.load_state_dict(read_npz(path), strict=strict)
+
+    # ------------------------------------------------------------------- repr
+    def extra_repr(self) -> str:
+        """The arguments to show inside this layer's parentheses."""
+        return ""
+
+    def _repr_lines(self) -> list[str]:
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        children = list(self.named_children())
+        if not children:
+            return [head + ")"]
+        lines = [head + ("" if not self.extra_repr() else ",")]
+        for name, child in children:
+            child_lines = child._repr_lines()
+            lines.append(f"  ({name}): {child_lines[0]}")
+            lines.extend("  " + line for line in child_lines[1:])
+        lines.append(")")
+        return lines
+
+    def __repr__(self) -> str:
+        text = "\n".join(self._repr_lines())
+        count = self.num_parameters()
+        return f"{text}  [{count:,} parameters]" if count else text
+
+
+def read_npz(path) -> dict[str, np.ndarray]:
+    """The arrays of an `.npz` file, read with `allow_pickle=False`.
+
+    A file that is not an `.npz` archive, or one holding pickled objects, is a
+    ValueError that names the file.
+    """
+    path = os.fspath(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"load: {path!r} is not an .npz archive ({error})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"load: {path!r} is a single .npy array, expected an .npz archive")
+    with archive:
+        try:
+            return {name: archive[name] for name in archive.files}
+        except ValueError as error:
+            raise ValueError(
+                f"load: {path!r} holds pickled objects, which are refused ({error})"
+            ) from None
+        except (OSError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(f"load: {path!r} is a damaged .npz archive ({error})") from None

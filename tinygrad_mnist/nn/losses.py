@@ -1,0 +1,173 @@
+"""Losses: `CrossEntropyLoss` on logits and `MSELoss`, each one fused operation.
+
+A fused loss is one node in the graph whose backward is the textbook formula
+(`softmax - target` for cross-entropy), instead of a chain of small ops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_mnist.nn.layer import Layer
+from tinygrad_mnist.tensor import Function, Tensor
+
+REDUCTIONS = ("mean", "sum")
+
+
+def _log_softmax_parts(logits):
+    """`(shifted, log_z, probabilities)` with log_softmax = shifted - log_z.
+
+    Shifting by the row maximum keeps every exp in [0, 1]: no overflow at any size.
+    """
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    probabilities = np.exp(shifted)
+    total = probabilities.sum(axis=-1, keepdims=True)
+    probabilities /= total
+    return shifted, np.log(total), probabilities
+
+
+class CrossEntropyWithLabels(Function):
+    """Mean (or sum) over rows of -log softmax(logits)[row, label]; labels are ints."""
+
+    @staticmethod
+    def forward(ctx, logits, labels, reduction="mean"):
+        shifted, log_z, probabilities = _log_softmax_parts(logits)
+        rows = np.arange(len(labels))
+        losses = log_z[:, 0] - shifted[rows, labels]
+        ctx.probabilities, ctx.rows, ctx.labels = probabilities, rows, labels
+        ctx.scale = 1 / len(labels) if reduction == "mean" else 1
+        return np.asarray(losses.sum() * ctx.scale, dtype=logits.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        scale = grad * ctx.scale
+        # softmax - one_hot, without building the one-hot matrix.
+        grad_logits = ctx.probabilities * scale
+        grad_logits[ctx.rows, ctx.labels] -= scale
+        return grad_logits
+
+
+class CrossEntropyWithProbabilities(Function):
+    """Mean (or sum) over rows of -sum(target * log softmax(logits)); target rows: one-hot."""
+
+    @staticmethod
+    def forward(ctx, logits, target, reduction="mean"):
+        shifted, log_z, probabilities = _log_softmax_parts(logits)
+        negative_log_probabilities = log_z - shifted
+        ctx.scale = 1 / len(logits) if reduction == "mean" else 1
+        ctx.probabilities, ctx.target = probabilities, target
+        ctx.negative_log_probabilities = negative_log_probabilities
+        total = np.sum(target * negative_log_probabilities) * ctx.scale
+        return np.asarray(total, dtype=logits.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        need_logits, need_target = ctx.needs_input_grad
+        scale = grad * ctx.scale
+        grad_logits = grad_target = None
+        if need_logits:
+            # For rows that do not sum to one the softmax term is weighted by the row sum.
+            row_sums = ctx.target.sum(axis=-1, keepdims=True)
+            grad_logits = (ctx.probabilities * row_sums - ctx.target) * scale
+        if need_target:
+            grad_target = ctx.negative_log_probabilities * scale
+        return grad_logits, grad_target
+
+
+class SquaredError(Function):
+    """Mean (or sum) of (prediction - target) ** 2 over all elements."""
+
+    @staticmethod
+    def forward(ctx, prediction, target, reduction="mean"):
+        difference = prediction - target
+        ctx.difference = difference
+        ctx.scale = 1 / difference.size if reduction == "mean" else 1
+        return np.asarray(np.vdot(difference, difference) * ctx.scale, dtype=difference.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_prediction = ctx.difference * (2 * grad * ctx.scale)
+        need_prediction, need_target = ctx.needs_input_grad
+        return (grad_prediction if need_prediction else None,
+                -grad_prediction if need_target else None)
+
+
+class Loss(Layer):
+    """A layer that scores a prediction against a target: `loss(prediction, target)`.
+
+    `reduction` is `"mean"` (over samples) or `"sum"`.
+    """
+
+    def __init__(self, reduction: str = "mean"):
+        if reduction not in REDUCTIONS:
+            raise ValueError(
+                f"{type(self).__name__}: reduction must be one of {REDUCTIONS}, got {reduction!r}"
+            )
+        self.reduction = reduction
+
+    def forward(self, prediction, target):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class CrossEntropyLoss(Loss):
+    """Cross-entropy of softmax(logits) against the target, from raw logits.
+
+    `logits` has shape `(batch, classes)`. `target` is either integer labels of
+    shape `(batch,)` or rows of class probabilities (one-hot) of shape
+    `(batch, classes)`. Stable for logits of any magnitude.
+    """
+
+    def forward(self, logits, target):
+        shape = logits.shape
+        if len(shape) != 2 or 0 in shape:
+            raise ValueError(
+                f"CrossEntropyLoss: logits must have shape (batch, classes), both non-zero, "
+                f"got {shape}"
+            )
+        if isinstance(target, Tensor) and target.shape == shape:
+            return CrossEntropyWithProbabilities.apply(logits, target, reduction=self.reduction)
+        target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
+        if target_data.shape == shape:
+            return CrossEntropyWithProbabilities.apply(
+                logits, target_data, reduction=self.reduction)
+        return CrossEntropyWithLabels.apply(
+            logits, labels=_check_labels(target_data, shape), reduction=self.reduction)
+
+
+def _check_labels(labels: np.ndarray, shape: tuple) -> np.ndarray:
+    """`labels` as an int array of one class index per row, or a ValueError saying why not."""
+    batch, classes = shape
+    if labels.shape != (batch,):
+        raise ValueError(
+            f"CrossEntropyLoss: target must be {batch} integer labels (shape ({batch},)) or "
+            f"one-hot rows (shape {shape}), got shape {labels.shape}"
+        )
+    if labels.dtype.kind != "i" and labels.dtype.kind != "u":
+        # Labels that went through a float Tensor are accepted when they are whole numbers.
+        if labels.dtype.kind != "f" or not np.array_equal(labels, np.round(labels)):
+            raise ValueError(
+                f"CrossEntropyLoss: target labels must be integers, got dtype {labels.dtype}"
+            )
+        labels = labels.astype(np.intp)
+    if (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(
+            f"CrossEntropyLoss: target labels must lie in [0, {classes}), got values from "
+            f"{labels.min()} to {labels.max()}"
+        )
+    return labels
+
+
+class MSELoss(Loss):
+    """Mean squared error, averaged over every element (or summed)."""
+
+    def forward(self, prediction, target):
+        target_shape = np.shape(target.data if isinstance(target, Tensor) else target)
+        if target_shape != prediction.shape:
+            raise ValueError(
+                f"MSELoss: target must have the prediction's shape {prediction.shape}, "
+                f"got {target_shape}"
+            )
+        return SquaredError.apply(prediction, target, reduction=self.reduction)

@@ -1,0 +1,86 @@
+"""`Adam` and `AdamW`: steps scaled by running estimates of the gradient's moments."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_mnist.optim.optimizer import Optimizer, check_number
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015).
+
+    `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) g^2`, and with the bias corrections
+    `m_hat = m / (1 - b1^t)`, `v_hat = v / (1 - b2^t)`: `p -= lr m_hat / (sqrt(v_hat) + eps)`.
+    `weight_decay` adds `weight_decay * p` to the gradient (L2); see `AdamW` for the
+    decoupled form.
+    """
+
+    decoupled_weight_decay = False
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        owner = type(self).__name__
+        try:
+            beta1, beta2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"{owner}: betas must be a pair (beta1, beta2), got {betas!r}") \
+                from None
+        for beta in betas:
+            if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < 1:
+                raise ValueError(f"{owner}: betas must both lie in [0, 1), got {tuple(betas)}")
+        self.betas = (float(beta1), float(beta2))
+        self.eps = check_number("eps", eps, owner)
+        self.weight_decay = check_number("weight_decay", weight_decay, owner)
+        self.first_moments = self._new_state("first_moment")
+        self.second_moments = self._new_state("second_moment")
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place."""
+        self.step_count += 1
+        beta1, beta2 = self.betas
+        lr, eps, decay = self.lr, self.eps, self.weight_decay
+        step_size = lr / (1 - beta1**self.step_count)
+        root_correction = np.sqrt(1 - beta2**self.step_count)
+        for p, m, v, scratch in zip(self.params, self.first_moments, self.second_moments,
+                                    self._scratch):
+            g = p.grad
+            if g is None:
+                continue
+            if decay and self.decoupled_weight_decay:
+                p.data *= 1 - lr * decay
+            elif decay:
+                g = g + decay * p.data
+            m *= beta1
+            np.multiply(g, 1 - beta1, out=scratch)
+            m += scratch
+            v *= beta2
+            np.multiply(g, g, out=scratch)
+            scratch *= 1 - beta2
+            v += scratch
+            # scratch = sqrt(v_hat) + eps, then the step m_hat / scratch, in place.
+            np.sqrt(v, out=scratch)
+            scratch /= root_correction
+            scratch += eps
+            np.divide(m, scratch, out=scratch)
+            scratch *= step_size
+            p.data -= scratch
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(lr={self.lr}, betas={self.betas}, eps={self.eps}, "
+                f"weight_decay={self.weight_decay})")
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019).
+
+    Each step first shrinks the weights, `p *= 1 - lr * weight_decay`, then takes the
+    Adam step from the gradient alone, so the decay is not rescaled by the moments.
+    """
+
+    decoupled_weight_decay = True
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2):
+        super().__init__(params, lr, betas, eps, weight_decay)
