@@ -1,0 +1,164 @@
+"""The autograd graph of a tensor, drawn with matplotlib alone (no Graphviz to install).
+
+Data flows left to right: each result sits one column right of its deepest input,
+and each leaf just left of the first op that uses it. `backward()` walks the arrows
+from right to left.
+"""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from tinygrad_mnist.graph import graph_nodes
+from tinygrad_mnist.tensor import Tensor
+from tinygrad_mnist.viz._common import finish
+
+MAX_NODES = 150  # beyond this the boxes are too many to read; graph_text still works
+STYLES = {  # kind of node: (legend text, face colour, box style)
+    "parameter": ("leaf that requires grad", "#fdd9a0", "round,pad=0.45"),
+    "constant": ("leaf without grad (constant)", "#e8e8e8", "round,pad=0.45"),
+    "result": ("result of an op", "#cfe2f3", "square,pad=0.45"),
+}
+
+
+def _kind(tensor: Tensor) -> str:
+    if tensor.op is not None:
+        return "result"
+    return "parameter" if tensor.requires_grad else "constant"
+
+
+def _label(tensor: Tensor, names: dict) -> str:
+    """Two lines: what the tensor is (name, op, or a small leaf's value), then shape and dtype."""
+    name = tensor.name or names.get(id(tensor))
+    if tensor.op is not None:
+        what = f"{name} = {tensor.op.__name__}" if name else tensor.op.__name__
+    else:
+        what = name or ("leaf" if tensor.requires_grad else "constant")
+        if tensor.size == 1:
+            what += f" = {tensor.data.item():.4g}"
+    shape = "scalar" if tensor.ndim == 0 else str(tensor.shape)
+    return f"{what}\n{shape} {tensor.dtype}"
+
+
+def _columns(count: int, inputs_of: list[list[int]], users_of: list[list[int]]) -> list[int]:
+    """Each node's column: results by their longest path from a leaf, leaves before first use."""
+    waiting = [len(inputs) for inputs in inputs_of]
+    order = [node for node in range(count) if waiting[node] == 0]
+    for node in order:  # Kahn's algorithm: `order` grows into a topological order
+        for user in users_of[node]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                order.append(user)
+    column = [0] * count
+    for node in order:
+        if inputs_of[node]:
+            column[node] = 1 + max(column[i] for i in inputs_of[node])
+    for node in order:
+        if not inputs_of[node] and users_of[node]:
+            column[node] = min(column[user] for user in users_of[node]) - 1
+    return column
+
+
+def _mean(values: list[float], default: float) -> float:
+    return sum(values) / len(values) if values else default
+
+
+def _rows(column: list[int], inputs_of, users_of) -> list[float]:
+    """Each node's height in its column, ordered so that edges cross little.
+
+    A few sweeps of the barycentre heuristic: sort each column by the mean height of
+    the neighbours in the column before it, left to right, then right to left.
+    """
+    stacks: list[list[int]] = [[] for _ in range(max(column) + 1)]
+    for node, c in enumerate(column):
+        stacks[c].append(node)
+    height = [0.0] * len(column)
+
+    def stack_up(stack):
+        for position, node in enumerate(stack):
+            height[node] = (len(stack) - 1) / 2 - position
+
+    for stack in stacks:
+        stack_up(stack)
+    for _ in range(2):
+        for neighbours, sweep in ((inputs_of, stacks[1:]), (users_of, stacks[-2::-1])):
+            for stack in sweep:
+                stack.sort(key=lambda n: -_mean([height[m] for m in neighbours[n]], height[n]))
+                stack_up(stack)
+    return height
+
+
+def draw_graph(tensor: Tensor, *, names: dict | None = None, path=None):
+    """Draw the graph that made `tensor`: a box per tensor, an arrow from each input to its op.
+
+    Boxes show the op (or, for a leaf, its name), the shape and the dtype; leaves
+    are rounded, orange when they require grad. `names` maps tensors by identity
+    (`{id(w): "w"}`) to labels; a tensor's own `.name` wins. Draw before
+    `backward()` (or pass `retain_graph=True` to it): backward releases the graph.
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"tensor: expected a Tensor, got {type(tensor).__name__}")
+    if names is not None and not isinstance(names, dict):
+        raise TypeError(f"names: expected a dict {{id(tensor): name}}, got {type(names).__name__}")
+    nodes, edges = graph_nodes(tensor)
+    if len(nodes) > MAX_NODES:
+        raise ValueError(
+            f"tensor: its graph has {len(nodes)} tensors, more than the {MAX_NODES} a drawing "
+            "can show legibly; use tinygrad_mnist.graph_text for large graphs"
+        )
+    edges = sorted(set(edges))  # x * x uses x twice: one arrow is enough
+    inputs_of: list[list[int]] = [[] for _ in nodes]
+    users_of: list[list[int]] = [[] for _ in nodes]
+    for source, target in edges:
+        inputs_of[target].append(source)
+        users_of[source].append(target)
+    column = _columns(len(nodes), inputs_of, users_of)
+    height = _rows(column, inputs_of, users_of)
+    labels = [_label(node, names or {}) for node in nodes]
+
+    widest_line = max(len(line) for label in labels for line in label.splitlines())
+    column_width = max(1.9, 0.075 * widest_line + 0.9)  # inches: the box and room for arrows
+    columns = max(column) + 1
+    tallest = max(column.count(c) for c in range(columns))
+    fig = Figure(figsize=(columns * column_width + 0.4, tallest * 0.95 + 1.3), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_xlim(-0.5, columns - 0.5)
+    ax.set_ylim(-tallest / 2, tallest / 2)
+    ax.axis("off")
+
+    boxes = []
+    for i, node in enumerate(nodes):
+        _, color, style = STYLES[_kind(node)]
+        is_root = i == 0
+        text = ax.text(
+            column[i], height[i], labels[i], ha="center", va="center", fontsize=8,
+            family="monospace", zorder=2,
+            bbox={"boxstyle": style, "facecolor": color, "edgecolor": "0.2",
+                  "linewidth": 2.0 if is_root else 0.8},
+        )
+        boxes.append(text)
+    for source, target in edges:
+        skips = column[target] - column[source] > 1
+        ax.annotate(
+            "", xy=(column[target], height[target]), xytext=(column[source], height[source]),
+            zorder=3,
+            arrowprops={
+                "arrowstyle": "-|>", "color": "0.3", "linewidth": 1.0,
+                "patchA": boxes[source].get_bbox_patch(),
+                "patchB": boxes[target].get_bbox_patch(),
+                # An edge that jumps over a column bends, so as not to run through its boxes.
+                "connectionstyle": f"arc3,rad={-0.25 if skips else 0}",
+            },
+        )
+    handles = [Patch(facecolor=color, edgecolor="0.2", label=text)
+               for text, color, _ in STYLES.values()]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=3,
+              frameon=False, fontsize=8)
+    leaves = sum(1 for inputs in inputs_of if not inputs)
+    ax.set_title(
+        f"Autograd graph: {len(nodes)} tensors, {leaves} leaves "
+        "(backward() follows the arrows from right to left)",
+        fontsize=10,
+    )
+    return finish(fig, path)

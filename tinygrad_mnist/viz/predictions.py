@@ -1,0 +1,104 @@
+"""A grid of test images, each titled with its true and predicted label, mistakes in red."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from tinygrad_mnist.viz._common import (
+    MISTAKE_COLOR,
+    as_array,
+    as_labels,
+    check_same_length,
+    finish,
+)
+
+MAX_IMAGES = 400  # past this a grid takes long to draw and no one reads it
+
+
+def _as_square_images(images) -> np.ndarray:
+    """`images` as (N, side, side): (N, H, W) kept, flattened (N, side*side) rows reshaped."""
+    array = as_array(images, "images")
+    if array.ndim == 3:
+        return array
+    if array.ndim == 2:
+        side = math.isqrt(array.shape[1])
+        if side * side == array.shape[1]:
+            return array.reshape(len(array), side, side)
+    raise ValueError(
+        "images: expected shape (N, 28, 28) or flattened (N, 784) (any square size), "
+        f"got {array.shape}"
+    )
+
+
+def plot_predictions(
+    images,
+    y_true,
+    y_pred,
+    *,
+    n: int = 25,
+    probabilities=None,
+    class_names=None,
+    title: str | None = None,
+    path=None,
+) -> Figure:
+    """The first `n` images in a grid, each titled "true T / pred P"; mistakes framed in red.
+
+    `images` is (N, H, W) or flattened (N, H*W) with square images; `y_true` and
+    `y_pred` hold N integer labels. `probabilities` (N, classes), when given, adds the
+    model's confidence in its prediction under each title. `class_names` replaces the
+    numeric labels (say, Fashion-MNIST's). The grid is as square as `n` allows.
+    """
+    pictures = _as_square_images(images)
+    true = as_labels(y_true, "y_true")
+    pred = as_labels(y_pred, "y_pred")
+    check_same_length("images", pictures, y_true=true, y_pred=pred)
+    if len(pictures) == 0:
+        raise ValueError("images: expected at least one image, got none")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_IMAGES:
+        raise ValueError(f"n: expected an integer from 1 to {MAX_IMAGES}, got {n!r}")
+    confidence = None
+    if probabilities is not None:
+        confidence = as_array(probabilities, "probabilities")
+        if confidence.ndim != 2 or confidence.shape[1] <= pred.max(initial=0):
+            raise ValueError(
+                "probabilities: expected shape (N, classes) covering every predicted label, "
+                f"got {confidence.shape}"
+            )
+        check_same_length("images", pictures, probabilities=confidence)
+    count = min(int(n), len(pictures))
+    highest = int(max(true.max(), pred.max()))
+    names = [str(c) for c in range(highest + 1)] if class_names is None else list(class_names)
+    if len(names) <= highest:
+        raise ValueError(
+            f"class_names: expected a name for every label up to {highest}, got {len(names)}"
+        )
+
+    columns = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    cell_height = 1.55 if confidence is None else 1.75
+    fig = Figure(figsize=(1.45 * columns + 0.3, cell_height * rows + 0.6), layout="constrained")
+    low, high = float(pictures[:count].min()), float(pictures[:count].max())
+    for i in range(count):
+        ax = fig.add_subplot(rows, columns, i + 1)
+        ax.imshow(pictures[i], cmap="gray_r", vmin=low, vmax=high)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        wrong = true[i] != pred[i]
+        text = f"true {names[true[i]]} / pred {names[pred[i]]}"
+        if confidence is not None:
+            text += f"\n{confidence[i, pred[i]]:.0%} sure"
+        ax.set_title(text, fontsize=8, color=MISTAKE_COLOR if wrong else "black",
+                     fontweight="bold" if wrong else "normal")
+        for spine in ax.spines.values():
+            spine.set_visible(bool(wrong))
+            spine.set_color(MISTAKE_COLOR)
+            spine.set_linewidth(2.5)
+    correct = int(np.sum(true[:count] == pred[:count]))
+    fig.suptitle(
+        f"{title or 'Predictions on test images'}: {correct} of {count} correct",
+        fontsize=11,
+    )
+    return finish(fig, path)
