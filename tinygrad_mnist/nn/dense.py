@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from tinygrad_mnist.nn.checks import check_positive_int
 from tinygrad_mnist.nn.init import get_initializer
 from tinygrad_mnist.nn.layer import Layer
 from tinygrad_mnist.tensor import Function, Tensor
@@ -44,15 +43,6 @@ class Affine(Function):
         need_bias = ctx.needs_input_grad[2]
         grad_bias = grad.reshape(-1, grad.shape[-1]).sum(axis=0) if need_bias else None
         return grad_x, grad_weight, grad_bias
-
-
-def check_positive_int(name: str, value, owner: str) -> int:
-    """`value` if it is a positive int, else a ValueError/TypeError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{owner}: {name} must be a positive int, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {value}")
-    return int(value)
 
 
 class Dense(Layer):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from tinygrad_mnist.nn.checks import check_number
 from tinygrad_mnist.tensor import Tensor
 
 
@@ -29,18 +28,6 @@ def check_parameters(params, owner: str) -> list[Tensor]:
     if len({id(p) for p in params}) != len(params):
         raise ValueError(f"{owner}: params lists the same Tensor more than once")
     return params
-
-
-def check_number(name: str, value, owner: str, low: float = 0.0, high: float = np.inf,
-                 high_inclusive: bool = True) -> float:
-    """`value` as a float in [low, high] (or [low, high)), else an error naming `name`."""
-    interval = f"[{low}, {high}{']' if high_inclusive else ')'}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: {name} must be a number in {interval}, got {value!r}")
-    inside = low <= value <= high if high_inclusive else low <= value < high
-    if not inside or np.isnan(value):
-        raise ValueError(f"{owner}: {name} must be a number in {interval}, got {value}")
-    return float(value)
 
 
 class Optimizer:
