@@ -1,0 +1,61 @@
+"""MNIST data: fetch, verify and cache it; read IDX and CSV; prepare, split and batch it.
+
+Plain NumPy; nothing here knows about training.
+"""
+
+from tinygrad_mnist.data.batches import batches
+from tinygrad_mnist.data.checksums import FASHION_MNIST_SHA256, MNIST_SHA256, ChecksumError
+from tinygrad_mnist.data.dataset import Dataset
+from tinygrad_mnist.data.fetch import FetchError, fetch_files, load_files, read_cached
+from tinygrad_mnist.data.idx import read_idx, write_idx
+from tinygrad_mnist.data.mnist import (
+    FASHION_MNIST,
+    MNIST,
+    IdxDataset,
+    default_cache_dir,
+    fetch_dataset,
+    fetch_mnist,
+    load_dataset,
+    load_fashion_mnist,
+    load_mnist,
+    read_mnist_idx,
+)
+from tinygrad_mnist.data.mnist_csv import read_mnist_csv
+from tinygrad_mnist.data.package_index import PackageIndex
+from tinygrad_mnist.data.prepare import one_hot, prepare_images
+from tinygrad_mnist.data.sources import CsvDirectory, IdxDirectory, Mirror, SourceUnavailable
+from tinygrad_mnist.data.splits import stratified_kfold, stratified_split
+
+__all__ = [
+    "FASHION_MNIST",
+    "FASHION_MNIST_SHA256",
+    "MNIST",
+    "MNIST_SHA256",
+    "ChecksumError",
+    "CsvDirectory",
+    "Dataset",
+    "FetchError",
+    "IdxDataset",
+    "IdxDirectory",
+    "Mirror",
+    "PackageIndex",
+    "SourceUnavailable",
+    "batches",
+    "default_cache_dir",
+    "fetch_dataset",
+    "fetch_files",
+    "fetch_mnist",
+    "load_dataset",
+    "load_fashion_mnist",
+    "load_files",
+    "load_mnist",
+    "one_hot",
+    "prepare_images",
+    "read_cached",
+    "read_idx",
+    "read_mnist_csv",
+    "read_mnist_idx",
+    "stratified_kfold",
+    "stratified_split",
+    "write_idx",
+]

@@ -1,0 +1,131 @@
+"""Fill a cache directory with verified files from a list of sources, safely.
+
+The rules: a file enters the cache only after its SHA-256 matched; it is written
+under a temporary name and renamed into place; one process at a time fills a
+cache (a lock), so processes that load at once all succeed; a cached file whose
+digest is wrong is reported, removed and fetched again, never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import logging
+import os
+import pickle
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_mnist.data.atomic import atomic_write, remove_partial_files
+from tinygrad_mnist.data.checksums import HashingWriter, check_sha256, sha256_file
+from tinygrad_mnist.data.idx import decode_idx, read_bytes
+from tinygrad_mnist.data.lock import FileLock
+from tinygrad_mnist.data.sources import Source, SourceUnavailable
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = ".lock"
+# What a source may raise when it cannot deliver a file; anything else is a bug and propagates.
+SOURCE_FAILURES = (OSError, ValueError, EOFError, zlib.error, http.client.HTTPException,
+                   pickle.UnpicklingError)
+
+
+class FetchError(OSError):
+    """No source could deliver some file; the message lists what each one said."""
+
+
+def fetch_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
+                sources: Sequence[Source], *, hint: str = "") -> Path:
+    """Make `cache_dir` hold every file named in `checksums` with that SHA-256; return it.
+
+    Files already cached and intact are kept. Each missing one is asked of the
+    `sources` in order until one delivers the right bytes; a source that is
+    unreachable as a whole is not asked again. Raises `FetchError` (ending with
+    `hint`) naming the files no source could deliver.
+    """
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(cache_dir / LOCK_NAME):
+        for partial in remove_partial_files(cache_dir):
+            logger.info("removed %s, left by an interrupted fetch", partial)
+        missing = [name for name, digest in checksums.items()
+                   if not _intact(cache_dir / name, digest)]
+        failures = []
+        for source in sources:
+            for name in list(missing):
+                try:
+                    _store(source, name, cache_dir / name, checksums[name])
+                except SourceUnavailable as error:
+                    failures.append(f"{source}: {error}")
+                    logger.warning("%s is unavailable: %s", source, error)
+                    break
+                except SOURCE_FAILURES as error:
+                    failures.append(f"{source}, {name}: {error}")
+                    log = logger.info if isinstance(error, FileNotFoundError) else logger.warning
+                    log("%s could not provide %s: %s", source, name, error)
+                    continue
+                logger.info("cached %s from %s", name, source)
+                missing.remove(name)
+        if missing:
+            tried = "\n".join(f"  - {failure}" for failure in failures) or "  (no sources)"
+            raise FetchError(f"could not get {', '.join(missing)} into {cache_dir}; "
+                             f"tried:\n{tried}" + (f"\n{hint}" if hint else ""))
+    return cache_dir
+
+
+def _intact(path: Path, digest: str) -> bool:
+    if not path.exists():
+        return False
+    found = sha256_file(path)
+    if found == digest:
+        return True
+    logger.warning("cached file %s is corrupt (SHA-256 %s, expected %s); removing it and "
+                   "fetching it again", path, found, digest)
+    path.unlink()
+    return False
+
+
+def _store(source: Source, name: str, path: Path, digest: str) -> None:
+    with atomic_write(path) as file:
+        written = HashingWriter(file)
+        source.provide(name, written)
+        # Raising here, inside atomic_write, deletes the bad bytes before they are cached.
+        check_sha256(written.hexdigest(), digest, f"{name} from {source}")
+
+
+def read_cached(checksums: Mapping[str, str],
+                cache_dir: str | os.PathLike) -> dict[str, np.ndarray] | None:
+    """The cached IDX arrays by name, or None if any file is missing or not intact.
+
+    Needs no lock: files only ever appear whole, by rename. Each file is read
+    once and hashed from memory, so checking costs little next to reading.
+    """
+    arrays = {}
+    for name, digest in checksums.items():
+        path = Path(cache_dir) / name
+        try:
+            buffer = read_bytes(path)
+        except FileNotFoundError:
+            return None
+        if hashlib.sha256(buffer).hexdigest() != digest:
+            return None
+        arrays[name] = decode_idx(buffer, path)
+    return arrays
+
+
+def load_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
+               sources: Sequence[Source], *, hint: str = "") -> dict[str, np.ndarray]:
+    """The arrays of the files in `checksums`, from the cache, filled from `sources` if need be."""
+    arrays = read_cached(checksums, cache_dir)
+    if arrays is None and not sources:
+        raise FetchError(f"{cache_dir} does not hold the files {', '.join(checksums)}, intact, "
+                         "and no source is allowed" + (f"\n{hint}" if hint else ""))
+    if arrays is None:
+        fetch_files(checksums, cache_dir, sources, hint=hint)
+        arrays = read_cached(checksums, cache_dir)
+    if arrays is None:  # another process broke a file between our fill and our read
+        raise FetchError(f"the files in {cache_dir} changed while they were being read")
+    return arrays
