@@ -73,11 +73,16 @@ def plot_learning_curves(history, *, path=None) -> Figure:
         if val.size:
             ax.plot(x, val, marker=marker, markersize=3, color="#dd8452", label="validation")
         if best_epoch is not None:
-            ax.axvline(best_epoch, color="0.35", linestyle="--", linewidth=1.2,
-                       label=f"best epoch ({best_epoch})")
+            label = f"best epoch {best_epoch}"
+            kept = val if val.size else train
+            if kept.size:
+                best = kept[best_epoch - 1]
+                label += f": {best:.2%}" if fractions else f": {best:.4g}"
+            ax.axvline(best_epoch, color="0.35", linestyle="--", linewidth=1.2, label=label)
         ax.set_title(metric.capitalize())
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
+        ax.set_xlim(0.5, epochs + 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()

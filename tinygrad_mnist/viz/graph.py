@@ -15,6 +15,8 @@ from tinygrad_mnist.tensor import Tensor
 from tinygrad_mnist.viz._common import finish
 
 MAX_NODES = 150  # beyond this the boxes are too many to read; graph_text still works
+ROW = 0.8  # inches from one box to the next in a column
+LANE = 0.22  # rows between two lanes that carry edges over columns
 STYLES = {  # kind of node: (legend text, face colour, box style)
     "parameter": ("leaf that requires grad", "#fdd9a0", "round,pad=0.45"),
     "constant": ("leaf without grad (constant)", "#e8e8e8", "round,pad=0.45"),
@@ -89,6 +91,23 @@ def _rows(column: list[int], inputs_of, users_of) -> list[float]:
     return height
 
 
+def _lanes(column: list[int], height: list[float], edges) -> dict[int, float]:
+    """A lane (a height clear of every box) for each node with an edge that skips a column.
+
+    Its edges run along the lane, above the boxes for a node in the upper half and
+    below them otherwise, one lane per node, so that they never cross a box.
+    """
+    lanes: dict[int, float] = {}
+    above, below = max(height) + 0.5, min(height) - 0.5
+    for source, target in edges:
+        if column[target] - column[source] > 1 and source not in lanes:
+            if height[source] >= 0:
+                lanes[source] = above = above + LANE
+            else:
+                lanes[source] = below = below - LANE
+    return lanes
+
+
 def draw_graph(tensor: Tensor, *, names: dict | None = None, path=None):
     """Draw the graph that made `tensor`: a box per tensor, an arrow from each input to its op.
 
@@ -117,40 +136,44 @@ def draw_graph(tensor: Tensor, *, names: dict | None = None, path=None):
     height = _rows(column, inputs_of, users_of)
     labels = [_label(node, names or {}) for node in nodes]
 
+    lanes = _lanes(column, height, edges)
     widest_line = max(len(line) for label in labels for line in label.splitlines())
-    column_width = max(1.9, 0.075 * widest_line + 0.9)  # inches: the box and room for arrows
+    column_width = max(1.5, 0.07 * widest_line + 0.65)  # inches: the box and room for arrows
     columns = max(column) + 1
-    tallest = max(column.count(c) for c in range(columns))
-    fig = Figure(figsize=(columns * column_width + 0.4, tallest * 0.95 + 1.3), layout="constrained")
+    low = min([min(height) - 0.5, *lanes.values()]) - 0.25
+    high = max([max(height) + 0.5, *lanes.values()]) + 0.25
+    fig = Figure(figsize=(columns * column_width + 0.3, (high - low) * ROW + 0.9),
+                 layout="constrained")
     ax = fig.add_subplot()
     ax.set_xlim(-0.5, columns - 0.5)
-    ax.set_ylim(-tallest / 2, tallest / 2)
+    ax.set_ylim(low, high)
     ax.axis("off")
 
     boxes = []
     for i, node in enumerate(nodes):
         _, color, style = STYLES[_kind(node)]
-        is_root = i == 0
-        text = ax.text(
+        boxes.append(ax.text(
             column[i], height[i], labels[i], ha="center", va="center", fontsize=8,
             family="monospace", zorder=2,
             bbox={"boxstyle": style, "facecolor": color, "edgecolor": "0.2",
-                  "linewidth": 2.0 if is_root else 0.8},
-        )
-        boxes.append(text)
+                  "linewidth": 2.0 if i == 0 else 0.8},  # the root's frame is heavier
+        ))
+    arrow = {"arrowstyle": "-|>", "color": "0.3", "linewidth": 1.0, "shrinkA": 0}
     for source, target in edges:
-        skips = column[target] - column[source] > 1
-        ax.annotate(
-            "", xy=(column[target], height[target]), xytext=(column[source], height[source]),
-            zorder=3,
-            arrowprops={
-                "arrowstyle": "-|>", "color": "0.3", "linewidth": 1.0,
-                "patchA": boxes[source].get_bbox_patch(),
-                "patchB": boxes[target].get_bbox_patch(),
-                # An edge that jumps over a column bends, so as not to run through its boxes.
-                "connectionstyle": f"arc3,rad={-0.25 if skips else 0}",
-            },
-        )
+        start, end = (column[source], height[source]), (column[target], height[target])
+        leaves_box = boxes[source].get_bbox_patch()
+        if column[target] - column[source] > 1:
+            # Out to the gap right of the source, along the lane, down the gap left of
+            # the target: gaps and lanes hold no boxes. The line starts behind its box.
+            # It arrives a little off the target's centre, apart from the straight arrows.
+            out, into, lane = column[source] + 0.5, column[target] - 0.5, lanes[source]
+            arrive = height[target] + (0.12 if lane > height[target] else -0.12)
+            ax.plot([start[0], out, out, into, into], [start[1], start[1], lane, lane, arrive],
+                    color="0.3", linewidth=1.0, zorder=1)
+            start, end, leaves_box = (into, arrive), (end[0], arrive), None
+        ax.annotate("", xy=end, xytext=start, zorder=3,
+                    arrowprops={**arrow, "patchA": leaves_box,
+                                "patchB": boxes[target].get_bbox_patch()})
     handles = [Patch(facecolor=color, edgecolor="0.2", label=text)
                for text, color, _ in STYLES.values()]
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=3,

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from tinygrad_mnist.viz._common import finish, text_color_on
 
@@ -92,8 +93,8 @@ def plot_search_heatmap(
         is_fraction = "accuracy" in value and values.min() >= 0 and values.max() <= 1
         fmt = "{:.1%}" if is_fraction else "{:.3g}"
 
-    columns = min(len(facets), 3)
-    panel_rows = math.ceil(len(facets) / columns)
+    panel_rows = math.ceil(len(facets) / 3)
+    columns = math.ceil(len(facets) / panel_rows)  # 4 panels as 2 x 2, not 3 + 1
     panel_width = 0.85 * len(xs) + 0.6
     panel_height = 0.5 * len(ys) + 0.9
     fig = Figure(
@@ -123,7 +124,8 @@ def plot_search_heatmap(
             ax.set_ylabel(y)
         if facet is not None:
             ax.set_title(f"{facet} = {_display(facets[i])}", fontsize=10)
-    fig.colorbar(image, ax=list(panels), label=value, shrink=0.9)
+    fig.colorbar(image, ax=list(panels), label=value, shrink=0.9,
+                 format=FuncFormatter(lambda tick, _: fmt.format(tick)))
     per = f", per {facet}" if facet is not None else ""
     fig.suptitle(f"{value} by {x} and {y}{per}", fontsize=11)
     return finish(fig, path)
