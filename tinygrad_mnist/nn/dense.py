@@ -41,7 +41,9 @@ class Affine(Function):
         if not ctx.has_bias:
             return grad_x, grad_weight
         need_bias = ctx.needs_input_grad[2]
-        grad_bias = grad.reshape(-1, grad.shape[-1]).sum(axis=0) if need_bias else None
+        grad_bias = None
+        if need_bias:
+            grad_bias = (grad if grad.ndim == 2 else grad.reshape(-1, grad.shape[-1])).sum(axis=0)
         return grad_x, grad_weight, grad_bias
 
 

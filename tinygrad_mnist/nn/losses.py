@@ -14,16 +14,17 @@ from tinygrad_mnist.tensor import Function, Tensor
 REDUCTIONS = ("mean", "sum")
 
 
-def _log_softmax_parts(logits):
-    """`(shifted, log_z, probabilities)` with log_softmax = shifted - log_z.
+def _shift_by_row_maximum(logits):
+    """`logits` minus each row's maximum: every exp of it then lies in [0, 1], never overflows."""
+    return logits - logits.max(axis=-1, keepdims=True)
 
-    Shifting by the row maximum keeps every exp in [0, 1]: no overflow at any size.
-    """
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    probabilities = np.exp(shifted)
-    total = probabilities.sum(axis=-1, keepdims=True)
-    probabilities /= total
-    return shifted, np.log(total), probabilities
+
+def _softmax_in_place(shifted):
+    """Turn row-shifted logits into probabilities in place; returns log of the row sums."""
+    np.exp(shifted, out=shifted)
+    total = shifted.sum(axis=-1, keepdims=True)
+    shifted /= total
+    return np.log(total)
 
 
 class CrossEntropyWithLabels(Function):
@@ -31,12 +32,14 @@ class CrossEntropyWithLabels(Function):
 
     @staticmethod
     def forward(ctx, logits, labels, reduction="mean"):
-        shifted, log_z, probabilities = _log_softmax_parts(logits)
         rows = np.arange(len(labels))
-        losses = log_z[:, 0] - shifted[rows, labels]
-        ctx.probabilities, ctx.rows, ctx.labels = probabilities, rows, labels
+        shifted = _shift_by_row_maximum(logits)
+        picked = shifted[rows, labels]  # taken before `shifted` becomes the softmax
+        log_z = _softmax_in_place(shifted)
+        ctx.probabilities, ctx.rows, ctx.labels = shifted, rows, labels
         ctx.scale = 1 / len(labels) if reduction == "mean" else 1
-        return np.asarray(losses.sum() * ctx.scale, dtype=logits.dtype)
+        total = (log_z.sum() - picked.sum()) * ctx.scale
+        return np.asarray(total, dtype=logits.dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -52,8 +55,9 @@ class CrossEntropyWithProbabilities(Function):
 
     @staticmethod
     def forward(ctx, logits, target, reduction="mean"):
-        shifted, log_z, probabilities = _log_softmax_parts(logits)
-        negative_log_probabilities = log_z - shifted
+        shifted = _shift_by_row_maximum(logits)
+        probabilities = shifted.copy()
+        negative_log_probabilities = _softmax_in_place(probabilities) - shifted
         ctx.scale = 1 / len(logits) if reduction == "mean" else 1
         ctx.probabilities, ctx.target = probabilities, target
         ctx.negative_log_probabilities = negative_log_probabilities
