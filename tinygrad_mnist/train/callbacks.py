@@ -1,0 +1,204 @@
+"""Callbacks: small objects the `Trainer` calls at fixed points of training.
+
+The interface (every method optional; override the ones you need)::
+
+    on_train_begin(trainer)                 before the first epoch
+    on_epoch_begin(trainer, epoch)          epoch is 1-based
+    on_batch_end(trainer, batch, loss)      batch is 0-based in the epoch; loss a float
+    on_epoch_end(trainer, epoch, logs)      logs: train_loss, train_accuracy, val_loss,
+                                            val_accuracy, seconds, lr (the epoch's rate)
+    on_train_end(trainer, history)          after the last epoch, also when stopped early
+
+A callback stops training with `trainer.stop(reason)`; the trainer finishes the current
+batch (or epoch), then calls `on_train_end`. Callbacks see `trainer.model`,
+`trainer.optimizer`, `trainer.epochs` (the epochs asked for) and `trainer.has_validation`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+from tqdm import tqdm
+
+
+class Callback:
+    """The base class: every hook does nothing."""
+
+    def on_train_begin(self, trainer) -> None:
+        """Called once before the first epoch."""
+
+    def on_epoch_begin(self, trainer, epoch: int) -> None:
+        """Called before each epoch (1-based)."""
+
+    def on_batch_end(self, trainer, batch: int, loss: float) -> None:
+        """Called after each optimizer step with the batch's loss."""
+
+    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        """Called after each epoch with its figures."""
+
+    def on_train_end(self, trainer, history) -> None:
+        """Called once when training ends, however it ends."""
+
+
+class _Monitor:
+    """Tracks the best value of one logged figure: lower for losses, higher for accuracies."""
+
+    def __init__(self, owner: str, monitor: str, mode: str, min_delta: float):
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        if not (isinstance(min_delta, (int, float)) and min_delta >= 0):
+            raise ValueError(f"{owner}: min_delta must be a number >= 0, got {min_delta!r}")
+        if mode == "auto":
+            mode = "max" if "accuracy" in monitor else "min"
+        self.owner, self.name, self.mode, self.min_delta = owner, monitor, mode, float(min_delta)
+        self.reset()
+
+    def reset(self) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch = None
+
+    def check_available(self, trainer) -> None:
+        if self.name.startswith("val_") and not trainer.has_validation:
+            raise ValueError(
+                f"{self.owner}: monitor {self.name!r} needs validation data; pass validation= "
+                f"to fit, or monitor 'train_loss'"
+            )
+
+    def update(self, epoch: int, logs: dict) -> bool:
+        """Record the epoch's value; True when it improves on the best by more than min_delta."""
+        if self.name not in logs:
+            raise ValueError(
+                f"{self.owner}: monitor {self.name!r} is not a logged figure; choose from "
+                f"{sorted(logs)}"
+            )
+        value = logs[self.name]
+        if not math.isfinite(value):
+            return False
+        if self.mode == "min":
+            improved = value < self.best - self.min_delta
+        else:
+            improved = value > self.best + self.min_delta
+        if improved:
+            self.best, self.best_epoch = value, epoch
+        return improved
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` has not improved for `patience` epochs (Keras's options).
+
+    The run stops at epoch `best + max(patience, 1)`. With `restore_best_weights` the
+    model ends holding the weights of its best epoch, and `History.best_epoch` says
+    which. `mode="auto"` maximises accuracies and minimises everything else; an
+    improvement must exceed `min_delta`.
+    """
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best_weights: bool = True):
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be an int >= 0, got {patience!r}")
+        self.patience = patience
+        self.restore_best_weights = restore_best_weights
+        self._monitor = _Monitor("EarlyStopping", monitor, mode, min_delta)
+        self._best_state = None
+        self._waited = 0
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The 1-based epoch with the best monitored value so far."""
+        return self._monitor.best_epoch
+
+    def on_train_begin(self, trainer) -> None:
+        self._monitor.check_available(trainer)
+        self._monitor.reset()
+        self._best_state, self._waited = None, 0
+
+    def on_epoch_end(self, trainer, epoch, logs) -> None:
+        if self._monitor.update(epoch, logs):
+            self._waited = 0
+            if self.restore_best_weights:
+                self._best_state = trainer.model.state_dict()
+            return
+        self._waited += 1
+        if self._waited >= max(self.patience, 1):
+            trainer.stop("early-stopped")
+
+    def on_train_end(self, trainer, history) -> None:
+        if self.best_epoch is None:
+            return
+        history.best_epoch = self.best_epoch
+        if self._best_state is not None and self.best_epoch != history.epochs:
+            trainer.model.load_state_dict(self._best_state)
+        self._best_state = None
+
+
+class DivergenceGuard(Callback):
+    """Stop a run whose loss becomes NaN or infinite, marking it "diverged".
+
+    The `Trainer` adds one unless its callbacks already hold one. It checks every
+    batch's training loss and, at the end of each epoch, the validation loss.
+    """
+
+    def on_batch_end(self, trainer, batch, loss) -> None:
+        if not math.isfinite(loss):
+            trainer.stop("diverged")
+
+    def on_epoch_end(self, trainer, epoch, logs) -> None:
+        figures = [logs["train_loss"]] + ([logs["val_loss"]] if trainer.has_validation else [])
+        if not all(math.isfinite(value) for value in figures):
+            trainer.stop("diverged")
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over the epochs with the latest losses and accuracies.
+
+    `enabled=None` shows it only when stderr is a terminal, so it stays silent in
+    tests, pipes and worker processes.
+    """
+
+    def __init__(self, enabled: bool | None = None, description: str = "training"):
+        self.enabled = enabled
+        self.description = description
+        self._bar = None
+
+    def on_train_begin(self, trainer) -> None:
+        enabled = sys.stderr.isatty() if self.enabled is None else self.enabled
+        self._bar = tqdm(total=trainer.epochs, desc=self.description, unit="epoch",
+                         disable=not enabled, leave=True, file=sys.stderr)
+
+    def on_epoch_end(self, trainer, epoch, logs) -> None:
+        shown = {name: f"{logs[name]:.4g}" for name in
+                 ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+                 if math.isfinite(logs[name])}
+        self._bar.set_postfix(shown, refresh=False)
+        self._bar.update(1)
+
+    def on_train_end(self, trainer, history) -> None:
+        self._bar.close()
+
+
+class ModelCheckpoint(Callback):
+    """Save the model to `path` (`.npz`, by `Layer.save`) whenever `monitor` improves.
+
+    The file always holds the best weights seen so far; it is replaced atomically, so
+    a run killed mid-write leaves the previous best intact.
+    """
+
+    def __init__(self, path, monitor: str = "val_loss", mode: str = "auto",
+                 min_delta: float = 0.0):
+        self.path = os.fspath(path)
+        self._monitor = _Monitor("ModelCheckpoint", monitor, mode, min_delta)
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The 1-based epoch whose weights the file holds."""
+        return self._monitor.best_epoch
+
+    def on_train_begin(self, trainer) -> None:
+        self._monitor.check_available(trainer)
+        self._monitor.reset()
+
+    def on_epoch_end(self, trainer, epoch, logs) -> None:
+        if self._monitor.update(epoch, logs):
+            trainer.model.save(self.path)

@@ -1,0 +1,245 @@
+"""`grid_search`: holdout screening of every config, k-fold of the best, the winner's test score.
+
+As the seed's `main.py` did, but resumable and parallel:
+
+- Every trial (one config on one split) runs as a task through joblib: in this
+  process when `n_jobs=1`, in `n_jobs` worker processes otherwise, or on a Dask
+  cluster with `backend="dask"`. Each task uses one BLAS thread, so parallel trials
+  do not fight over cores, and a trial's numbers never depend on the thread count.
+- A trial's seed comes from the search seed and its config key (`trial_seed`), never
+  from its position, so results are identical to the bit whatever `n_jobs` is.
+- The driving process commits each finished trial to the `ResultStore` at once; a
+  search started again on the same store skips every trial already there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import math
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+from joblib import Parallel, delayed, parallel_config
+
+from tinygrad_mnist.data import stratified_kfold, stratified_split
+from tinygrad_mnist.train.builders import canonical_config, config_key
+from tinygrad_mnist.train.export import kfold_summary, rank
+from tinygrad_mnist.train.store import METRICS, ResultStore
+from tinygrad_mnist.train.trainer import as_arrays
+from tinygrad_mnist.train.validation import class_labels, fit_split, trial_seed
+
+logger = logging.getLogger(__name__)
+
+
+def expand_grid(space: dict) -> list[dict]:
+    """The canonical configs of the Cartesian product of `space` (a dict of lists).
+
+    Configs that are equal once canonical (say `1` and `1.0`) are kept once. An empty
+    space, an empty list or an unknown key is a ValueError.
+    """
+    if not isinstance(space, dict) or not space:
+        raise ValueError(f"space: expected a non-empty dict of lists of values, got {space!r}")
+    for name, values in space.items():
+        if not isinstance(values, (list, tuple)) or not values:
+            raise ValueError(
+                f"space[{name!r}]: expected a non-empty list of values to try, got {values!r}"
+            )
+    configs = {}
+    for values in itertools.product(*space.values()):
+        config = canonical_config(dict(zip(space, values)))
+        configs.setdefault(config_key(config), config)
+    return list(configs.values())
+
+
+@dataclass
+class SearchResult:
+    """What `grid_search` found.
+
+    `rows`: every trial of this search (flat dicts, as `ResultStore.rows()`);
+    `ranking`: the holdout trials, best first; `kfold`: the k-fold summary of the top
+    configs, best first (see `export.kfold_summary`); `best_config` / `best_key`: the
+    winner (best mean k-fold validation accuracy, or best holdout trial when
+    `top_n=0`); `test_accuracy` / `test_loss`: the test score of the winner's best
+    fold model (NaN without test data).
+    """
+
+    rows: list[dict]
+    ranking: list[dict]
+    kfold: list[dict]
+    best_config: dict
+    best_key: str
+    test_accuracy: float
+    test_loss: float
+
+
+def grid_search(space: dict, data, *, store=None, n_jobs: int = 1, backend: str | None = None,
+                train_fraction: float = 0.8, k: int = 5, top_n: int = 3, seed: int = 0,
+                test=None, on_trial=None) -> SearchResult:
+    """Search the Cartesian product of `space` (config key -> list of values).
+
+    1. Holdout: every config trains on a stratified `train_fraction` of `data` (the
+       same split for all, drawn from `seed`) and is scored on the rest.
+    2. K-fold: the `top_n` best configs by validation accuracy go through stratified
+       `k`-fold cross-validation (`top_n=0` skips this).
+    3. The winner is scored on `test` (a `Dataset` or `(x, y)`) if given; every trial
+       reports its test score too, as the seed's ranking did.
+
+    `store`: a `ResultStore`, a path, or None (kept in memory). `n_jobs`: trials in
+    parallel processes (-1: one per core). `backend="dask"` runs them on the current
+    `dask.distributed` client through joblib's Dask backend (all of its worker
+    threads; `n_jobs` is then ignored). `on_trial(row)` is called in this process
+    after each trial is stored (for progress reports).
+    """
+    configs = expand_grid(space)
+    if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 0:
+        raise ValueError(f"top_n: expected an int >= 0, got {top_n!r}")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs: expected an int >= 1, or -1 for every core, got {n_jobs!r}")
+    x, y = as_arrays(data, "data")
+    labels = class_labels(y)
+    # Both splits are drawn before any trial runs, so a bad train_fraction or k fails at once.
+    split = stratified_split(labels, train_fraction, seed)
+    folds = stratified_kfold(labels, k, seed) if top_n else []
+    test = None if test is None else as_arrays(test, "test")
+    runner = _Runner(x, y, test, seed, _fingerprint(x, y, test), n_jobs, backend, on_trial)
+
+    owns_store = not isinstance(store, ResultStore)
+    store = ResultStore(":memory:" if store is None else store) if owns_store else store
+    try:
+        holdout_ids = runner.run(store, configs, "holdout", f"holdout {train_fraction:g}", [split])
+        holdout_rows = _rows(store, holdout_ids)
+        ranking = rank(holdout_rows)
+        fold_rows = []
+        if top_n:
+            top = [row["config"] for row in ranking[:top_n]]
+            fold_ids = runner.run(store, top, "kfold", f"kfold {k}", folds)
+            fold_rows = _rows(store, fold_ids)
+    finally:
+        if owns_store:
+            store.close()
+
+    summaries = kfold_summary(fold_rows)
+    winner_row = summaries[0]["best_fold"] if summaries else ranking[0]
+    return SearchResult(
+        rows=holdout_rows + fold_rows, ranking=ranking, kfold=summaries,
+        best_config=winner_row["config"], best_key=winner_row["key"],
+        test_accuracy=winner_row["test_accuracy"], test_loss=winner_row["test_loss"],
+    )
+
+
+def _rows(store: ResultStore, trial_ids: list[str]) -> list[dict]:
+    """The stored rows of `trial_ids`, in that order (not in order of completion)."""
+    by_id = {row["trial_id"]: row for row in store.rows()}
+    return [by_id[trial_id] for trial_id in trial_ids]
+
+
+def _fingerprint(x: np.ndarray, y: np.ndarray, test) -> str:
+    """A digest of the data, so a store never mistakes trials on other data for these."""
+    digest = hashlib.sha256()
+    for array in (x, y, *(test or ())):
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()[:16]
+
+
+class _Runner:
+    """Runs the trials a search still needs and stores each as it finishes."""
+
+    def __init__(self, x, y, test, seed, data_id, n_jobs, backend, on_trial):
+        self.x, self.y, self.test = x, y, test
+        self.seed, self.data_id = seed, data_id
+        self.n_jobs, self.backend, self.on_trial = n_jobs, backend, on_trial
+
+    def run(self, store: ResultStore, configs: list[dict], phase: str, split: str,
+            splits: list) -> list[str]:
+        """Make sure every (config, split) trial is stored; returns their trial ids."""
+        tasks = []
+        for config in configs:
+            key = config_key(config)
+            for index, (train_index, valid_index) in enumerate(splits):
+                fold = index if phase == "kfold" else None
+                identity = [key, phase, fold, split, self.seed, self.data_id]
+                tasks.append(({
+                    "trial_id": hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16],
+                    "key": key, "phase": phase, "fold": fold, "split": split,
+                    "search_seed": self.seed, "trial_seed": trial_seed(self.seed, key, phase, fold),
+                    "data_id": self.data_id, "config": config,
+                }, train_index, valid_index))
+        done = store.trial_ids()
+        pending = [task for task in tasks if task[0]["trial_id"] not in done]
+        logger.info("%s: %d trials, %d already stored", phase, len(tasks),
+                    len(tasks) - len(pending))
+        if pending:
+            test_x, test_y = self.test if self.test is not None else (None, None)
+            calls = (delayed(run_trial)(task, self.x, self.y, train_index, valid_index,
+                                        test_x, test_y)
+                     for task, train_index, valid_index in pending)
+            # Loky workers start with one BLAS thread; run_trial enforces it everywhere.
+            settings = ({"backend": "loky", "inner_max_num_threads": 1} if self.backend is None
+                        else {"backend": self.backend})
+            with parallel_config(**settings):
+                results = Parallel(n_jobs=self.n_jobs, return_as="generator_unordered")(calls)
+                for row in results:
+                    store.add(row)
+                    logger.info("trial %s (%s) %s: validation accuracy %.4f", row["trial_id"],
+                                phase, row["status"], row["val_accuracy"])
+                    if self.on_trial is not None:
+                        self.on_trial(row)
+        return [task[0]["trial_id"] for task in tasks]
+
+
+def run_trial(task: dict, x, y, train_index, valid_index, test_x=None, test_y=None) -> dict:
+    """Train one trial (in whatever process joblib chose) and return its store row.
+
+    An exception becomes a "failed" row holding the traceback, so the search goes
+    on; KeyboardInterrupt and the like still stop it.
+    """
+    start = time.perf_counter()
+    test = None if test_x is None else (test_x, test_y)
+    with _OneBlasThread():
+        try:
+            result = fit_split(task["config"], x, y, train_index, valid_index,
+                               task["trial_seed"], test=test)
+        except Exception:
+            return {**task, **dict.fromkeys(METRICS, math.nan), "status": "failed",
+                    "error": traceback.format_exc(), "epochs_run": None, "best_epoch": None,
+                    "seconds": time.perf_counter() - start, "history": None}
+    return {**task, **result.metrics, "error": None, "history": result.history.to_dict()}
+
+
+class _OneBlasThread:
+    """BLAS on one thread while any trial runs in this process.
+
+    Thread pools are per process, and a Dask worker may run several trials at once
+    in threads: the first trial to enter sets the limit, the last to leave restores
+    it. (A plain per-trial limit would let one trial restore the old thread count
+    while another still runs, changing its numbers.)
+    """
+
+    _lock = threading.Lock()
+    _active = 0
+    _limiter = None
+
+    def __enter__(self):
+        from threadpoolctl import threadpool_limits
+
+        cls = type(self)
+        with cls._lock:
+            if cls._active == 0:
+                cls._limiter = threadpool_limits(limits=1, user_api="blas")
+            cls._active += 1
+        return self
+
+    def __exit__(self, *exc_info):
+        cls = type(self)
+        with cls._lock:
+            cls._active -= 1
+            if cls._active == 0:
+                cls._limiter.restore_original_limits()
+                cls._limiter = None

@@ -1,0 +1,215 @@
+"""`Trainer`: the training loop, evaluation and prediction for one model."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from tinygrad_mnist.tensor import Tensor, no_grad
+from tinygrad_mnist.train.callbacks import Callback, DivergenceGuard
+from tinygrad_mnist.train.history import History
+
+# A run that blows up is reported as data (a NaN loss, status "diverged"), not as
+# NumPy warnings, which would otherwise fire on every batch after the blow-up.
+_QUIET_OVERFLOW = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
+
+
+def as_arrays(data, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """`(x, y)` from a `Dataset` (anything with `.x` and `.y`) or an `(x, y)` pair."""
+    if hasattr(data, "x") and hasattr(data, "y"):
+        x, y = data.x, data.y
+    elif isinstance(data, (tuple, list)) and len(data) == 2:
+        x, y = data
+    else:
+        raise TypeError(f"{name}: expected a Dataset or an (x, y) pair, got {type(data).__name__}")
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"{name}: x has {len(x)} rows but y has {len(y)}")
+    if len(x) == 0:
+        raise ValueError(f"{name}: expected at least one example, got none")
+    return x, y
+
+
+def _class_labels(y: np.ndarray) -> np.ndarray:
+    """Integer labels from integer labels or from one-hot / score rows."""
+    return y if y.ndim == 1 else y.argmax(axis=1)
+
+
+class Trainer:
+    """Trains `model` on `loss` with `optimizer`; evaluates and predicts.
+
+    `batch_size=None` is full-batch gradient descent (as the seed trained); otherwise
+    each epoch visits a fresh permutation drawn from `seed` in batches (the last one
+    may be smaller). `scheduler` (if any) steps once per epoch. A `DivergenceGuard`
+    is added unless `callbacks` holds one. Set `trainer.stop(reason)` from a callback
+    to end training early.
+    """
+
+    #: Rows per forward pass in `evaluate` and `predict`: bounds memory, not results.
+    eval_batch_size = 4096
+
+    def __init__(self, model, loss, optimizer, batch_size: int | None = 128,
+                 callbacks=(), seed=None, scheduler=None):
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
+            raise ValueError(f"batch_size: expected None or an int >= 1, got {batch_size!r}")
+        callbacks = list(callbacks)
+        for callback in callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(f"callbacks: expected Callback instances, got {callback!r}")
+        if not any(isinstance(callback, DivergenceGuard) for callback in callbacks):
+            callbacks.insert(0, DivergenceGuard())
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.batch_size = batch_size
+        self.callbacks = callbacks
+        self.scheduler = scheduler
+        self.rng = np.random.default_rng(seed)
+        self.epochs = 0
+        self.has_validation = False
+        self.stop_training = False
+        self.stop_reason: str | None = None
+        self.history: History | None = None
+
+    def stop(self, reason: str) -> None:
+        """Ask training to stop after the current batch; the first reason given is kept."""
+        self.stop_training = True
+        self.stop_reason = self.stop_reason or reason
+
+    def _dtype(self) -> np.dtype:
+        parameters = self.model.parameters()
+        return parameters[0].dtype if parameters else np.dtype(np.float32)
+
+    def _notify(self, hook: str, *args) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, *args)
+
+    # ------------------------------------------------------------------- training
+    def fit(self, train, validation=None, epochs: int = 10) -> History:
+        """Train for up to `epochs` epochs; returns the `History` (also `self.history`).
+
+        `train` and `validation` are `Dataset`s or `(x, y)` pairs with `x` already
+        prepared (float features) and `y` integer labels (or targets for the loss).
+        A KeyboardInterrupt ends the run as "interrupted": callbacks still see
+        `on_train_end` (so checkpoints and best weights are kept), then it propagates.
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+            raise ValueError(f"epochs: expected an int >= 1, got {epochs!r}")
+        x, y = as_arrays(train, "train")
+        # Converted once per fit (if at all), never per epoch.
+        x = x.astype(self._dtype(), copy=False)
+        validation = None if validation is None else as_arrays(validation, "validation")
+        self.epochs, self.has_validation = int(epochs), validation is not None
+        self.stop_training, self.stop_reason = False, None
+        history = self.history = History()
+        self.model.train()
+        with np.errstate(**_QUIET_OVERFLOW):
+            try:
+                self._notify("on_train_begin")
+                for epoch in range(1, self.epochs + 1):
+                    self._notify("on_epoch_begin", epoch)
+                    logs = self._run_epoch(x, y, validation)
+                    history.append(logs)
+                    self._notify("on_epoch_end", epoch, logs)
+                    if self.scheduler is not None:
+                        self.scheduler.step()
+                    if self.stop_training:
+                        break
+            except KeyboardInterrupt:
+                self.stop("interrupted")
+                self._finish(history)
+                raise
+            self._finish(history)
+        return history
+
+    def _finish(self, history: History) -> None:
+        history.stopped_reason = self.stop_reason or "completed"
+        history.best_epoch = history.lowest_loss_epoch()
+        # Callbacks come last: early stopping overrides best_epoch with its own.
+        self._notify("on_train_end", history)
+
+    def _run_epoch(self, x: np.ndarray, y: np.ndarray, validation) -> dict:
+        start = time.perf_counter()
+        lr = self.optimizer.lr
+        labels = _class_labels(y)
+        n = len(x)
+        if self.batch_size is None or self.batch_size >= n:
+            # Full batch: the arrays themselves, no permutation, no copy.
+            batches = [(x, y, labels)]
+        else:
+            order = self.rng.permutation(n)
+            batches = (
+                (x[index], y[index], labels[index])
+                for index in (order[i:i + self.batch_size] for i in range(0, n, self.batch_size))
+            )
+        total_loss, correct, seen = 0.0, 0, 0
+        for batch, (xb, yb, labels_b) in enumerate(batches):
+            self.optimizer.zero_grad()
+            logits = self.model(Tensor(xb))
+            loss = self.loss(logits, yb)
+            loss.backward()
+            self.optimizer.step()
+            value = float(loss.data)
+            total_loss += value * len(xb)
+            correct += int(np.count_nonzero(logits.data.argmax(axis=1) == labels_b))
+            seen += len(xb)
+            self._notify("on_batch_end", batch, value)
+            if self.stop_training:
+                break
+        logs = {"train_loss": total_loss / seen, "train_accuracy": correct / seen}
+        if validation is None:
+            logs.update(val_loss=float("nan"), val_accuracy=float("nan"))
+        else:
+            scores = self.evaluate(validation)
+            logs.update(val_loss=scores["loss"], val_accuracy=scores["accuracy"])
+        logs.update(seconds=time.perf_counter() - start, lr=lr)
+        return logs
+
+    # ------------------------------------------------------------ evaluation
+    def _map_chunks(self, x: np.ndarray, fn) -> list:
+        """`[fn(rows, logits) for each chunk of x]`, under no_grad and in evaluation mode."""
+        if len(x) == 0:
+            raise ValueError("x: expected at least one example, got none")
+        dtype = self._dtype()
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with no_grad(), np.errstate(**_QUIET_OVERFLOW):
+                results = []
+                for start in range(0, len(x), self.eval_batch_size):
+                    rows = slice(start, start + self.eval_batch_size)
+                    chunk = np.asarray(x[rows]).astype(dtype, copy=False)
+                    results.append(fn(rows, self.model(Tensor(chunk))))
+                return results
+        finally:
+            self.model.train(was_training)
+
+    def evaluate(self, data) -> dict[str, float]:
+        """`{"loss": mean loss per example, "accuracy": fraction correct}` on `data`.
+
+        The loss is the chunk losses weighted by chunk size, i.e. the mean loss when
+        the loss function averages (its default reduction).
+        """
+        x, y = as_arrays(data, "data")
+        labels = _class_labels(y)
+
+        def score(rows, logits):
+            loss = float(self.loss(logits, y[rows]).data) * len(logits.data)
+            return loss, np.count_nonzero(logits.data.argmax(axis=1) == labels[rows])
+
+        losses, correct = zip(*self._map_chunks(x, score))
+        return {"loss": sum(losses) / len(x), "accuracy": int(sum(correct)) / len(x)}
+
+    def predict_proba(self, x) -> np.ndarray:
+        """Class probabilities (softmax of the logits), one row per example."""
+        return np.concatenate(
+            self._map_chunks(np.asarray(x), lambda rows, logits: logits.softmax(axis=-1).data)
+        )
+
+    def predict(self, x) -> np.ndarray:
+        """The predicted class index of each example."""
+        return np.concatenate(
+            self._map_chunks(np.asarray(x), lambda rows, logits: logits.data.argmax(axis=1))
+        )
