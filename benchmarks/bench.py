@@ -1,0 +1,252 @@
+"""Speed and memory of tinygrad_mnist against hand-written NumPy (and PyTorch if installed).
+
+    python benchmarks/bench.py                 # W1-W4, 5 interleaved repetitions
+    python benchmarks/bench.py --only W1,W3 --repeats 9
+    python benchmarks/bench.py --train         # + whole-process default `train`: time, accuracy, RSS
+    python benchmarks/bench.py --grid          # + the seed's grid with --jobs 1 and --jobs 2
+
+Workloads (real MNIST, float32; the data is loaded once, outside the timings):
+  W1  MLP 784-128-10 ReLU, softmax cross-entropy, SGD lr 0.1, batch 128: one epoch on 60k
+  W2  the same net: one full-batch step on 60k
+  W3  (a*b + a).sum().backward() on 4x4 tensors: the engine's own overhead, in microseconds
+  W4  MLP 784-1024-1024-10, batch 1024: one epoch on 60k
+Every repetition runs each implementation once, in turn, so that a slow moment of the
+machine hits all of them alike; the table shows medians and the ratio project / NumPy.
+Timing assertions have no place in the test suite: this script is where speed is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+import reference_numpy  # noqa: E402
+
+from tinygrad_mnist import Tensor  # noqa: E402
+from tinygrad_mnist.data import load_mnist, prepare_images  # noqa: E402
+from tinygrad_mnist.nn import MLP, CrossEntropyLoss  # noqa: E402
+from tinygrad_mnist.optim import SGD  # noqa: E402
+from tinygrad_mnist.train.trainer import Trainer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# ------------------------------------------------------------------ the contenders
+
+
+def project_mlp_epoch(x, y, sizes, batch_size, lr=0.1):
+    """A closure running one epoch of this project's Trainer."""
+    model = MLP(sizes[0], sizes[1:-1], sizes[-1], activation="relu", seed=0)
+    trainer = Trainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=lr),
+                      batch_size=batch_size, seed=0)
+    return lambda: trainer.fit((x, y), epochs=1)
+
+
+def numpy_mlp_epoch(x, y, sizes, batch_size, lr=0.1):
+    params = reference_numpy.init_mlp(sizes)
+    rng = np.random.default_rng(0)
+    return lambda: reference_numpy.train_epoch(params, x, y, lr, batch_size or len(y), rng)
+
+
+def torch_mlp_epoch(x, y, sizes, batch_size, lr=0.1):
+    import torch
+
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    batch = batch_size or len(y)
+
+    def epoch():
+        order = torch.randperm(len(ty)) if batch < len(ty) else torch.arange(len(ty))
+        for start in range(0, len(ty), batch):
+            index = order[start:start + batch]
+            optimizer.zero_grad()
+            logits = model(tx[index])
+            loss = loss_fn(logits, ty[index])
+            loss.backward()
+            optimizer.step()
+            loss.item()
+            (logits.argmax(1) == ty[index]).sum().item()
+
+    return epoch
+
+
+def tiny_expression(kind, iterations=2000):
+    rng = np.random.default_rng(0)
+    a_data, b_data = (rng.normal(size=(4, 4)).astype(np.float32) for _ in range(2))
+    if kind == "project":
+        a, b = Tensor(a_data, requires_grad=True), Tensor(b_data, requires_grad=True)
+
+        def step():
+            (a * b + a).sum().backward()
+    elif kind == "numpy":
+        def step():
+            reference_numpy.tiny_expression(a_data, b_data)
+    else:
+        import torch
+
+        a = torch.tensor(a_data, requires_grad=True)
+        b = torch.tensor(b_data, requires_grad=True)
+
+        def step():
+            (a * b + a).sum().backward()
+
+    def run():
+        for _ in range(iterations):
+            step()
+
+    return run, iterations
+
+
+# ------------------------------------------------------------------------ driver
+
+
+def workloads(x, y, only):
+    """name -> (description, unit scale, {implementation: (closure, divisor)})."""
+    table = {}
+    kinds = ["numpy", "project"] + (["torch"] if _has_torch() else [])
+    makers = {"numpy": numpy_mlp_epoch, "project": project_mlp_epoch, "torch": torch_mlp_epoch}
+    specs = {
+        "W1": ("784-128-10, batch 128, one epoch", [784, 128, 10], 128),
+        "W2": ("784-128-10, one full-batch step", [784, 128, 10], None),
+        "W4": ("784-1024-1024-10, batch 1024, one epoch", [784, 1024, 1024, 10], 1024),
+    }
+    for name, (text, sizes, batch) in specs.items():
+        if name in only:
+            table[name] = (text, "s", {k: (makers[k](x, y, sizes, batch), 1) for k in kinds})
+    if "W3" in only:
+        table["W3"] = ("(a*b + a).sum().backward(), 4x4", "us",
+                       {k: tiny_expression(k) for k in kinds})
+    return dict(sorted(table.items()))
+
+
+def _has_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_workloads(only, repeats):
+    (x_train, y_train), _ = load_mnist()
+    x, y = prepare_images(x_train), y_train.astype(np.int64)
+    table = workloads(x, y, only)
+    for _, _, contenders in table.values():  # one warm-up run each
+        for run, _ in contenders.values():
+            run()
+    times = {name: {k: [] for k in contenders} for name, (_, _, contenders) in table.items()}
+    for _ in range(repeats):
+        for name, (_, _, contenders) in table.items():
+            for kind, (run, divisor) in contenders.items():
+                times[name][kind].append(_timed(run) / divisor)
+    kinds = list(next(iter(table.values()))[2])
+    header = f"{'workload':<44}" + "".join(f"{k:>12}" for k in kinds) + f"{'project/numpy':>15}"
+    if "torch" in kinds:
+        header += f"{'project/torch':>15}"
+    print(f"medians of {repeats} interleaved repetitions")
+    print(header)
+    for name, (text, unit, _) in table.items():
+        scale = 1e6 if unit == "us" else 1.0
+        medians = {k: statistics.median(v) * scale for k, v in times[name].items()}
+        row = f"{name + ' ' + text + ' (' + unit + ')':<44}"
+        row += "".join(f"{medians[k]:>12.3f}" for k in kinds)
+        row += f"{medians['project'] / medians['numpy']:>14.2f}x"
+        if "torch" in kinds:
+            row += f"{medians['project'] / medians['torch']:>14.2f}x"
+        print(row)
+
+
+# --------------------------------------------------------- whole-process measurements
+
+
+def measure_default_train(repeats: int):
+    """Run the default `tinygrad-mnist train` as a new process: seconds, accuracy, peak RSS."""
+    load_mnist()  # the cache is filled first: the figure is for cached data
+    for i in range(repeats):
+        with tempfile.TemporaryDirectory() as out:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "tinygrad_mnist", "train", "--out", out],
+                capture_output=True, text=True, cwd=ROOT,
+            )
+            seconds = time.perf_counter() - start
+            rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            if done.returncode != 0:
+                print(done.stderr)
+                raise SystemExit(f"train failed with exit status {done.returncode}")
+            match = re.search(r"test accuracy[^0-9]*([0-9.]+)\s*%", done.stdout, re.I)
+            accuracy = match.group(1) + "%" if match else "?"
+            # ru_maxrss is the largest child so far (KiB on Linux): exact for the first run,
+            # an upper bound for later ones.
+            note = "" if i == 0 or rss > before else " (upper bound)"
+            print(f"default train #{i + 1}: {seconds:.1f} s whole process, test accuracy "
+                  f"{accuracy}, peak RSS {rss / 1024:.0f} MB{note}")
+
+
+def measure_grid(jobs=(1, 2)):
+    """The seed's grid (examples/seed_grid.toml) with each --jobs, on fresh stores."""
+    config = ROOT / "examples" / "seed_grid.toml"
+    seconds = {}
+    for n in jobs:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = os.path.join(tmp, "grid.db")
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "tinygrad_mnist", "search", str(config), "--jobs", str(n),
+                 "--store", store, "--out", tmp],
+                capture_output=True, text=True, cwd=ROOT,
+            )
+            seconds[n] = time.perf_counter() - start
+            if done.returncode != 0:
+                print(done.stderr)
+                raise SystemExit(f"search failed with exit status {done.returncode}")
+        print(f"seed grid, --jobs {n}: {seconds[n]:.1f} s")
+    if 1 in seconds:
+        for n in jobs[1:]:
+            print(f"speed-up --jobs {n} / --jobs 1: {seconds[1] / seconds[n]:.2f}x")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default="W1,W2,W3,W4", help="workloads, comma-separated")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--train", action="store_true", help="also time the default train")
+    parser.add_argument("--train-repeats", type=int, default=1)
+    parser.add_argument("--grid", action="store_true", help="also time the seed's grid")
+    parser.add_argument("--no-workloads", action="store_true", help="skip W1-W4")
+    args = parser.parse_args()
+    if not args.no_workloads:
+        run_workloads(set(args.only.split(",")), args.repeats)
+    if args.train:
+        measure_default_train(args.train_repeats)
+    if args.grid:
+        measure_grid()
+
+
+if __name__ == "__main__":
+    main()
