@@ -1,0 +1,85 @@
+"""plot_learning_curves from a dict or an object with a History's attributes."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from test_viz_common import assert_png
+
+from tinygrad_mnist.viz import plot_learning_curves
+
+
+def history(**changes) -> dict:
+    """Six epochs of a run that early stopping ended, its best epoch the fourth."""
+    base = {
+        "train_loss": [2.0, 1.0, 0.6, 0.4, 0.3, 0.25],
+        "train_accuracy": [0.5, 0.7, 0.8, 0.88, 0.9, 0.92],
+        "val_loss": [2.1, 1.2, 0.8, 0.7, 0.75, 0.8],
+        "val_accuracy": [0.45, 0.65, 0.78, 0.85, 0.84, 0.83],
+        "seconds": [0.5] * 6,
+        "best_epoch": 4,
+        "stopped_reason": "early stopping: val_loss did not improve for 2 epochs",
+    }
+    return base | changes
+
+
+def lines_by_label(ax) -> dict:
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+def test_two_panels_with_training_validation_and_the_best_epoch(tmp_path):
+    fig = plot_learning_curves(history(), path=tmp_path / "curves.png")
+    assert_png(tmp_path / "curves.png", fig)
+    loss, accuracy = fig.axes
+    assert (loss.get_title(), accuracy.get_title()) == ("Loss", "Accuracy")
+    lines = lines_by_label(loss)
+    assert set(lines) == {"training", "validation", "best epoch 4: 0.7"}
+    np.testing.assert_allclose(lines["validation"].get_ydata(), history()["val_loss"])
+    np.testing.assert_array_equal(lines["training"].get_xdata(), np.arange(1, 7))
+    assert set(lines_by_label(accuracy)) == {"training", "validation", "best epoch 4: 85.00%"}
+    assert list(lines["best epoch 4: 0.7"].get_xdata()) == [4, 4]
+    assert fig.get_suptitle() == (
+        "Learning curves: 6 epochs in 3.0 s; best epoch 4; "
+        "stopped: early stopping: val_loss did not improve for 2 epochs"
+    )
+
+
+def test_an_object_with_attributes_works_and_empty_validation_is_left_out():
+    run = SimpleNamespace(**history(val_loss=[], val_accuracy=[], best_epoch=None,
+                                    stopped_reason="max_epochs reached"))
+    fig = plot_learning_curves(run)
+    for ax in fig.axes:
+        assert set(lines_by_label(ax)) == {"training"}
+    assert fig.get_suptitle() == "Learning curves: 6 epochs in 3.0 s; stopped: max_epochs reached"
+
+
+def test_a_diverged_run_plots_its_finite_epochs_and_one_epoch_works():
+    fig = plot_learning_curves(history(train_loss=[2.0, 9.0, np.inf, np.nan, np.nan, np.nan]))
+    drawn = lines_by_label(fig.axes[0])["training"].get_ydata()
+    assert np.isnan(drawn[2:]).all() and list(drawn[:2]) == [2.0, 9.0]
+    single = {"train_loss": [1.0], "train_accuracy": [0.5], "best_epoch": 1}
+    assert len(plot_learning_curves(single).axes) == 2
+
+
+@pytest.mark.parametrize(
+    "changes, argument",
+    [
+        ({"train_loss": []}, "train_loss"),
+        ({"val_loss": [1.0, 2.0]}, "val_loss"),
+        ({"train_accuracy": [50, 70, 80, 88, 90, 92]}, "train_accuracy"),
+        ({"val_accuracy": ["a"] * 6}, "val_accuracy"),
+        ({"best_epoch": 7}, "best_epoch"),
+        ({"best_epoch": 0}, "best_epoch"),
+        ({"seconds": [1.0]}, "seconds"),
+    ],
+)
+def test_bad_history_is_a_value_error_naming_the_field(changes, argument):
+    with pytest.raises(ValueError, match=f"^{argument}: "):
+        plot_learning_curves(history(**changes))
+
+
+def test_something_that_is_not_a_history_is_a_type_error():
+    with pytest.raises(TypeError, match="^history: "):
+        plot_learning_curves([0.5, 0.4])
