@@ -14,14 +14,18 @@ import threading
 
 import numpy as np
 
-# Grad mode is per thread (as in PyTorch) so that `no_grad()` in one thread, say an
-# evaluation in a worker, never switches gradients off for another.
-_grad_mode = threading.local()
+class _GradMode(threading.local):
+    # Per thread (as in PyTorch), so that `no_grad()` in one thread, say an evaluation
+    # in a worker, never switches gradients off for another. On by default everywhere.
+    enabled = True
+
+
+_grad_mode = _GradMode()
 
 
 def is_grad_enabled() -> bool:
     """True unless inside a `no_grad()` block (in this thread)."""
-    return getattr(_grad_mode, "enabled", True)
+    return _grad_mode.enabled
 
 
 class no_grad:
@@ -97,7 +101,7 @@ class Function:
         # Plain lists and loops, not generator expressions: this runs for every op, and
         # its overhead is what small tensors pay (see benchmarks/).
         tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
-        if is_grad_enabled():
+        if _grad_mode.enabled:
             needs_input_grad = [t.requires_grad for t in tensors]
             needs_grad = True in needs_input_grad
         else:
