@@ -14,7 +14,16 @@ import logging
 import sys
 from pathlib import Path
 
-from tinygrad_mnist.run_config import DATASETS, OPTIMIZERS, SCHEDULES, TrainConfig
+from tinygrad_mnist.data import prepare_images, stratified_split
+from tinygrad_mnist.datasets import DATASET_NAMES, load_named_dataset
+from tinygrad_mnist.run_config import OPTIMIZERS, SCHEDULES, TrainConfig
+from tinygrad_mnist.run_folder import (
+    evaluate,
+    new_run_folder,
+    prepare_run_folder,
+    write_run_folder,
+)
+from tinygrad_mnist.train import Callback, ProgressBar
 
 PROG = "tinygrad-mnist"
 EXIT_USAGE = 2
@@ -104,7 +113,7 @@ def _add_data_options(parser: argparse.ArgumentParser, default_dataset: str | No
     group = parser.add_argument_group("data")
     group.add_argument(
         "--dataset", default=default_dataset, metavar="NAME|FILE",
-        help=f"the data set: {' or '.join(DATASETS)}, or an .npz file holding the arrays "
+        help=f"the data set: {' or '.join(DATASET_NAMES)}, or an .npz file holding the arrays "
              "train_images, train_labels, test_images, test_labels (images N x 28 x 28 uint8 "
              "or N x 784, labels 0..9)" + (f" (default: {default_dataset})"
                                            if default_dataset else ""),
@@ -286,8 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "checksums) and print where it is. Set TINYGRAD_MNIST_HOME to choose "
                     "the cache folder.",
     )
-    fetch.add_argument("--dataset", choices=DATASETS, default="mnist", metavar="NAME",
-                       help=f"{' or '.join(DATASETS)} (default: mnist)")
+    fetch.add_argument("--dataset", choices=DATASET_NAMES, default="mnist", metavar="NAME",
+                       help=f"{' or '.join(DATASET_NAMES)} (default: mnist)")
     fetch.add_argument("--data-root", type=Path, metavar="DIR",
                        help="copy the files from this folder instead of downloading them")
     fetch.set_defaults(handler=_cmd_fetch)
@@ -295,8 +304,85 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------- subcommands
+class EpochLog(Callback):
+    """One log line per epoch: the progress report when stderr is not a terminal."""
+
+    def __init__(self, prefix: str = ""):
+        self.prefix = prefix
+
+    def on_epoch_end(self, trainer, epoch, logs) -> None:
+        line = (f"{self.prefix}epoch {epoch}/{trainer.epochs}: "
+                f"loss {logs['train_loss']:.4f}, accuracy {logs['train_accuracy']:.2%}")
+        if trainer.has_validation:
+            line += (f"; validation loss {logs['val_loss']:.4f}, "
+                     f"accuracy {logs['val_accuracy']:.2%}")
+        logger.info("%s (%.1f s)", line, logs["seconds"])
+
+
+def _progress(prefix: str = ""):
+    """A tqdm bar when stderr is a terminal, else one log line per epoch."""
+    if sys.stderr.isatty():
+        return ProgressBar(enabled=True, description=prefix.rstrip(": ") or "training")
+    return EpochLog(prefix)
+
+
+def _config_from_args(args) -> TrainConfig:
+    validation = args.validation_fraction
+    if validation is None:
+        validation = 0.1 if args.patience is not None else 0.0
+    return TrainConfig(
+        hidden_sizes=args.hidden, activation=args.activation, optimizer=args.optimizer,
+        learning_rate=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
+        batch_size=args.batch_size, epochs=args.epochs, schedule=args.schedule,
+        patience=args.patience, validation_fraction=validation, seed=args.seed,
+        dataset=str(args.dataset),
+    )
+
+
+def _load_data(dataset: str, data_root):
+    data = load_named_dataset(dataset, data_root)
+    logger.info("data: %s, %d training and %d test images", data.title,
+                len(data.train_labels), len(data.test_labels))
+    return data
+
+
 def _cmd_train(args) -> int:
-    raise UsageError("train: not implemented yet")
+    config = _config_from_args(args)
+    if args.out is not None:
+        prepare_run_folder(args.out)  # refuse a used folder before any work is done
+    data = _load_data(config.dataset, args.data_root)
+    x, y = prepare_images(data.train_images), data.train_labels
+    train, validation = (x, y), None
+    if config.validation_fraction:
+        train_index, valid_index = stratified_split(y, 1 - config.validation_fraction,
+                                                    seed=config.seed)
+        train, validation = (x[train_index], y[train_index]), (x[valid_index], y[valid_index])
+    built = config.build(input_size=x.shape[1], num_classes=data.num_classes,
+                         callbacks=[_progress()])
+    folder = prepare_run_folder(args.out) if args.out is not None else new_run_folder()
+    logger.info("training %s for up to %d epochs; run folder %s",
+                " -> ".join(map(str, built.model.sizes)), config.epochs, folder)
+    interrupted = False
+    try:
+        history = built.trainer.fit(train, validation, epochs=config.epochs)
+    except KeyboardInterrupt:
+        history, interrupted = built.trainer.history, True
+    evaluation = evaluate(built.trainer, data.test_images, prepare_images(data.test_images),
+                          data.test_labels)
+    written = write_run_folder(folder, model=built.model, config=config, history=history,
+                               evaluation=evaluation, class_names=data.class_names,
+                               dataset_label=data.title)
+    figures = sum(name.endswith(".png") for name in written)
+    print(f"test accuracy: {evaluation.accuracy:.2%} on {len(data.test_labels):,} {data.title} "
+          f"test images, after {history.epochs} epochs ({sum(history.seconds):.1f} s)")
+    print(f"run folder: {folder} (report.md, model.npz, history.json, {figures} figures)")
+    if interrupted:
+        print(f"{PROG}: interrupted after {history.epochs} of {config.epochs} epochs; kept the "
+              f"run folder {folder} with the model and the history so far", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if history.stopped_reason == "diverged":
+        logger.warning("training diverged (the loss became NaN or infinite); try a smaller --lr")
+    return 0
 
 
 def _cmd_kfold(args) -> int:

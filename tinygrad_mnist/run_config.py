@@ -12,9 +12,11 @@ import math
 import numbers
 from dataclasses import dataclass
 
+from tinygrad_mnist import optim
+from tinygrad_mnist.train import builders
+
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 SCHEDULES = ("none", "cosine", "step")
-DATASETS = ("mnist", "fashion-mnist")
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,8 @@ class TrainConfig:
     `momentum`); `batch_size=None` is full-batch gradient descent; `patience` (None:
     no early stopping) watches the validation loss on a stratified `validation_fraction`
     of the training set; `schedule` ("none", "cosine" or "step") changes the learning
-    rate once per epoch; `dataset` is "mnist", "fashion-mnist" or the path of an `.npz`
-    file (see `tinygrad_mnist.data`). Every field is checked when the config is made.
+    rate once per epoch; `dataset` is a name of `datasets.DATASET_NAMES` or the path of
+    an `.npz` file (see `tinygrad_mnist.datasets`). Every field is checked when made.
     """
 
     hidden_sizes: tuple[int, ...] = (256, 128)
@@ -46,45 +48,27 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         hidden = self.hidden_sizes
-        if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
-            hidden = (hidden,)
-        if not isinstance(hidden, (list, tuple)) or not all(_is_int(h) and h > 0 for h in hidden):
-            raise ValueError(
-                f"hidden_sizes: expected a list of positive ints (e.g. [256, 128]), got {hidden!r}"
-            )
-        object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in hidden))
-        from tinygrad_mnist.nn import ACTIVATIONS  # the one list of activation names
-
-        if not isinstance(self.activation, str) or self.activation.lower() not in ACTIVATIONS:
-            raise ValueError(
-                f"activation: expected one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"
-            )
-        object.__setattr__(self, "activation", self.activation.lower())
+        if isinstance(hidden, (list, tuple)):
+            object.__setattr__(self, "hidden_sizes", tuple(hidden))
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_number("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
-        _check_number("momentum", self.momentum, low=0.0, high=1.0, high_inclusive=False)
-        _check_number("weight_decay", self.weight_decay, low=0.0)
-        _check_number(
-            "validation_fraction", self.validation_fraction, low=0.0, high=1.0,
-            high_inclusive=False,
-        )
-        if self.batch_size is not None:
-            _check_int("batch_size", self.batch_size, low=1, also="or None for full batch")
-        _check_int("epochs", self.epochs, low=1)
-        if self.patience is not None:
-            _check_int("patience", self.patience, low=0, also="or None for no early stopping")
-            if self.validation_fraction == 0:
-                raise ValueError(
-                    f"patience: early stopping (patience={self.patience}) needs validation "
-                    "data; set validation_fraction above 0 (e.g. 0.1)"
-                )
-        _check_int("seed", self.seed, low=0)
-        if not isinstance(self.dataset, str) or not self.dataset:
+        if not _is_number(self.validation_fraction) or not 0 <= self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction: expected a number in [0, 1), "
+                             f"got {self.validation_fraction!r}")
+        if self.patience is not None and self.validation_fraction == 0:
             raise ValueError(
-                f"dataset: expected one of {', '.join(DATASETS)} or an .npz path, "
-                f"got {self.dataset!r}"
+                f"patience: early stopping (patience={self.patience}) needs validation data; "
+                "set validation_fraction above 0 (e.g. 0.1)"
             )
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ValueError(f"seed: expected an int >= 0, got {self.seed!r}")
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise ValueError(f"dataset: expected a data set name or an .npz path, "
+                             f"got {self.dataset!r}")
+        # The builder checks the rest (sizes, activation, rates, batch size, epochs...).
+        canonical = builders.canonical_config(self.trial_config())
+        object.__setattr__(self, "hidden_sizes", tuple(canonical["hidden_sizes"]))
+        object.__setattr__(self, "activation", canonical["activation"])
 
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict:
@@ -109,48 +93,45 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
     # --------------------------------------------------------------- building
-    def build_model(self, input_size: int = 784, num_classes: int = 10):
-        """The `MLP` this config describes, its weights drawn from `seed`."""
-        from tinygrad_mnist.nn import MLP
+    def trial_config(self) -> dict:
+        """This run as a `train.build_from_config` dict (the vocabulary of experiment files)."""
+        return {
+            "hidden_sizes": list(self.hidden_sizes),
+            "activation": self.activation,
+            "optimizer": self.optimizer,
+            "learning_rate": self.learning_rate,
+            "momentum": self.momentum,
+            "weight_decay": self.weight_decay,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "patience": self.patience,
+            # A schedule the builder lacks is added by `build`.
+            "schedule": self.schedule if self.schedule in builders.SCHEDULES else "none",
+        }
 
-        return MLP(input_size, list(self.hidden_sizes), num_classes,
-                   activation=self.activation, seed=self.seed)
+    def build(self, input_size: int = 784, num_classes: int = 10, callbacks=(),
+              seed=None) -> builders.Built:
+        """The model, optimizer and `Trainer` of this run (a `train.Built`).
 
-    def build_optimizer(self, parameters):
-        """The optimizer over `parameters` with `learning_rate`, `momentum`, `weight_decay`."""
-        from tinygrad_mnist import optim
-
-        lr, decay = self.learning_rate, self.weight_decay
-        if self.optimizer == "adam":
-            return optim.Adam(parameters, lr=lr, weight_decay=decay)
-        if self.optimizer == "adamw":
-            return optim.AdamW(parameters, lr=lr, weight_decay=decay)
-        momentum = 0.0 if self.optimizer == "sgd" else self.momentum
-        return optim.SGD(parameters, lr=lr, momentum=momentum,
-                         nesterov=self.optimizer == "nesterov", weight_decay=decay)
+        `seed` (default: this config's `seed`) draws the weights and the batch order.
+        """
+        seed = self.seed if seed is None else seed
+        built = builders.build_from_config(self.trial_config(), seed, input_size=input_size,
+                                           num_classes=num_classes, callbacks=callbacks)
+        if self.schedule == "step" and self.schedule not in builders.SCHEDULES:
+            built.trainer.scheduler = optim.StepLR(
+                built.optimizer, step_size=max(1, self.epochs // 3), gamma=0.5)
+        return built
 
 
 def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_choice(name: str, value, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
-
-
-def _check_int(name: str, value, low: int, also: str = "") -> None:
-    if not _is_int(value) or value < low:
-        raise ValueError(f"{name}: expected an int >= {low}{' ' + also if also else ''}, "
-                         f"got {value!r}")
-
-
-def _check_number(name: str, value, low: float = -math.inf, high: float = math.inf,
-                  low_inclusive: bool = True, high_inclusive: bool = True) -> None:
-    interval = f"{'[' if low_inclusive else '('}{low:g}, {high:g}{']' if high_inclusive else ')'}"
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (low <= value if low_inclusive else low < value) and (
-            value <= high if high_inclusive else value < high)
-    if not ok:
-        raise ValueError(f"{name}: expected a number in {interval}, got {value!r}")

@@ -1,0 +1,311 @@
+"""A run folder: everything one `tinygrad-mnist train` run leaves behind.
+
+    runs/20250101-120000/
+        model.npz               the weights (`Layer.save`)
+        config.json             the `TrainConfig`, so `load_run_model` can rebuild the model
+        history.json            per-epoch losses, accuracies, seconds, learning rates
+        metrics.json            test accuracy, per-class accuracy, confusion matrix
+        report.md               all of it for people to read, the figures embedded
+        learning_curves.png  predictions.png  confusion_matrix.png  true_vs_predicted.png
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_mnist.run_config import TrainConfig
+
+MODEL_FILE = "model.npz"
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.json"
+METRICS_FILE = "metrics.json"
+REPORT_FILE = "report.md"
+FIGURES = {
+    "learning_curves.png": "Learning curves",
+    "predictions.png": "Predictions on test images",
+    "confusion_matrix.png": "Confusion matrix",
+    "true_vs_predicted.png": "True vs predicted labels",
+}
+PREDICTIONS_SHOWN = 36
+
+
+@dataclass
+class Evaluation:
+    """A model's predictions on a labelled set: the figures of the report come from here."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    predictions: np.ndarray
+    probabilities: np.ndarray
+
+    @property
+    def accuracy(self) -> float:
+        """The fraction of images predicted correctly."""
+        from tinygrad_mnist.train.metrics import accuracy
+
+        return accuracy(self.labels, self.predictions)
+
+    @property
+    def num_classes(self) -> int:
+        """The number of classes the model scores."""
+        return self.probabilities.shape[1]
+
+    def per_class_accuracy(self) -> np.ndarray:
+        """For each true class, the fraction predicted correctly."""
+        from tinygrad_mnist.train.metrics import per_class_accuracy
+
+        return per_class_accuracy(self.labels, self.predictions, self.num_classes)
+
+    def confusion_matrix(self) -> np.ndarray:
+        """Counts: row = true class, column = predicted class."""
+        from tinygrad_mnist.train.metrics import confusion_matrix
+
+        return confusion_matrix(self.labels, self.predictions, self.num_classes)
+
+
+def evaluate(trainer, images: np.ndarray, x: np.ndarray, labels: np.ndarray) -> Evaluation:
+    """Predict `x` (prepared features of `images`) with `trainer`'s model, for the report."""
+    probabilities = trainer.predict_proba(x)
+    return Evaluation(images=np.asarray(images), labels=np.asarray(labels),
+                      predictions=probabilities.argmax(axis=1), probabilities=probabilities)
+
+
+def new_run_folder(parent="runs", now: datetime.datetime | None = None) -> Path:
+    """Create and return `parent/<date>-<time>` (with `-2`, `-3`... if that one exists)."""
+    stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        folder = parent / (stamp if attempt == 1 else f"{stamp}-{attempt}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(f"new_run_folder: no free name for {stamp!r} in {str(parent)!r}")
+
+
+def prepare_run_folder(folder) -> Path:
+    """Create `folder` if needed; refuse one that already holds a run (nothing is overwritten)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"out: {str(folder)!r} is a file, expected a folder for the run")
+    taken = [name for name in (MODEL_FILE, CONFIG_FILE) if (folder / name).exists()]
+    if taken:
+        raise ValueError(
+            f"out: {str(folder)!r} already holds a run ({taken[0]}); choose another folder"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write beside `path`, then rename: a crash never leaves a half-written file."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _write_json(path: Path, data) -> None:
+    _write_text(path, json.dumps(data, indent=1) + "\n")
+
+
+def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation: Evaluation,
+                     class_names=None, dataset_label: str | None = None) -> dict[str, Path]:
+    """Write the model, config, history, test metrics, figures and report into `folder`.
+
+    `history` is the `History` of the run (possibly cut short: the report says why it
+    stopped); `evaluation` holds the test-set predictions. Returns name -> path of
+    every file written.
+    """
+    from tinygrad_mnist import viz
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    model.save(folder / MODEL_FILE)
+    written[MODEL_FILE] = folder / MODEL_FILE
+    for name, data in ((CONFIG_FILE, config.to_dict()), (HISTORY_FILE, history.to_dict()),
+                       (METRICS_FILE, _metrics(evaluation, class_names))):
+        _write_json(folder / name, data)
+        written[name] = folder / name
+
+    figures = {
+        "predictions.png": lambda path: viz.plot_predictions(
+            evaluation.images, evaluation.labels, evaluation.predictions,
+            n=min(PREDICTIONS_SHOWN, len(evaluation.labels)),
+            probabilities=evaluation.probabilities, class_names=class_names, path=path),
+        "confusion_matrix.png": lambda path: viz.plot_confusion_matrix(
+            evaluation.confusion_matrix(), class_names=class_names, path=path),
+        "true_vs_predicted.png": lambda path: viz.plot_true_vs_predicted(
+            evaluation.labels, evaluation.predictions, num_classes=evaluation.num_classes,
+            class_names=class_names, path=path),
+    }
+    if history.epochs:  # a run stopped before its first epoch ended has no curves
+        figures["learning_curves.png"] = lambda path: viz.plot_learning_curves(history, path=path)
+    for name, draw in figures.items():
+        draw(folder / name)
+        written[name] = folder / name
+
+    report = render_report(folder.name, config, history, evaluation, class_names,
+                           figures=[name for name in FIGURES if name in written],
+                           dataset_label=dataset_label)
+    _write_text(folder / REPORT_FILE, report)
+    written[REPORT_FILE] = folder / REPORT_FILE
+    return written
+
+
+def _metrics(evaluation: Evaluation, class_names) -> dict:
+    names = _class_names(class_names, evaluation.num_classes)
+    return {
+        "test_accuracy": evaluation.accuracy,
+        "test_images": int(len(evaluation.labels)),
+        "class_names": names,
+        "per_class_accuracy": [None if np.isnan(a) else float(a)
+                               for a in evaluation.per_class_accuracy()],
+        "confusion_matrix": evaluation.confusion_matrix().tolist(),
+    }
+
+
+def _class_names(class_names, num_classes: int) -> list[str]:
+    return [str(c) for c in range(num_classes)] if class_names is None else list(class_names)
+
+
+def render_report(title: str, config: TrainConfig, history, evaluation: Evaluation,
+                  class_names=None, figures=(), dataset_label: str | None = None) -> str:
+    """The Markdown report of a run: summary, configuration, figures and tables."""
+    names = _class_names(class_names, evaluation.num_classes)
+    dataset_label = dataset_label or config.dataset
+    stopped = {"completed": "completed", "early-stopped": "stopped early",
+               "diverged": "diverged", "interrupted": "interrupted (Ctrl-C)"}
+    lines = [
+        f"# Training run {title}",
+        "",
+        f"**Test accuracy: {evaluation.accuracy:.2%}** on {len(evaluation.labels):,} "
+        f"{dataset_label} test images.",
+        "",
+        f"Training {stopped[history.stopped_reason]} after {history.epochs} of {config.epochs} "
+        f"epochs ({sum(history.seconds):.1f} s)"
+        + (f"; the model holds the weights of epoch {history.best_epoch}."
+           if history.best_epoch is not None and config.patience is not None else "."),
+        "",
+        "## Configuration",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+    ]
+    for key, value in config.to_dict().items():
+        if key == "hidden_sizes":
+            value = ", ".join(map(str, value)) or "none (linear model)"
+        elif key == "batch_size" and value is None:
+            value = "full batch"
+        lines.append(f"| {key} | {value} |")
+    for name in figures:
+        lines += ["", f"## {FIGURES[name]}", "", f"![{FIGURES[name]}]({name})"]
+        if name == "learning_curves.png":
+            lines += ["", *_history_table(history)]
+        elif name == "confusion_matrix.png":
+            lines += ["", "Rows are the true classes, columns the predicted ones.", "",
+                      *_confusion_table(evaluation.confusion_matrix(), names)]
+        elif name == "true_vs_predicted.png":
+            lines += ["", *_per_class_table(evaluation, names)]
+    files = [MODEL_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, *figures]
+    lines += ["", "## Files", "", *[f"- [`{name}`]({name})" for name in files], ""]
+    return "\n".join(lines)
+
+
+def _percent(value: float) -> str:
+    return "" if not np.isfinite(value) else f"{value:.2%}"
+
+
+def _history_table(history) -> list[str]:
+    lines = ["| epoch | train loss | train accuracy | validation loss | validation accuracy "
+             "| learning rate | seconds |", "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for epoch in range(history.epochs):
+        val_loss = history.val_loss[epoch]
+        lines.append(
+            f"| {epoch + 1} | {history.train_loss[epoch]:.4f} "
+            f"| {_percent(history.train_accuracy[epoch])} "
+            f"| {'' if not np.isfinite(val_loss) else f'{val_loss:.4f}'} "
+            f"| {_percent(history.val_accuracy[epoch])} | {history.lr[epoch]:.4g} "
+            f"| {history.seconds[epoch]:.2f} |"
+        )
+    return lines
+
+
+def _confusion_table(matrix: np.ndarray, names: list[str]) -> list[str]:
+    lines = ["| true \\ predicted | " + " | ".join(names) + " |",
+             "| --- |" + " ---: |" * len(names)]
+    for name, row in zip(names, matrix):
+        lines.append(f"| **{name}** | " + " | ".join(str(int(v)) for v in row) + " |")
+    return lines
+
+
+def _per_class_table(evaluation: Evaluation, names: list[str]) -> list[str]:
+    counts = np.bincount(evaluation.labels, minlength=evaluation.num_classes)
+    lines = ["| class | test images | accuracy |", "| --- | ---: | ---: |"]
+    for name, count, value in zip(names, counts, evaluation.per_class_accuracy()):
+        lines.append(f"| {name} | {int(count):,} | {_percent(value)} |")
+    return lines
+
+
+def load_run_model(model_path):
+    """The model saved at `model_path` and its `TrainConfig`, read from `config.json` beside it.
+
+    Errors name the file: a missing model, a missing or invalid `config.json`, or
+    weights that do not fit the architecture the config describes.
+    """
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise FileNotFoundError(2, "no such model file", str(model_path))
+    config_path = model_path.with_name(CONFIG_FILE)
+    if not config_path.is_file():
+        raise ValueError(
+            f"model: {str(model_path)!r} has no {CONFIG_FILE} beside it, so its architecture "
+            "is unknown; pass the model.npz of a run folder written by 'tinygrad-mnist train'"
+        )
+    try:
+        config = TrainConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"config: {str(config_path)!r} is not valid JSON ({error})") from None
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"config: {str(config_path)!r} is not a run configuration: {error}") \
+            from None
+    from tinygrad_mnist.nn import read_npz
+
+    state = read_npz(model_path)
+    input_size = _input_size(state, model_path)
+    model = config.build_model(input_size=input_size, num_classes=_output_size(state))
+    try:
+        model.load_state_dict(state)
+    except ValueError as error:
+        raise ValueError(
+            f"model: {str(model_path)!r} does not match its {CONFIG_FILE}: {error}"
+        ) from None
+    return model, config
+
+
+def _input_size(state: dict, path: Path) -> int:
+    first = state.get("0.weight")
+    if first is None or first.ndim != 2:
+        raise ValueError(f"model: {str(path)!r} holds no MLP weights (no 2-D '0.weight')")
+    return int(first.shape[0])
+
+
+def _output_size(state: dict) -> int:
+    weights = [name for name, array in state.items() if name.endswith("weight")
+               and array.ndim == 2]
+    last = max(weights, key=lambda name: int(name.split(".")[0]))
+    return int(state[last].shape[1])
