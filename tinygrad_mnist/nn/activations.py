@@ -21,7 +21,8 @@ class LeakyReLUFunction(Function):
 
     @staticmethod
     def forward(ctx, x, negative_slope=0.01):
-        ctx.slope = np.where(x > 0, 1, negative_slope).astype(x.dtype, copy=False)
+        one, slope = x.dtype.type(1), x.dtype.type(negative_slope)  # keep float32 float32
+        ctx.slope = np.where(x > 0, one, slope)
         return x * ctx.slope
 
     @staticmethod

@@ -21,8 +21,10 @@ class Layer:
     """A piece of a network: `forward` computes, `__call__` runs it.
 
     Subclass it, assign parameters (`Tensor`s with `requires_grad=True`) and
-    sub-layers as attributes, and write `forward`. Arrays that must be saved but are
-    not trained (running statistics, say) go through `register_buffer`.
+    sub-layers as attributes, and write `forward`. Every `Tensor` attribute counts
+    as a parameter, so keep other tensors (a cached input, say) out of attributes.
+    Arrays that must be saved but are not trained (running statistics) go through
+    `register_buffer`.
     """
 
     # Class-level defaults, so a subclass that never calls `super().__init__()` still works.

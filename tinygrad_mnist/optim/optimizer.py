@@ -36,6 +36,8 @@ class Optimizer:
     `lr` is a plain attribute, so a schedule (or you) may change it between steps.
     Per-parameter state (momentum, moment estimates) lives in `self.state`, a dict
     of name -> one array per parameter, which `state_dict()` flattens for saving.
+    State is allocated with the parameters' dtype: convert a model (`astype`) before
+    building its optimizer.
     """
 
     def __init__(self, params, lr: float):
