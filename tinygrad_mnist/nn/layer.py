@@ -32,6 +32,7 @@ class Layer:
     _buffer_names: tuple[str, ...] = ()
 
     def forward(self, *inputs):
+        """Compute the output from the inputs (Tensors or arrays); subclasses define it."""
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *inputs, **kwargs):

@@ -110,6 +110,7 @@ class Loss(Layer):
         self.reduction = reduction
 
     def forward(self, prediction, target):
+        """The loss of `prediction` against `target`, a scalar Tensor; subclasses define it."""
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def extra_repr(self) -> str:

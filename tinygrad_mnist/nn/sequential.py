@@ -36,6 +36,7 @@ class Sequential(Layer):
         return x
 
     def named_children(self) -> Iterator[tuple[str, Layer]]:
+        """The layers named by position: "0", "1", ..."""
         for i, layer in enumerate(self.layers):
             yield str(i), layer
 
