@@ -10,20 +10,41 @@ status 130 after saying what was kept.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from tinygrad_mnist import data as data_module
 from tinygrad_mnist.data import prepare_images, stratified_split
 from tinygrad_mnist.datasets import DATASET_NAMES, load_named_dataset
 from tinygrad_mnist.run_config import OPTIMIZERS, SCHEDULES, TrainConfig
 from tinygrad_mnist.run_folder import (
     evaluate,
+    load_run_model,
     new_run_folder,
     prepare_run_folder,
     write_run_folder,
 )
-from tinygrad_mnist.train import Callback, ProgressBar
+from tinygrad_mnist.tensor import Tensor, no_grad
+from tinygrad_mnist.train import (
+    Callback,
+    ProgressBar,
+    ResultStore,
+    expand_grid,
+    export_csv,
+    export_json,
+    export_markdown,
+    grid_search,
+    kfold,
+    load_experiment,
+    markdown_report,
+    ranking_table,
+)
+from tinygrad_mnist.train.export import markdown_table, rows_of
 
 PROG = "tinygrad-mnist"
 EXIT_USAGE = 2
@@ -295,10 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "checksums) and print where it is. Set TINYGRAD_MNIST_HOME to choose "
                     "the cache folder.",
     )
-    fetch.add_argument("--dataset", choices=DATASET_NAMES, default="mnist", metavar="NAME",
-                       help=f"{' or '.join(DATASET_NAMES)} (default: mnist)")
+    fetch.add_argument("--dataset", choices=DATASET_NAMES[:2], default="mnist", metavar="NAME",
+                       help=f"{' or '.join(DATASET_NAMES[:2])} (default: mnist)")
     fetch.add_argument("--data-root", type=Path, metavar="DIR",
-                       help="copy the files from this folder instead of downloading them")
+                       help="take the files from this folder (IDX, .gz or raw, or the CSV "
+                            "layout) instead of downloading them; they are verified")
+    fetch.add_argument("--offline", action="store_true",
+                       help="never use the network: only the cache and --data-root")
     fetch.set_defaults(handler=_cmd_fetch)
     return parser
 
@@ -386,26 +410,172 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_kfold(args) -> int:
-    raise UsageError("kfold: not implemented yet")
+    config = _config_from_args(args)
+    data = _load_data(config.dataset, args.data_root)
+    x, y = prepare_images(data.train_images), data.train_labels
+    test = (prepare_images(data.test_images), data.test_labels)
+    folds_started = []
+
+    def build(seed):
+        folds_started.append(seed)
+        prefix = f"fold {len(folds_started)}/{args.k}: "
+        return config.build(input_size=x.shape[1], num_classes=data.num_classes,
+                            callbacks=[_progress(prefix)], seed=seed).trainer
+
+    logger.info("%d-fold cross-validation of %s on %d training images", args.k,
+                " -> ".join(map(str, (x.shape[1], *config.hidden_sizes, data.num_classes))),
+                len(y))
+    result = kfold(build, (x, y), k=args.k, seed=config.seed, test=test, epochs=config.epochs)
+    rows = [{"fold": i, "status": fold.metrics["status"], "epochs": fold.metrics["epochs_run"],
+             "validation accuracy": fold.metrics["val_accuracy"],
+             "validation loss": round(fold.metrics["val_loss"], 4),
+             "test accuracy": fold.metrics["test_accuracy"],
+             "seconds": round(fold.metrics["seconds"], 1)}
+            for i, fold in enumerate(result.folds, 1)]
+    print(markdown_table(rows, percent=("validation accuracy", "test accuracy")), end="")
+    print(f"mean validation accuracy {result.mean['val_accuracy']:.2%} "
+          f"(std {result.std['val_accuracy']:.2%}); mean test accuracy "
+          f"{result.mean['test_accuracy']:.2%} (std {result.std['test_accuracy']:.2%}); "
+          f"best fold {result.best_fold + 1}")
+    if args.out is not None:
+        summary = {"config": config.to_dict(), "k": args.k, "folds": [
+            {name: _json_number(value) for name, value in fold.metrics.items()}
+            for fold in result.folds],
+            "mean": {n: _json_number(v) for n, v in result.mean.items()},
+            "std": {n: _json_number(v) for n, v in result.std.items()},
+            "best_fold": result.best_fold + 1}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _json_number(value):
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _write_exports(source, folder: Path, title: str, outputs: dict | None = None) -> list[Path]:
+    """JSON, CSV and Markdown exports and the heat map of a store, into `folder`.
+
+    `outputs` (an experiment's "json", "csv", "markdown" paths) overrides the default
+    file names; the heat map goes beside the Markdown report.
+    """
+    from tinygrad_mnist.viz import plot_search_heatmap
+
+    outputs = outputs or {}
+    paths = {kind: Path(outputs.get(kind, folder / name)) for kind, name in
+             (("json", "results.json"), ("csv", "results.csv"), ("markdown", "report.md"))}
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    rows = rows_of(source)
+    export_json(rows, paths["json"])
+    export_csv(rows, paths["csv"])
+    export_markdown(rows, paths["markdown"], title=title)
+    written = list(paths.values())
+    heatmap = paths["markdown"].with_name("heatmap.png")
+    try:
+        plot_search_heatmap([row for row in rows if row["phase"] == "holdout"], path=heatmap)
+        written.append(heatmap)
+    except ValueError as error:  # e.g. every trial diverged: nothing to colour
+        logger.warning("no heat map: %s", error)
+    return written
 
 
 def _cmd_search(args) -> int:
-    raise UsageError("search: not implemented yet")
+    experiment = load_experiment(args.config)
+    folder = args.out if args.out is not None else Path("runs") / experiment.path.stem
+    store_path = args.store or experiment.outputs.get("store") or folder / "results.sqlite"
+    jobs = experiment.jobs if args.jobs is None else args.jobs
+    if jobs == 0:
+        raise UsageError("argument --jobs: expected an integer >= 1, or -1 for every core, got 0")
+    data = _load_data(args.dataset or experiment.dataset, args.data_root)
+    x, y = prepare_images(data.train_images), data.train_labels
+    test = (prepare_images(data.test_images), data.test_labels)
+    Path(store_path).parent.mkdir(parents=True, exist_ok=True)
+    arguments = {**experiment.search_arguments(), "store": store_path, "n_jobs": jobs}
+    logger.info("search %r: %d configurations, store %s, %d job(s)", experiment.name,
+                len(expand_grid(experiment.space)), store_path, jobs)
+    try:
+        result = grid_search(data=(x, y), test=test, **arguments)
+    except KeyboardInterrupt:
+        with ResultStore(store_path) as store:
+            kept = len(store)
+        print(f"{PROG}: interrupted; {kept} finished trials are kept in {store_path}; run the "
+              "same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    outputs = {} if args.out is not None else experiment.outputs
+    written = _write_exports(result, Path(store_path).parent, experiment.name, outputs)
+    print(markdown_table(ranking_table(result)[:10], percent=(
+        "test accuracy", "validation accuracy", "validation error")), end="")
+    print(f"best: {_describe(result.best_config)}; test accuracy {result.test_accuracy:.2%}")
+    print(f"store: {store_path}")
+    print("wrote " + ", ".join(str(path) for path in written))
+    return 0
+
+
+def _describe(config: dict) -> str:
+    return (f"hidden {','.join(map(str, config['hidden_sizes'])) or 'none'}, "
+            f"{config['activation']}, {config['optimizer']} lr {config['learning_rate']:g}, "
+            f"batch {config['batch_size'] or 'full'}")
 
 
 def _cmd_report(args) -> int:
-    raise UsageError("report: not implemented yet")
+    if not args.store.is_file():
+        raise FileNotFoundError(2, "no such result store", str(args.store))
+    with ResultStore(args.store) as store:
+        rows = store.rows()
+    if not rows:
+        raise UsageError(f"store: {args.store} holds no trials yet")
+    folder = args.out if args.out is not None else args.store.parent
+    written = _write_exports(rows, folder, title=args.store.stem)
+    print(markdown_report(rows, title=f"Results of {args.store}"), end="")
+    print("\nwrote " + ", ".join(str(path) for path in written))
+    return 0
 
 
 def _cmd_show(args) -> int:
-    raise UsageError("show: not implemented yet")
+    from tinygrad_mnist.viz import plot_predictions
+
+    model, config = load_run_model(args.model)
+    data = _load_data(args.dataset or config.dataset, args.data_root)
+    x = prepare_images(data.test_images)
+    if x.shape[1] != model.sizes[0]:
+        raise UsageError(f"dataset: the model takes {model.sizes[0]} inputs but the "
+                         f"{data.title} images have {x.shape[1]} pixels")
+    model.eval()
+    with no_grad():
+        probabilities = model(Tensor(x)).softmax(axis=-1).numpy()
+    predictions = probabilities.argmax(axis=1)
+    chosen = np.flatnonzero(predictions != data.test_labels) if args.mistakes else \
+        np.arange(len(predictions))
+    if len(chosen) == 0:
+        raise UsageError("--mistakes: the model gets every test image right; nothing to show")
+    chosen = chosen[:args.n]
+    kind = "mistakes" if args.mistakes else "predictions"
+    out = args.out or args.model.with_name(f"{kind}-{len(chosen)}.png")
+    accuracy = float(np.mean(predictions == data.test_labels))
+    plot_predictions(data.test_images[chosen], data.test_labels[chosen], predictions[chosen],
+                     n=len(chosen), probabilities=probabilities[chosen],
+                     class_names=data.class_names,
+                     title=f"{kind.capitalize()} on {data.title} test images", path=out)
+    print(f"test accuracy: {accuracy:.2%} on {len(predictions):,} {data.title} test images")
+    print(f"wrote {out} ({len(chosen)} {kind})")
+    return 0
 
 
 def _cmd_fetch(args) -> int:
-    raise UsageError("fetch: not implemented yet")
+    spec = data_module.MNIST if args.dataset == "mnist" else data_module.FASHION_MNIST
+    folder = data_module.fetch_dataset(spec, root=args.data_root, download=not args.offline)
+    print(folder)
+    return 0
 
 
 # ----------------------------------------------------------------------- main
+# Loggers whose INFO lines are the progress a user wants to see by default; the rest of
+# the package (say, each data source tried in turn) speaks up at WARNING, or with -v.
+_PROGRESS_LOGGERS = ("tinygrad_mnist.cli", "tinygrad_mnist.train")
+
+
 def _configure_logging(verbose: bool, quiet: bool) -> None:
     """Log lines of the package go to stderr as plain messages."""
     package_logger = logging.getLogger("tinygrad_mnist")
@@ -416,8 +586,10 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
     handler.setFormatter(logging.Formatter("%(message)s"))
     handler._tinygrad_mnist_cli = True
     package_logger.addHandler(handler)
-    package_logger.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet
-                            else logging.INFO)
+    package_logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for name in _PROGRESS_LOGGERS:
+        logging.getLogger(name).setLevel(
+            logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
 
 
 def _one_line(error: BaseException) -> str:

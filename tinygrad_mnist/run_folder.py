@@ -287,7 +287,7 @@ def load_run_model(model_path):
 
     state = read_npz(model_path)
     input_size = _input_size(state, model_path)
-    model = config.build_model(input_size=input_size, num_classes=_output_size(state))
+    model = config.build(input_size=input_size, num_classes=_output_size(state)).model
     try:
         model.load_state_dict(state)
     except ValueError as error:
