@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib.image
@@ -26,6 +27,12 @@ def assert_png(path, fig: Figure, dpi: int = DPI) -> None:
     assert pixels.ndim == 3
     assert abs(pixels.shape[0] - height) <= 1 and abs(pixels.shape[1] - width) <= 1
     assert pixels[..., :3].std() > 0  # something was drawn
+
+
+def render(fig: Figure) -> Figure:
+    """Draw `fig` into memory: layout problems surface as warnings, which the suite makes errors."""
+    fig.savefig(io.BytesIO(), format="png", dpi=40)
+    return fig
 
 
 def small_figure() -> Figure:

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from test_viz_common import assert_png
+from test_viz_common import assert_png, render
 
 from tinygrad_mnist.viz import plot_learning_curves
 
@@ -20,7 +20,7 @@ def history(**changes) -> dict:
         "val_accuracy": [0.45, 0.65, 0.78, 0.85, 0.84, 0.83],
         "seconds": [0.5] * 6,
         "best_epoch": 4,
-        "stopped_reason": "early stopping: val_loss did not improve for 2 epochs",
+        "stopped_reason": "early-stopped",
     }
     return base | changes
 
@@ -41,24 +41,38 @@ def test_two_panels_with_training_validation_and_the_best_epoch(tmp_path):
     assert set(lines_by_label(accuracy)) == {"training", "validation", "best epoch 4: 85.00%"}
     assert list(lines["best epoch 4: 0.7"].get_xdata()) == [4, 4]
     assert fig.get_suptitle() == (
-        "Learning curves: 6 epochs in 3.0 s; best epoch 4; "
-        "stopped: early stopping: val_loss did not improve for 2 epochs"
+        "Learning curves: 6 epochs in 3.0 s; best epoch 4; ended: early-stopped"
     )
 
 
-def test_an_object_with_attributes_works_and_empty_validation_is_left_out():
-    run = SimpleNamespace(**history(val_loss=[], val_accuracy=[], best_epoch=None,
-                                    stopped_reason="max_epochs reached"))
+@pytest.mark.parametrize("no_validation", [[], [np.nan] * 6])
+def test_an_object_with_attributes_works_and_missing_validation_is_left_out(no_validation):
+    run = SimpleNamespace(**history(val_loss=no_validation, val_accuracy=no_validation,
+                                    best_epoch=None, stopped_reason="completed"))
     fig = plot_learning_curves(run)
     for ax in fig.axes:
         assert set(lines_by_label(ax)) == {"training"}
-    assert fig.get_suptitle() == "Learning curves: 6 epochs in 3.0 s; stopped: max_epochs reached"
+    assert fig.get_suptitle() == "Learning curves: 6 epochs in 3.0 s; ended: completed"
+
+
+def test_a_run_that_diverged_at_once_draws_empty_panels_without_warnings():
+    nothing = [np.nan, np.inf]
+    run = history(train_loss=nothing, train_accuracy=nothing, val_loss=nothing,
+                  val_accuracy=nothing, seconds=[1.0, 1.0], best_epoch=None,
+                  stopped_reason="diverged")
+    fig = render(plot_learning_curves(run))
+    assert [len(ax.get_lines()) for ax in fig.axes] == [0, 0]
+    assert fig.get_suptitle().endswith("ended: diverged")
 
 
 def test_a_diverged_run_plots_its_finite_epochs_and_one_epoch_works():
     fig = plot_learning_curves(history(train_loss=[2.0, 9.0, np.inf, np.nan, np.nan, np.nan]))
     drawn = lines_by_label(fig.axes[0])["training"].get_ydata()
     assert np.isnan(drawn[2:]).all() and list(drawn[:2]) == [2.0, 9.0]
+    assert fig.axes[0].get_yscale() == "linear"
+    exploded = render(plot_learning_curves(history(val_loss=[2.0, 5.0, 1e3, 1e5, np.nan, np.nan])))
+    assert exploded.axes[0].get_yscale() == "log"
+    assert exploded.axes[0].get_ylabel() == "loss (log scale)"
     single = {"train_loss": [1.0], "train_accuracy": [0.5], "best_epoch": 1}
     assert len(plot_learning_curves(single).axes) == 2
 

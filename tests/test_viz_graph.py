@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from matplotlib.colors import to_rgba
 from matplotlib.text import Annotation
-from test_viz_common import assert_png
+from test_viz_common import assert_png, render
 
 from tinygrad_mnist import Tensor
 from tinygrad_mnist.viz import draw_graph
@@ -56,8 +56,9 @@ def test_constants_show_their_value_and_leaves_sit_just_before_their_first_use()
 def test_a_tensor_used_twice_by_one_op_gets_one_arrow_and_a_lone_leaf_draws():
     x = Tensor([1.0], requires_grad=True, name="x")
     assert len(arrows(draw_graph(x * x))) == 1
-    alone = draw_graph(Tensor([1.0, 2.0]))
+    alone = render(draw_graph(Tensor([1.0, 2.0])))
     assert set(boxes(alone)) == {"constant"} and not arrows(alone)
+    assert alone.axes[0].get_title().startswith("Autograd graph: 1 tensor, 1 leaf ")
 
 
 def test_a_graph_too_large_to_read_is_refused_pointing_at_graph_text():

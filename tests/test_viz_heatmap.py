@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_viz_common import assert_png
+from test_viz_common import assert_png, render
 
 from tinygrad_mnist.viz import plot_search_heatmap
 
@@ -57,6 +57,13 @@ def test_rows_that_share_a_cell_are_averaged_and_facet_none_draws_one_panel():
     assert panel_texts(panel) == {(0, 0): "0.3"}
     assert panel.get_title() == ""
     assert fig.get_suptitle() == "val_loss by learning_rate and activation"
+
+
+def test_a_single_result_draws_one_cell():
+    rows = [{"hidden_sizes": [8], "learning_rate": 0.1, "activation": "relu",
+             "val_accuracy": 0.97}]
+    fig = render(plot_search_heatmap(rows))
+    assert panel_texts(fig.axes[0]) == {(0, 0): "97.0%"}
 
 
 def test_four_architectures_make_a_two_by_two_grid():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgba
-from test_viz_common import assert_png
+from test_viz_common import assert_png, render
 
 from tinygrad_mnist.viz import plot_predictions
 from tinygrad_mnist.viz._common import MISTAKE_COLOR
@@ -88,3 +88,9 @@ def test_bad_input_is_a_value_error_naming_the_argument(digits, change, argument
     arguments = {"images": images, "y_true": y_true, "y_pred": y_pred} | change
     with pytest.raises(ValueError, match=f"^{argument}: "):
         plot_predictions(**arguments)
+
+
+def test_a_single_image_still_fits_its_heading():
+    fig = render(plot_predictions(np.zeros((1, 28, 28)), [1], [2]))
+    assert len(fig.axes) == 1
+    assert fig.get_suptitle() == "Predictions on test images: 0 of 1 correct"

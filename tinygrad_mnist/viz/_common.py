@@ -90,6 +90,11 @@ def class_names_for(class_names, num_classes: int) -> list[str]:
     return names
 
 
+def text_width(text: str, fontsize: float) -> float:
+    """A generous estimate of the inches a line of `text` takes, to size figures around titles."""
+    return 0.6 * fontsize / 72 * len(text)
+
+
 def text_color_on(rgba) -> str:
     """Black or white, whichever reads better on a cell of colour `rgba`."""
     red, green, blue = rgba[:3]

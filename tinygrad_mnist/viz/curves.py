@@ -11,6 +11,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 from tinygrad_mnist.viz._common import finish
 
 MARKERS_UP_TO = 40  # epochs; beyond that the dots hide the line
+LOG_SCALE_ABOVE = 100  # the ratio of the largest to the smallest loss that calls for log
 
 
 def _field(history, key: str):
@@ -41,9 +42,10 @@ def plot_learning_curves(history, *, path=None) -> Figure:
     """Two panels, loss and accuracy per epoch, with training and validation lines.
 
     `history` is a `History` or a dict with lists `train_loss`, `train_accuracy`,
-    `val_loss`, `val_accuracy` (validation lists may be empty), `seconds` (per epoch),
-    `best_epoch` (1-based, or None) and `stopped_reason`. Accuracies are fractions.
-    The best epoch, the one early stopping keeps, is a dashed vertical line.
+    `val_loss`, `val_accuracy` (validation lists may be empty or all NaN), `seconds`
+    (per epoch), `best_epoch` (1-based, or None) and `stopped_reason` ("early-stopped",
+    ...). Accuracies are fractions. Non-finite values (a diverged run) leave gaps. The
+    best epoch, whose weights early stopping keeps, is a dashed vertical line.
     """
     if _field(history, "train_loss") is None:
         raise TypeError(
@@ -68,6 +70,8 @@ def plot_learning_curves(history, *, path=None) -> Figure:
         fractions = metric == "accuracy"
         train = _series(history, f"train_{metric}", epochs, fractions)
         val = _series(history, f"val_{metric}", epochs, fractions)
+        # A History without validation data holds NaN for every epoch: nothing to draw.
+        train, val = (v if np.isfinite(v).any() else v[:0] for v in (train, val))
         if train.size:
             ax.plot(x, train, marker=marker, markersize=3, color="#4c72b0", label="training")
         if val.size:
@@ -75,17 +79,24 @@ def plot_learning_curves(history, *, path=None) -> Figure:
         if best_epoch is not None:
             label = f"best epoch {best_epoch}"
             kept = val if val.size else train
-            if kept.size:
+            if kept.size and np.isfinite(kept[best_epoch - 1]):
                 best = kept[best_epoch - 1]
                 label += f": {best:.2%}" if fractions else f": {best:.4g}"
             ax.axvline(best_epoch, color="0.35", linestyle="--", linewidth=1.2, label=label)
         ax.set_title(metric.capitalize())
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
+        drawn = np.concatenate([train, val])
+        drawn = drawn[np.isfinite(drawn) & (drawn > 0)]
+        if not fractions and drawn.size and drawn.max() > LOG_SCALE_ABOVE * drawn.min():
+            # A loss that spans decades (a long run, a divergence) reads on a log scale.
+            ax.set_yscale("log")
+            ax.set_ylabel("loss (log scale)")
         ax.set_xlim(0.5, epochs + 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.get_lines():
+            ax.legend()
         if fractions:
             ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
 
@@ -96,6 +107,6 @@ def plot_learning_curves(history, *, path=None) -> Figure:
     if best_epoch is not None:
         summary.append(f"best epoch {best_epoch}")
     if _field(history, "stopped_reason"):
-        summary.append(f"stopped: {_field(history, 'stopped_reason')}")
+        summary.append(f"ended: {_field(history, 'stopped_reason')}")
     fig.suptitle("Learning curves: " + "; ".join(summary), fontsize=11)
     return finish(fig, path)

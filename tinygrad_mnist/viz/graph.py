@@ -12,7 +12,7 @@ from matplotlib.patches import Patch
 
 from tinygrad_mnist.graph import graph_nodes
 from tinygrad_mnist.tensor import Tensor
-from tinygrad_mnist.viz._common import finish
+from tinygrad_mnist.viz._common import finish, text_width
 
 MAX_NODES = 150  # beyond this the boxes are too many to read; graph_text still works
 ROW = 0.8  # inches from one box to the next in a column
@@ -22,6 +22,10 @@ STYLES = {  # kind of node: (legend text, face colour, box style)
     "constant": ("leaf without grad (constant)", "#e8e8e8", "round,pad=0.45"),
     "result": ("result of an op", "#cfe2f3", "square,pad=0.45"),
 }
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
 
 
 def _kind(tensor: Tensor) -> str:
@@ -142,8 +146,13 @@ def draw_graph(tensor: Tensor, *, names: dict | None = None, path=None):
     columns = max(column) + 1
     low = min([min(height) - 0.5, *lanes.values()]) - 0.25
     high = max([max(height) + 0.5, *lanes.values()]) + 0.25
-    fig = Figure(figsize=(columns * column_width + 0.3, (high - low) * ROW + 0.9),
-                 layout="constrained")
+    leaves = sum(1 for inputs in inputs_of if not inputs)
+    heading = (f"Autograd graph: {_count(len(nodes), 'tensor', 'tensors')}, "
+               f"{_count(leaves, 'leaf', 'leaves')} "
+               "(backward() follows the arrows from right to left)")
+    legend_width = text_width("".join(text for text, _, _ in STYLES.values()), 8) + 1.5
+    width = max(columns * column_width, text_width(heading, 10), legend_width) + 0.3
+    fig = Figure(figsize=(width, (high - low) * ROW + 0.9), layout="constrained")
     ax = fig.add_subplot()
     ax.set_xlim(-0.5, columns - 0.5)
     ax.set_ylim(low, high)
@@ -178,10 +187,5 @@ def draw_graph(tensor: Tensor, *, names: dict | None = None, path=None):
                for text, color, _ in STYLES.values()]
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=3,
               frameon=False, fontsize=8)
-    leaves = sum(1 for inputs in inputs_of if not inputs)
-    ax.set_title(
-        f"Autograd graph: {len(nodes)} tensors, {leaves} leaves "
-        "(backward() follows the arrows from right to left)",
-        fontsize=10,
-    )
+    ax.set_title(heading, fontsize=10)
     return finish(fig, path)

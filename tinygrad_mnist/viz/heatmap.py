@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from tinygrad_mnist.viz._common import finish, text_color_on
+from tinygrad_mnist.viz._common import finish, text_color_on, text_width
 
 
 def _hashable(value):
@@ -95,12 +95,11 @@ def plot_search_heatmap(
 
     panel_rows = math.ceil(len(facets) / 3)
     columns = math.ceil(len(facets) / panel_rows)  # 4 panels as 2 x 2, not 3 + 1
+    heading = f"{value} by {x} and {y}" + (f", per {facet}" if facet is not None else "")
     panel_width = 0.85 * len(xs) + 0.6
     panel_height = 0.5 * len(ys) + 0.9
-    fig = Figure(
-        figsize=(columns * panel_width + 1.8, panel_rows * panel_height + 0.7),
-        layout="constrained",
-    )
+    width = max(columns * panel_width + 1.8, text_width(heading, 11) + 0.3)
+    fig = Figure(figsize=(width, panel_rows * panel_height + 0.7), layout="constrained")
     axes = fig.subplots(panel_rows, columns, squeeze=False)
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.93")
     norm = matplotlib.colors.Normalize(values.min(), values.max())
@@ -126,6 +125,5 @@ def plot_search_heatmap(
             ax.set_title(f"{facet} = {_display(facets[i])}", fontsize=10)
     fig.colorbar(image, ax=list(panels), label=value, shrink=0.9,
                  format=FuncFormatter(lambda tick, _: fmt.format(tick)))
-    per = f", per {facet}" if facet is not None else ""
-    fig.suptitle(f"{value} by {x} and {y}{per}", fontsize=11)
+    fig.suptitle(heading, fontsize=11)
     return finish(fig, path)

@@ -13,6 +13,7 @@ from tinygrad_mnist.viz._common import (
     as_labels,
     check_same_length,
     finish,
+    text_width,
 )
 
 MAX_IMAGES = 400  # past this a grid takes long to draw and no one reads it
@@ -76,10 +77,13 @@ def plot_predictions(
             f"class_names: expected a name for every label up to {highest}, got {len(names)}"
         )
 
+    correct = int(np.sum(true[:count] == pred[:count]))
+    heading = f"{title or 'Predictions on test images'}: {correct} of {count} correct"
     columns = math.ceil(math.sqrt(count))
     rows = math.ceil(count / columns)
     cell_height = 1.55 if confidence is None else 1.75
-    fig = Figure(figsize=(1.45 * columns + 0.3, cell_height * rows + 0.6), layout="constrained")
+    width = max(1.45 * columns + 0.3, text_width(heading, 11) + 0.3)
+    fig = Figure(figsize=(width, cell_height * rows + 0.6), layout="constrained")
     low, high = float(pictures[:count].min()), float(pictures[:count].max())
     for i in range(count):
         ax = fig.add_subplot(rows, columns, i + 1)
@@ -96,9 +100,5 @@ def plot_predictions(
             spine.set_visible(bool(wrong))
             spine.set_color(MISTAKE_COLOR)
             spine.set_linewidth(2.5)
-    correct = int(np.sum(true[:count] == pred[:count]))
-    fig.suptitle(
-        f"{title or 'Predictions on test images'}: {correct} of {count} correct",
-        fontsize=11,
-    )
+    fig.suptitle(heading, fontsize=11)
     return finish(fig, path)

@@ -55,8 +55,8 @@ def plot_true_vs_predicted(
     ax.legend(loc="upper center", ncols=2, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     ax.set_title(
-        f"True vs predicted labels: {hits.sum() / len(true):.2%} of {len(true)} correct "
-        "(per-class accuracy above each pair)",
-        fontsize=11,
+        f"True vs predicted labels: {hits.sum() / len(true):.2%} of {len(true)} correct\n"
+        "(over each pair: the share of that class predicted right)",
+        fontsize=10,
     )
     return finish(fig, path)
