@@ -66,7 +66,7 @@ def test_class_names_replace_the_digits(digits):
     images, y_true, y_pred = digits
     names = [f"class{c}" for c in range(10)]
     fig = plot_predictions(images, y_true, y_pred, class_names=names)
-    assert fig.axes[1].get_title() == "true class1 / pred class7"
+    assert fig.axes[1].get_title() == "true class1\npred class7"  # long names: two lines
 
 
 @pytest.mark.parametrize(

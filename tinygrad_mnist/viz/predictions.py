@@ -81,7 +81,10 @@ def plot_predictions(
     heading = f"{title or 'Predictions on test images'}: {correct} of {count} correct"
     columns = math.ceil(math.sqrt(count))
     rows = math.ceil(count / columns)
-    cell_height = 1.55 if confidence is None else 1.75
+    # Long class names (Fashion-MNIST's "Ankle boot") put true and pred on lines of their own.
+    separator = "\n" if max(len(name) for name in names) > 3 else " / "
+    title_lines = (separator == "\n") + (confidence is not None)
+    cell_height = 1.55 + 0.2 * title_lines
     width = max(1.45 * columns + 0.3, text_width(heading, 11) + 0.3)
     fig = Figure(figsize=(width, cell_height * rows + 0.6), layout="constrained")
     low, high = float(pictures[:count].min()), float(pictures[:count].max())
@@ -91,7 +94,7 @@ def plot_predictions(
         ax.set_xticks([])
         ax.set_yticks([])
         wrong = true[i] != pred[i]
-        text = f"true {names[true[i]]} / pred {names[pred[i]]}"
+        text = f"true {names[true[i]]}{separator}pred {names[pred[i]]}"
         if confidence is not None:
             text += f"\n{confidence[i, pred[i]]:.0%} sure"
         ax.set_title(text, fontsize=8, color=MISTAKE_COLOR if wrong else "black",
