@@ -52,8 +52,15 @@ def test_mnist_sources_in_order(tmp_path):
     assert dataset_sources(MNIST, download=False) == []
 
 
+def test_root_must_be_a_directory(tmp_path):
+    with pytest.raises(ValueError, match="root: expected a directory holding MNIST's files"):
+        load_mnist(tmp_path / "missing", cache_dir=tmp_path / "c")
+    assert not (tmp_path / "c").exists()
+
+
 def test_fashion_mnist_looks_in_debian_dir_then_its_mirror(tmp_path):
     assert Path("/usr/share/datasets/fashion-mnist") in FASHION_MNIST.local_dirs
+    (tmp_path / "root").mkdir()
     spec = dataclasses.replace(FASHION_MNIST, local_dirs=(tmp_path,))
     sources = dataset_sources(spec, tmp_path / "root", download=True)
     assert [str(s) for s in sources] == [

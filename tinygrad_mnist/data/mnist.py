@@ -82,6 +82,9 @@ def dataset_sources(dataset: IdxDataset, root: str | os.PathLike | None = None, 
                     timeout: float = DEFAULT_TIMEOUT) -> list[Source]:
     """The places to look for `dataset`, in order: `root`, local copies, mirrors, the index."""
     sources: list[Source] = []
+    if root is not None and not Path(root).is_dir():
+        raise ValueError(f"root: expected a directory holding {dataset.name}'s files, "
+                         f"got {str(root)!r}, which is not a directory")
     if root is not None:
         sources.append(IdxDirectory(root))
         if dataset.csv_files is not None:

@@ -60,11 +60,11 @@ class IdxDirectory:
         for path in (self.root / name, self.root / f"{name}.gz"):
             if path.is_file():
                 with open(path, "rb") as file:
-                    if file.read(2) == GZIP_MAGIC:
-                        file.seek(0)
+                    compressed = file.read(2) == GZIP_MAGIC  # trust the bytes, not the name
+                    file.seek(0)
+                    if compressed:
                         _copy_decompressed(file, out, path)
                     else:
-                        file.seek(0)
                         shutil.copyfileobj(file, out, CHUNK)
                 return
         raise FileNotFoundError(f"neither {name} nor {name}.gz is in {self.root}")
@@ -87,7 +87,8 @@ class CsvDirectory:
 
     def provide(self, name: str, out: BinaryIO) -> None:
         """Write the images or labels of the matching CSV file to `out` as IDX."""
-        split, kind = name.split("-")[:2]
+        split, _, rest = name.partition("-")
+        kind = rest.partition("-")[0]
         if split not in self.csv_names or kind not in ("images", "labels"):
             raise FileNotFoundError(f"{self}: no CSV file holds {name}")
         path = self.root / self.csv_names[split]
