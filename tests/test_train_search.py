@@ -256,6 +256,7 @@ def test_a_diverging_config_is_marked_and_the_search_goes_on(tmp_path):
     by_rate = {row["learning_rate"]: row for row in result.rows}
     assert by_rate[1000.0]["status"] == "diverged"
     assert by_rate[1000.0]["epochs_run"] < 30
+    assert math.isnan(by_rate[1000.0]["val_accuracy"])  # NaN logits predict nothing
     assert by_rate[0.1]["status"] == "ok" and by_rate[0.1]["val_accuracy"] > 0.8
     assert result.best_config["learning_rate"] == 0.1
 

@@ -319,6 +319,7 @@ def test_divergence_guard_is_added_by_default_and_stops_a_diverging_run():
     assert history.stopped_reason == "diverged" and history.status == "diverged"
     assert history.epochs < 50
     assert not math.isfinite(history.train_loss[-1])
+    assert math.isnan(history.train_accuracy[-1]) and math.isnan(history.val_accuracy[-1])
     # A guard given explicitly is not doubled.
     callbacks = make_trainer(callbacks=[DivergenceGuard()]).callbacks
     assert sum(isinstance(c, DivergenceGuard) for c in callbacks) == 1

@@ -31,6 +31,11 @@ def as_arrays(data, name: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def _accuracy(correct: int, total: int, loss: float) -> float:
+    """The fraction correct, or NaN for a model whose loss is NaN or infinite (diverged)."""
+    return correct / total if np.isfinite(loss) else float("nan")
+
+
 def _class_labels(y: np.ndarray) -> np.ndarray:
     """Integer labels from integer labels or from one-hot / score rows."""
     return y if y.ndim == 1 else y.argmax(axis=1)
@@ -158,7 +163,8 @@ class Trainer:
             self._notify("on_batch_end", batch, value)
             if self.stop_training:
                 break
-        logs = {"train_loss": total_loss / seen, "train_accuracy": correct / seen}
+        logs = {"train_loss": total_loss / seen, "train_accuracy": _accuracy(correct, seen,
+                                                                              total_loss)}
         if validation is None:
             logs.update(val_loss=float("nan"), val_accuracy=float("nan"))
         else:
@@ -190,7 +196,8 @@ class Trainer:
         """`{"loss": mean loss per example, "accuracy": fraction correct}` on `data`.
 
         The loss is the chunk losses weighted by chunk size, i.e. the mean loss when
-        the loss function averages (its default reduction).
+        the loss function averages (its default reduction). The accuracy is NaN when
+        the loss is not finite: the argmax of NaN logits is no prediction.
         """
         x, y = as_arrays(data, "data")
         labels = _class_labels(y)
@@ -200,7 +207,8 @@ class Trainer:
             return loss, np.count_nonzero(logits.data.argmax(axis=1) == labels[rows])
 
         losses, correct = zip(*self._map_chunks(x, score))
-        return {"loss": sum(losses) / len(x), "accuracy": int(sum(correct)) / len(x)}
+        loss = sum(losses)
+        return {"loss": loss / len(x), "accuracy": _accuracy(int(sum(correct)), len(x), loss)}
 
     def predict_proba(self, x) -> np.ndarray:
         """Class probabilities (softmax of the logits), one row per example."""
