@@ -67,12 +67,14 @@ def default_cache_dir(dataset: IdxDataset = MNIST) -> Path:
     """Where `dataset` is cached unless told otherwise.
 
     MNIST: `$TINYGRAD_MNIST_HOME` if set, else `$XDG_CACHE_HOME` (or `~/.cache`)
-    `/tinygrad_mnist/mnist`. Other data sets: a folder of their own beside it.
+    `/tinygrad_mnist/mnist`. Another data set: its own folder, inside
+    `$TINYGRAD_MNIST_HOME` if set (the file names are the same), else beside MNIST's.
     """
     home = os.environ.get("TINYGRAD_MNIST_HOME")
+    if home and dataset.cache_name == MNIST.cache_name:
+        return Path(home)
     if home:
-        return Path(home) if dataset.cache_name == MNIST.cache_name else (
-            Path(home) / dataset.cache_name)
+        return Path(home) / dataset.cache_name
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "tinygrad_mnist" / dataset.cache_name
 
