@@ -39,6 +39,7 @@ def test_one_annotated_panel_per_architecture_with_a_shared_colour_bar(tmp_path)
     first = panels[0]
     assert [t.get_text() for t in first.get_xticklabels()] == ["0.01", "0.1"]
     assert [t.get_text() for t in first.get_yticklabels()] == ["relu", "sigmoid"]
+    assert not panels[1].yaxis.get_tick_params()["labelleft"]
     assert (first.get_xlabel(), first.get_ylabel()) == ("learning_rate", "activation")
     # rows: relu, sigmoid; columns: 0.01, 0.1; the two 0.1 trials left no result
     assert panel_texts(first) == {(0, 0): "51.0%", (1, 0): "51.1%"}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-import matplotlib
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
@@ -101,8 +102,8 @@ def plot_search_heatmap(
     width = max(columns * panel_width + 1.8, text_width(heading, 11) + 0.3)
     fig = Figure(figsize=(width, panel_rows * panel_height + 0.7), layout="constrained")
     axes = fig.subplots(panel_rows, columns, squeeze=False)
-    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.93")
-    norm = matplotlib.colors.Normalize(values.min(), values.max())
+    cmap = colormaps["viridis"].with_extremes(bad="0.93")
+    norm = Normalize(values.min(), values.max())
     for ax in axes.flat[len(facets):]:
         fig.delaxes(ax)
     panels = axes.flat[: len(facets)]
@@ -117,10 +118,12 @@ def plot_search_heatmap(
                 ax.text(column, row, fmt.format(mean), ha="center", va="center", fontsize=9,
                         color=text_color_on(cmap(norm(mean))))
         ax.set_xticks(range(len(xs)), [_display(v) for v in xs])
-        ax.set_yticks(range(len(ys)), [_display(v) for v in ys] if i % columns == 0 else [])
+        ax.set_yticks(range(len(ys)), [_display(v) for v in ys])
         ax.set_xlabel(x)
         if i % columns == 0:
             ax.set_ylabel(y)
+        else:  # the panels of a row share the y axis: label it once
+            ax.tick_params(labelleft=False)
         if facet is not None:
             ax.set_title(f"{facet} = {_display(facets[i])}", fontsize=10)
     fig.colorbar(image, ax=list(panels), label=value, shrink=0.9,

@@ -71,7 +71,7 @@ def plot_predictions(
         check_same_length("images", pictures, probabilities=confidence)
     count = min(int(n), len(pictures))
     highest = int(max(true.max(), pred.max()))
-    names = [str(c) for c in range(highest + 1)] if class_names is None else list(class_names)
+    names = [str(c) for c in (range(highest + 1) if class_names is None else class_names)]
     if len(names) <= highest:
         raise ValueError(
             f"class_names: expected a name for every label up to {highest}, got {len(names)}"
