@@ -364,10 +364,8 @@ def _config_from_args(args) -> TrainConfig:
 
 
 def _load_data(dataset: str, data_root):
-    data = load_named_dataset(dataset, data_root)
-    logger.info("data: %s, %d training and %d test images", data.title,
-                len(data.train_labels), len(data.test_labels))
-    return data
+    # Nothing is logged before every input is checked: an error must stay one line.
+    return load_named_dataset(dataset, data_root)
 
 
 def _cmd_train(args) -> int:
@@ -384,8 +382,9 @@ def _cmd_train(args) -> int:
     built = config.build(input_size=x.shape[1], num_classes=data.num_classes,
                          callbacks=[_progress()])
     folder = prepare_run_folder(args.out) if args.out is not None else new_run_folder()
-    logger.info("training %s for up to %d epochs; run folder %s",
-                " -> ".join(map(str, built.model.sizes)), config.epochs, folder)
+    logger.info("training %s on %s %s images for up to %d epochs; run folder %s",
+                " -> ".join(map(str, built.model.sizes)), f"{len(train[1]):,}", data.title,
+                config.epochs, folder)
     interrupted = False
     try:
         history = built.trainer.fit(train, validation, epochs=config.epochs)
@@ -422,9 +421,10 @@ def _cmd_kfold(args) -> int:
         return config.build(input_size=x.shape[1], num_classes=data.num_classes,
                             callbacks=[_progress(prefix)], seed=seed).trainer
 
-    logger.info("%d-fold cross-validation of %s on %d training images", args.k,
+    _check_folds("--k", args.k, y)
+    logger.info("%d-fold cross-validation of %s on %s %s training images", args.k,
                 " -> ".join(map(str, (x.shape[1], *config.hidden_sizes, data.num_classes))),
-                len(y))
+                f"{len(y):,}", data.title)
     result = kfold(build, (x, y), k=args.k, seed=config.seed, test=test, epochs=config.epochs)
     rows = [{"fold": i, "status": fold.metrics["status"], "epochs": fold.metrics["epochs_run"],
              "validation accuracy": fold.metrics["val_accuracy"],
@@ -448,6 +448,14 @@ def _cmd_kfold(args) -> int:
         args.out.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.out}")
     return 0
+
+
+def _check_folds(name: str, k: int, labels) -> None:
+    """Refuse more folds than the smallest class has members, before any work starts."""
+    smallest = int(np.unique(labels, return_counts=True)[1].min())
+    if k > smallest:
+        raise UsageError(f"{name}: {k} folds need at least {k} examples of every class, but "
+                         f"the smallest class has {smallest}")
 
 
 def _json_number(value):
@@ -491,7 +499,11 @@ def _cmd_search(args) -> int:
     data = _load_data(args.dataset or experiment.dataset, args.data_root)
     x, y = prepare_images(data.train_images), data.train_labels
     test = (prepare_images(data.test_images), data.test_labels)
+    if experiment.top_n:
+        _check_folds(f"{experiment.path}: k", experiment.k, y)
     Path(store_path).parent.mkdir(parents=True, exist_ok=True)
+    with ResultStore(store_path):  # a file that is not a result store fails here, in one line
+        pass
     arguments = {**experiment.search_arguments(), "store": store_path, "n_jobs": jobs}
     logger.info("search %r: %d configurations, store %s, %d job(s)", experiment.name,
                 len(expand_grid(experiment.space)), store_path, jobs)
