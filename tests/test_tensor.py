@@ -11,6 +11,8 @@ from tinygrad_mnist import Function, GradcheckError, Tensor, gradcheck, no_grad
 
 def test_float32_by_default_and_float64_kept():
     assert Tensor([1, 2, 3]).dtype == np.float32
+    assert Tensor([1.5, 2.5]).dtype == np.float32
+    assert Tensor(2.0).dtype == np.float32
     assert Tensor(np.arange(3)).dtype == np.float32
     assert Tensor(np.zeros(3, np.float64)).dtype == np.float64
     assert Tensor(np.zeros(3), dtype=np.float64).dtype == np.float64

@@ -128,16 +128,18 @@ _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
-    """NumPy array for `data`: float32 by default, float64 kept, other numbers made float32."""
+    """NumPy array for `data`: float32 unless it is already a float64 (or float32) array."""
     if isinstance(data, Tensor):
         data = data.data
+    given_as_array = isinstance(data, (np.ndarray, np.generic))
     array = np.asarray(data, dtype=dtype)
-    if dtype is None and array.dtype not in _FLOAT_DTYPES:
+    if dtype is None:
         if array.dtype.kind not in "biuf":
             raise TypeError(
                 f"Tensor: data must be numeric (bool, int or float), got dtype {array.dtype}"
             )
-        array = array.astype(np.float32)
+        if not (given_as_array and array.dtype in _FLOAT_DTYPES):
+            array = array.astype(np.float32)
     return array
 
 
@@ -145,8 +147,9 @@ class Tensor:
     """An n-dimensional array that remembers how it was computed.
 
     `Tensor(data, requires_grad=False, dtype=None)`: `data` is anything NumPy can
-    turn into a numeric array. Floats stay float32 or float64; other numbers become
-    float32 unless `dtype` says otherwise. Python scalars mixed into an operation
+    turn into a numeric array. A float32 or float64 array keeps its dtype; anything
+    else (Python numbers and lists, integer arrays) becomes float32 unless `dtype`
+    says otherwise. Python scalars mixed into an operation
     take the tensor's dtype, so `t * 2` stays float32.
     """
 
