@@ -490,12 +490,12 @@ def _write_exports(source, folder: Path, title: str, outputs: dict | None = None
 
 
 def _cmd_search(args) -> int:
+    if args.jobs == 0:
+        raise UsageError("argument --jobs: expected an integer >= 1, or -1 for every core, got 0")
     experiment = load_experiment(args.config)
     folder = args.out if args.out is not None else Path("runs") / experiment.path.stem
     store_path = args.store or experiment.outputs.get("store") or folder / "results.sqlite"
     jobs = experiment.jobs if args.jobs is None else args.jobs
-    if jobs == 0:
-        raise UsageError("argument --jobs: expected an integer >= 1, or -1 for every core, got 0")
     data = _load_data(args.dataset or experiment.dataset, args.data_root)
     x, y = prepare_images(data.train_images), data.train_labels
     test = (prepare_images(data.test_images), data.test_labels)

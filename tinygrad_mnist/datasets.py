@@ -13,6 +13,7 @@ quick mode use it, and so can you, to try a command before MNIST is fetched.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,6 +142,8 @@ def load_npz_dataset(path) -> ImageDataset:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(2, "no such data file", str(path))
+    if not zipfile.is_zipfile(path):  # checked first: NumPy leaks the file of a bad archive
+        raise ValueError(f"dataset: {str(path)!r} is not an .npz archive")
     arrays = read_npz(path)
     missing = [key for key in NPZ_KEYS if key not in arrays]
     if missing:

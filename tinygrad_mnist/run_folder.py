@@ -15,6 +15,7 @@ import datetime
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -285,6 +286,8 @@ def load_run_model(model_path):
             from None
     from tinygrad_mnist.nn import read_npz
 
+    if not zipfile.is_zipfile(model_path):  # checked first: NumPy leaks the file of a bad one
+        raise ValueError(f"model: {str(model_path)!r} is not an .npz archive")
     state = read_npz(model_path)
     input_size = _input_size(state, model_path)
     model = config.build(input_size=input_size, num_classes=_output_size(state)).model
