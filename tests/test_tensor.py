@@ -236,3 +236,41 @@ def test_gradcheck_reports_the_worst_element():
     assert gradcheck(lambda t: t * t, x)
     with pytest.raises(ValueError, match="eps"):
         gradcheck(lambda t: t * t, x, eps=0)
+
+
+class ReturnsSavedArray(Function):
+    """d(sum(a * b))/da = b: returns the array it saved, as an extender might."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.b = b
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.b, None
+
+
+def test_leaf_gradients_never_alias_each_other_or_saved_arrays():
+    # The engine keeps fresh gradient arrays instead of copying them; it must never keep
+    # one that something else still holds.
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    b = Tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()  # Add hands the same array to both inputs
+    assert a.grad is not b.grad
+    a.grad += 10
+    np.testing.assert_allclose(b.grad, [1.0, 1.0])
+
+    c = Tensor([1.0, 1.0], requires_grad=True)
+    weights = np.array([5.0, 6.0], dtype=np.float32)
+    ReturnsSavedArray.apply(c, weights).sum().backward()
+    ReturnsSavedArray.apply(c, weights).sum().backward()
+    np.testing.assert_allclose(c.grad, [10.0, 12.0])
+    np.testing.assert_allclose(weights, [5.0, 6.0])  # accumulation left the data alone
+
+    given = np.ones(2, dtype=np.float32)
+    leaf = Tensor([1.0, 2.0], requires_grad=True)
+    leaf.backward(given)
+    leaf.backward(given)
+    np.testing.assert_allclose(given, [1.0, 1.0])
+    np.testing.assert_allclose(leaf.grad, [2.0, 2.0])

@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 
+
 class _GradMode(threading.local):
     # Per thread (as in PyTorch), so that `no_grad()` in one thread, say an evaluation
     # in a worker, never switches gradients off for another. On by default everywhere.
@@ -248,22 +249,26 @@ class Tensor:
                 )
 
         # Tensors hash by identity, so they key the gradients being gathered directly.
-        grads = {self: grad}
+        # Each entry is (gradient, owned): owned when no one else holds the array, so
+        # a leaf may keep it as its .grad instead of copying it (see _accumulate).
+        grads = {self: (grad, False)}
         for node in reversed(self._topological_order()):
-            grad = grads.pop(node, None)
+            grad, owned = grads.pop(node, (None, False))
             if grad is None:
                 continue
             op = node._op
             if op is None or node._retains_grad:
-                node._accumulate(grad)
+                node._accumulate(grad, owned)
+                owned = False
             if op is None:
                 continue
-            if node._ctx is None:
+            ctx = node._ctx
+            if ctx is None:
                 raise RuntimeError(
                     f"backward(): the graph through {op.__name__} was freed by an earlier "
                     "backward(); pass retain_graph=True to the first call to walk it twice"
                 )
-            input_grads = op.backward(node._ctx, grad)
+            input_grads = op.backward(ctx, grad)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             if len(input_grads) != len(node._inputs):
@@ -277,7 +282,17 @@ class Tensor:
                 if type(parent_grad) is not np.ndarray or parent_grad.shape != parent.data.shape:
                     parent_grad = _sum_to_shape(parent_grad, parent.data.shape, op, i)
                 previous = grads.get(parent)
-                grads[parent] = parent_grad if previous is None else previous + parent_grad
+                if previous is not None:
+                    grads[parent] = (previous[0] + parent_grad, True)
+                else:
+                    # A new array (not a view, not passed through, not kept in ctx, not
+                    # given to another input too) belongs to this gradient alone. Only
+                    # leaves keep gradients, so only their arrays are worth the check.
+                    owned = (parent._op is None and parent_grad.base is None
+                             and parent_grad is not grad
+                             and not any(g is parent_grad for g in input_grads[:i])
+                             and not any(v is parent_grad for v in vars(ctx).values()))
+                    grads[parent] = (parent_grad, owned)
             if not retain_graph:
                 node._ctx, node._inputs = None, ()
 
@@ -301,12 +316,16 @@ class Tensor:
                         stack.append((parent, False))
         return order
 
-    def _accumulate(self, grad: np.ndarray) -> None:
-        if self.grad is None:
+    def _accumulate(self, grad: np.ndarray, owned: bool = False) -> None:
+        if self.grad is not None:
+            self.grad += grad
+        elif owned and grad.dtype == self.data.dtype:
+            # Nobody else holds this array: keep it rather than copy it. This saves a
+            # copy of every weight gradient on every training step.
+            self.grad = grad
+        else:
             # A copy we own, so later accumulation can happen in place.
             self.grad = np.array(grad, dtype=self.data.dtype)
-        else:
-            self.grad += grad
 
     # ------------------------------------------------------------------ operators
     def _operand(self, other) -> Tensor | np.ndarray:
