@@ -2,7 +2,7 @@
 
     python benchmarks/bench.py                 # W1-W4, 5 interleaved repetitions
     python benchmarks/bench.py --only W1,W3 --repeats 9
-    python benchmarks/bench.py --train         # + whole-process default `train`: time, accuracy, RSS
+    python benchmarks/bench.py --train         # + the default `train`: time, accuracy, RSS
     python benchmarks/bench.py --grid          # + the seed's grid with --jobs 1 and --jobs 2
 
 Workloads (real MNIST, float32; the data is loaded once, outside the timings):
