@@ -110,8 +110,8 @@ def load_experiment(path) -> Experiment:
         if expected is float:
             fits = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not fits:
-            kind = "a table" if expected is dict else f"a {expected.__name__}"
-            raise ValueError(f"{where}: {key!r} must be {kind}, got {value!r}")
+            kind = {str: "a string", int: "an integer", float: "a number", dict: "a table"}
+            raise ValueError(f"{where}: {key!r} must be {kind[expected]}, got {value!r}")
 
     grid, fixed = document.get("grid", {}), document.get("config", {})
     for section, table in (("grid", grid), ("config", fixed)):

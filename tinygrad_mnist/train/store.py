@@ -59,13 +59,16 @@ class ResultStore:
 
     `ResultStore(path)` creates the file or opens an existing store; a store written
     with another schema version, or a file that is not a result store, is a
-    ValueError (nothing in it is touched). `":memory:"` keeps results in memory.
+    ValueError (nothing in it is touched). Missing parent folders are made;
+    `":memory:"` keeps results in memory.
     Rows come back flat: the config's keys beside the metrics (NaN where unknown),
     as the exports and the search heat map expect.
     """
 
     def __init__(self, path):
         self.path = os.fspath(path)
+        if self.path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self._connection = sqlite3.connect(self.path, timeout=30)
         try:
             self._open()

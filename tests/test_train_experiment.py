@@ -1,0 +1,96 @@
+"""Experiment files (TOML): the example reproduces the seed's grid; mistakes name their key."""
+
+import json
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_mnist.train import expand_grid, grid_search, load_experiment
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "seed_grid.toml"
+
+
+def write(tmp_path, text) -> Path:
+    path = tmp_path / "experiment.toml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_the_example_describes_the_seeds_grid():
+    experiment = load_experiment(EXAMPLE)
+    configs = expand_grid(experiment.space)
+    assert len(configs) == 2 * 3 * 3
+    assert sorted({tuple(c["hidden_sizes"]) for c in configs}) == [(100,), (128, 64)]
+    assert {c["activation"] for c in configs} == {"sigmoid", "tanh", "relu"}
+    assert {c["learning_rate"] for c in configs} == {0.1, 0.5, 1.0}
+    assert all(c["batch_size"] is None and c["optimizer"] == "sgd" for c in configs)
+    assert experiment.train_fraction == 0.8 and experiment.k == 5 and experiment.top_n == 3
+    assert set(experiment.outputs) == {"store", "json", "csv", "markdown"}
+    assert experiment.search_arguments()["store"] == experiment.outputs["store"]
+
+
+def test_an_experiment_file_drives_a_search_and_writes_its_outputs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # output paths are relative to the current directory
+    path = write(tmp_path, """
+        name = "tiny"
+        seed = 3
+        train_fraction = 0.75
+        k = 2
+        top_n = 1
+
+        [grid]
+        learning_rate = [0.1, 0.5]
+        hidden_sizes = [4, [8, 4]]
+
+        [config]
+        epochs = 2
+        batch_size = 16
+
+        [outputs]
+        store = "out/results.sqlite"
+        json = "out/results.json"
+        csv = "out/results.csv"
+        markdown = "out/report.md"
+    """)
+    experiment = load_experiment(path)
+    assert experiment.name == "tiny" and experiment.jobs == 1
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 80)
+    x = (y[:, None] + rng.normal(size=(80, 3))).astype(np.float32)
+    result = grid_search(data=(x, y), **experiment.search_arguments())
+    assert len(result.ranking) == 4 and len(result.kfold[0]["folds"]) == 2
+    assert {r["split"] for r in result.ranking} == {"holdout 0.75"}
+    written = experiment.write_outputs(result)
+    assert [p.name for p in written] == ["results.json", "results.csv", "report.md"]
+    assert len(json.loads((tmp_path / "out/results.json").read_text())) == 4 + 2
+    assert (tmp_path / "out/report.md").read_text().startswith("# tiny\n")
+    assert (tmp_path / "out/results.sqlite").exists()
+
+
+@pytest.mark.parametrize("text, match", [
+    ("colour = 1\n[grid]\nepochs = [1]", "unknown key 'colour'"),
+    ("[grid]\ncolour = [1]", "unknown config key grid.colour"),
+    ("[grid]\nepochs = [1]\n[config]\nlearning_rat = 0.1", "unknown config key config.learn"),
+    ("[grid]\nepochs = 1", "grid.epochs must be a non-empty list"),
+    ("[grid]\nepochs = []", "grid.epochs must be a non-empty list"),
+    ("[config]\nepochs = 2", r"\[grid\] must name at least one"),
+    ("[grid]\nepochs = [1]\n[config]\nepochs = 2", "config.epochs is also in"),
+    ("[grid]\nlearning_rate = [0.1, -1]", r"grid.learning_rate: config\['learning_rate'\]"),
+    ("[grid]\nepochs = [1]\n[config]\npatience = -1", r"config.patience: config\['patience'\]"),
+    ("train_fraction = 1.5\n[grid]\nepochs = [1]", "'train_fraction' must lie strictly"),
+    ("k = 1\n[grid]\nepochs = [1]", "'k' must be >= 2"),
+    ("top_n = -1\n[grid]\nepochs = [1]", "'top_n' must be >= 0"),
+    ("jobs = 0\n[grid]\nepochs = [1]", "'jobs' must be >= 1"),
+    ("seed = 'zero'\n[grid]\nepochs = [1]", "'seed' must be an integer"),
+    ("grid = 3", "'grid' must be a table"),
+    ("[grid]\nepochs = [1]\n[outputs]\nhtml = 'x.html'", "unknown key outputs.html"),
+    ("[grid]\nepochs = [1]\n[outputs]\nstore = 3", "outputs.store must be a path"),
+    ("[grid\nepochs = [1]", "not valid TOML"),
+])
+def test_mistakes_are_value_errors_naming_the_file_and_key(tmp_path, text, match):
+    path = write(tmp_path, text)
+    with pytest.raises(ValueError, match=match) as raised:
+        load_experiment(path)
+    assert str(path) in str(raised.value)
