@@ -371,8 +371,9 @@ def test_history_round_trips_through_dict_and_json(tmp_path):
     import json
 
     assert History.from_dict(json.loads((tmp_path / "h.json").read_text())).seconds == [0.1, 0.2]
+    assert History.from_dict({**data, "stopped_reason": "bored"}).status == "early-stopped"
     with pytest.raises(ValueError, match="stopped_reason"):
-        History.from_dict({**data, "stopped_reason": "bored"})
+        History.from_dict({**data, "stopped_reason": 3})
     with pytest.raises(ValueError, match="unknown keys"):
         History.from_dict({**data, "colour": 1})
 

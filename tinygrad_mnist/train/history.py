@@ -7,7 +7,8 @@ import math
 import os
 from dataclasses import dataclass, field
 
-# Why a run ended -> the status a result store records for it.
+# Why a run ended -> the status a result store records for it. A reason of a user's
+# own callback (say "target-reached") is an early stop.
 STATUS_BY_REASON = {
     "completed": "ok",
     "early-stopped": "early-stopped",
@@ -26,7 +27,8 @@ class History:
     the run had no validation data. `best_epoch` is 1-based: the epoch whose weights
     the model holds at the end when early stopping restored them, else the epoch of
     the lowest validation (or, without validation, training) loss. `stopped_reason`
-    is one of "completed", "early-stopped", "diverged" or "interrupted".
+    is "completed", "early-stopped", "diverged", "interrupted", or the reason a
+    callback of your own gave to `trainer.stop(reason)`.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -46,7 +48,7 @@ class History:
     @property
     def status(self) -> str:
         """The result-store status: "ok", "early-stopped", "diverged" or "interrupted"."""
-        return STATUS_BY_REASON[self.stopped_reason]
+        return STATUS_BY_REASON.get(self.stopped_reason, "early-stopped")
 
     def append(self, logs: dict) -> None:
         """Record one epoch from a `Trainer` log dict (the keys of the curves)."""
@@ -74,11 +76,8 @@ class History:
         if unknown:
             raise ValueError(f"History.from_dict: unknown keys {sorted(unknown)}")
         reason = data.get("stopped_reason", "completed")
-        if reason not in STATUS_BY_REASON:
-            raise ValueError(
-                f"History.from_dict: stopped_reason must be one of {sorted(STATUS_BY_REASON)}, "
-                f"got {reason!r}"
-            )
+        if not isinstance(reason, str) or not reason:
+            raise ValueError(f"History.from_dict: stopped_reason must be a word, got {reason!r}")
         curves = {
             name: [math.nan if v is None else float(v) for v in data.get(name, [])]
             for name in _CURVES
