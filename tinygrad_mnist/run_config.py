@@ -39,7 +39,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     batch_size: int | None = 128
-    epochs: int = 8
+    epochs: int = 6
     schedule: str = "cosine"
     patience: int | None = None
     validation_fraction: float = 0.0
