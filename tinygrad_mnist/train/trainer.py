@@ -138,19 +138,17 @@ class Trainer:
     def _run_epoch(self, x: np.ndarray, y: np.ndarray, validation) -> dict:
         start = time.perf_counter()
         lr = self.optimizer.lr
-        labels = _class_labels(y)
         n = len(x)
         if self.batch_size is None or self.batch_size >= n:
             # Full batch: the arrays themselves, no permutation, no copy.
-            batches = [(x, y, labels)]
+            batches = [(x, y)]
         else:
+            # One gather per batch from a fresh permutation; the training set is never copied.
             order = self.rng.permutation(n)
-            batches = (
-                (x[index], y[index], labels[index])
-                for index in (order[i:i + self.batch_size] for i in range(0, n, self.batch_size))
-            )
+            batches = ((x[index], y[index]) for index in
+                       (order[i:i + self.batch_size] for i in range(0, n, self.batch_size)))
         total_loss, correct, seen = 0.0, 0, 0
-        for batch, (xb, yb, labels_b) in enumerate(batches):
+        for batch, (xb, yb) in enumerate(batches):
             self.optimizer.zero_grad()
             logits = self.model(Tensor(xb))
             loss = self.loss(logits, yb)
@@ -158,7 +156,7 @@ class Trainer:
             self.optimizer.step()
             value = float(loss.data)
             total_loss += value * len(xb)
-            correct += int(np.count_nonzero(logits.data.argmax(axis=1) == labels_b))
+            correct += int(np.count_nonzero(logits.data.argmax(axis=1) == _class_labels(yb)))
             seen += len(xb)
             self._notify("on_batch_end", batch, value)
             if self.stop_training:
