@@ -19,6 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = [
+    "DATASET_NAMES",
+    "FASHION_MNIST_CLASSES",
+    "ImageDataset",
+    "NPZ_KEYS",
+    "load_named_dataset",
+    "load_npz_dataset",
+    "save_npz_dataset",
+    "synthetic_digits",
+]
+
 DATASET_NAMES = ("mnist", "fashion-mnist", "synthetic")
 NPZ_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",

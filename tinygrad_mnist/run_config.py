@@ -15,6 +15,12 @@ from dataclasses import dataclass
 from tinygrad_mnist import optim
 from tinygrad_mnist.train import builders
 
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "TrainConfig",
+]
+
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 SCHEDULES = ("none", "cosine", "step")
 

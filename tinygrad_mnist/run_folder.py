@@ -23,6 +23,16 @@ import numpy as np
 
 from tinygrad_mnist.run_config import TrainConfig
 
+__all__ = [
+    "Evaluation",
+    "evaluate",
+    "load_run_model",
+    "new_run_folder",
+    "prepare_run_folder",
+    "render_report",
+    "write_run_folder",
+]
+
 MODEL_FILE = "model.npz"
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
