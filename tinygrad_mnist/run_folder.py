@@ -227,6 +227,10 @@ def render_report(title: str, config: TrainConfig, history, evaluation: Evaluati
         lines += ["", f"## {FIGURES[name]}", "", f"![{FIGURES[name]}]({name})"]
         if name == "learning_curves.png":
             lines += ["", *_history_table(history)]
+        elif name == "predictions.png":
+            lines += ["", f"The first {min(PREDICTIONS_SHOWN, len(evaluation.labels))} test "
+                      "images; mistakes are framed in red. Only the mistakes: "
+                      f"`tinygrad-mnist show {title}/{MODEL_FILE} --mistakes`."]
         elif name == "confusion_matrix.png":
             lines += ["", "Rows are the true classes, columns the predicted ones.", "",
                       *_confusion_table(evaluation.confusion_matrix(), names)]
