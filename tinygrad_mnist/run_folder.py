@@ -170,7 +170,7 @@ def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation:
         draw(folder / name)
         written[name] = folder / name
 
-    report = render_report(folder.name, config, history, evaluation, class_names,
+    report = render_report(str(folder), config, history, evaluation, class_names,
                            figures=[name for name in FIGURES if name in written],
                            dataset_label=dataset_label)
     _write_text(folder / REPORT_FILE, report)
