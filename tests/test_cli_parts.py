@@ -229,3 +229,20 @@ def test_every_bad_input_is_one_line_and_status_2(in_tmp, capsys, args, fragment
 def test_traceback_option_shows_the_real_exception(in_tmp):
     with pytest.raises(ValueError, match="cifar"):
         main(["--traceback", "train", "--dataset", "cifar"])
+
+
+def test_command_line_doc_describes_every_subcommand_and_option():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "command-line.md").read_text()
+    parser = build_parser()
+    for action in parser._actions:
+        for option in action.option_strings:
+            assert f"`{option}" in doc or f"`-v`, `{option}" in doc, option
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    for name, subparser in subparsers.items():
+        assert f"\n## {name}\n" in doc, name
+        for action in subparser._actions:
+            for option in action.option_strings:
+                if option not in ("-h", "--help"):
+                    assert f"`{option}" in doc, f"{name} {option}"

@@ -146,8 +146,12 @@ def _add_data_options(parser: argparse.ArgumentParser, default_dataset: str | No
     )
 
 
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    """The options of one training configuration, shared by `train` and `kfold`."""
+def _add_model_options(parser: argparse.ArgumentParser, holdout: bool = True) -> None:
+    """The options of one training configuration, shared by `train` and `kfold`.
+
+    `holdout=False` (k-fold, whose folds are the validation data) leaves out
+    `--validation-fraction`.
+    """
     d = TrainConfig()
     model = parser.add_argument_group("model")
     model.add_argument(
@@ -200,15 +204,16 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     training.add_argument(
         "--patience", type=non_negative_int, default=d.patience, metavar="N",
         help="stop when the validation loss has not improved for N epochs and keep the best "
-             "weights; needs validation data, so it sets --validation-fraction 0.1 unless "
-             "given (default: no early stopping)",
+             "weights (default: no early stopping)" + (
+                 "; needs validation data, so it sets --validation-fraction 0.1 unless given"
+                 if holdout else "; each fold validates its own model"),
     )
-    training.add_argument(
-        "--validation-fraction", type=fraction, default=None,
-        metavar="F",
-        help="hold out this stratified fraction of the training set to validate each epoch, "
-             "in [0, 1) (default: 0, or 0.1 with --patience)",
-    )
+    if holdout:
+        training.add_argument(
+            "--validation-fraction", type=fraction, default=None, metavar="F",
+            help="hold out this stratified fraction of the training set to validate each "
+                 "epoch, in [0, 1) (default: 0, or 0.1 with --patience)",
+        )
     training.add_argument(
         "--seed", type=non_negative_int, default=d.seed, metavar="N",
         help=f"seeds the weights, the batch order and the validation split (default: {d.seed})",
@@ -254,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "training set: each fold's validation accuracy and loss, their mean and "
                     "standard deviation.",
     )
-    _add_model_options(kfold)
+    _add_model_options(kfold, holdout=False)
     _add_data_options(kfold)
     kfold.add_argument("--k", type=_int_at_least(2), default=5, metavar="K",
                        help="the number of folds, >= 2 (default: 5)")
@@ -351,7 +356,7 @@ def _progress(prefix: str = ""):
 
 
 def _config_from_args(args) -> TrainConfig:
-    validation = args.validation_fraction
+    validation = getattr(args, "validation_fraction", None)  # kfold has none
     if validation is None:
         validation = 0.1 if args.patience is not None else 0.0
     return TrainConfig(
