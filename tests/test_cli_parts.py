@@ -238,7 +238,8 @@ def test_command_line_doc_describes_every_subcommand_and_option():
     parser = build_parser()
     for action in parser._actions:
         for option in action.option_strings:
-            assert f"`{option}" in doc or f"`-v`, `{option}" in doc, option
+            if option not in ("-h", "--help"):
+                assert f"`{option}" in doc, option
     subparsers = next(a for a in parser._actions if a.dest == "command").choices
     for name, subparser in subparsers.items():
         assert f"\n## {name}\n" in doc, name
