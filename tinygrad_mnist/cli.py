@@ -368,16 +368,9 @@ def _config_from_args(args) -> TrainConfig:
     )
 
 
-def _load_data(dataset: str, data_root):
-    # Nothing is logged before every input is checked: an error must stay one line.
-    return load_named_dataset(dataset, data_root)
-
-
 def _cmd_train(args) -> int:
     config = _config_from_args(args)
-    if args.out is not None:
-        prepare_run_folder(args.out)  # refuse a used folder before any work is done
-    data = _load_data(config.dataset, args.data_root)
+    data = load_named_dataset(config.dataset, args.data_root)
     x, y = prepare_images(data.train_images), data.train_labels
     train, validation = (x, y), None
     if config.validation_fraction:
@@ -387,6 +380,8 @@ def _cmd_train(args) -> int:
     built = config.build(input_size=x.shape[1], num_classes=data.num_classes,
                          callbacks=[_progress()])
     folder = prepare_run_folder(args.out) if args.out is not None else new_run_folder()
+    # The first log line comes only now, once every input has been checked: an error
+    # before this point is the one line on stderr.
     logger.info("training %s on %s %s images for up to %d epochs; run folder %s",
                 " -> ".join(map(str, built.model.sizes)), f"{len(train[1]):,}", data.title,
                 config.epochs, folder)
@@ -415,7 +410,7 @@ def _cmd_train(args) -> int:
 
 def _cmd_kfold(args) -> int:
     config = _config_from_args(args)
-    data = _load_data(config.dataset, args.data_root)
+    data = load_named_dataset(config.dataset, args.data_root)
     x, y = prepare_images(data.train_images), data.train_labels
     test = (prepare_images(data.test_images), data.test_labels)
     folds_started = []
@@ -501,7 +496,7 @@ def _cmd_search(args) -> int:
     folder = args.out if args.out is not None else Path("runs") / experiment.path.stem
     store_path = args.store or experiment.outputs.get("store") or folder / "results.sqlite"
     jobs = experiment.jobs if args.jobs is None else args.jobs
-    data = _load_data(args.dataset or experiment.dataset, args.data_root)
+    data = load_named_dataset(args.dataset or experiment.dataset, args.data_root)
     x, y = prepare_images(data.train_images), data.train_labels
     test = (prepare_images(data.test_images), data.test_labels)
     if experiment.top_n:
@@ -554,7 +549,7 @@ def _cmd_show(args) -> int:
     from tinygrad_mnist.viz import plot_predictions
 
     model, config = load_run_model(args.model)
-    data = _load_data(args.dataset or config.dataset, args.data_root)
+    data = load_named_dataset(args.dataset or config.dataset, args.data_root)
     x = prepare_images(data.test_images)
     if x.shape[1] != model.sizes[0]:
         raise UsageError(f"dataset: the model takes {model.sizes[0]} inputs but the "
