@@ -31,8 +31,8 @@ from tinygrad_mnist.data import stratified_kfold, stratified_split
 from tinygrad_mnist.train.builders import canonical_config, config_key
 from tinygrad_mnist.train.export import kfold_summary, rank
 from tinygrad_mnist.train.store import METRICS, ResultStore
-from tinygrad_mnist.train.trainer import as_arrays
-from tinygrad_mnist.train.validation import class_labels, fit_split, trial_seed
+from tinygrad_mnist.train.trainer import as_arrays, class_labels
+from tinygrad_mnist.train.validation import fit_split, trial_seed
 
 logger = logging.getLogger(__name__)
 

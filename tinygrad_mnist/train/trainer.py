@@ -36,8 +36,8 @@ def _accuracy(correct: int, total: int, loss: float) -> float:
     return correct / total if np.isfinite(loss) else float("nan")
 
 
-def _class_labels(y: np.ndarray) -> np.ndarray:
-    """Integer labels from integer labels or from one-hot / score rows."""
+def class_labels(y: np.ndarray) -> np.ndarray:
+    """Integer labels: `y` itself, or the argmax of one-hot (or score) rows."""
     return y if y.ndim == 1 else y.argmax(axis=1)
 
 
@@ -156,7 +156,7 @@ class Trainer:
             self.optimizer.step()
             value = float(loss.data)
             total_loss += value * len(xb)
-            correct += int(np.count_nonzero(logits.data.argmax(axis=1) == _class_labels(yb)))
+            correct += int(np.count_nonzero(logits.data.argmax(axis=1) == class_labels(yb)))
             seen += len(xb)
             self._notify("on_batch_end", batch, value)
             if self.stop_training:
@@ -198,7 +198,7 @@ class Trainer:
         the loss is not finite: the argmax of NaN logits is no prediction.
         """
         x, y = as_arrays(data, "data")
-        labels = _class_labels(y)
+        labels = class_labels(y)
 
         def score(rows, logits):
             loss = float(self.loss(logits, y[rows]).data) * len(logits.data)

@@ -19,7 +19,7 @@ import numpy as np
 from tinygrad_mnist.data import stratified_kfold, stratified_split
 from tinygrad_mnist.train.builders import build_from_config, config_key
 from tinygrad_mnist.train.history import History
-from tinygrad_mnist.train.trainer import Trainer, as_arrays
+from tinygrad_mnist.train.trainer import Trainer, as_arrays, class_labels
 
 #: The figures each trained split reports (`SplitResult.metrics`).
 METRIC_NAMES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
@@ -32,11 +32,6 @@ def trial_seed(seed: int, key: str | None, phase: str, fold: int | None = None) 
     """A 63-bit seed from the search seed, the config key and the split, never from order."""
     text = json.dumps([seed, key, phase, fold])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
-
-
-def class_labels(y: np.ndarray) -> np.ndarray:
-    """Integer labels to stratify on: `y` itself, or the argmax of one-hot rows."""
-    return y if y.ndim == 1 else y.argmax(axis=1)
 
 
 @dataclass
