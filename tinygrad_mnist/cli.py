@@ -10,6 +10,7 @@ status 130 after saying what was kept.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import math
@@ -413,11 +414,10 @@ def _cmd_kfold(args) -> int:
     data = load_named_dataset(config.dataset, args.data_root)
     x, y = prepare_images(data.train_images), data.train_labels
     test = (prepare_images(data.test_images), data.test_labels)
-    folds_started = []
+    fold_numbers = itertools.count(1)  # kfold builds one model per fold, in order
 
     def build(seed):
-        folds_started.append(seed)
-        prefix = f"fold {len(folds_started)}/{args.k}: "
+        prefix = f"fold {next(fold_numbers)}/{args.k}: "
         return config.build(input_size=x.shape[1], num_classes=data.num_classes,
                             callbacks=[_progress(prefix)], seed=seed).trainer
 
