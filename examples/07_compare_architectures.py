@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from _quick import QUICK, epochs, load_data, output
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import NullFormatter, PercentFormatter
 
 from tinygrad_mnist.data import prepare_images
 from tinygrad_mnist.train import build_from_config
@@ -45,8 +45,10 @@ def main() -> None:
     for hidden, parameters, _, accuracy in rows:
         axes.annotate(str(hidden), (parameters, accuracy), textcoords="offset points",
                       xytext=(4, -12), fontsize=8)
-    axes.set(xscale="log", xlabel="parameters", ylabel="test accuracy",
+    axes.set(xscale="log", xlabel="parameters (log scale)", ylabel="test accuracy",
              title="Test accuracy against network size")
+    axes.set_xticks(sizes, [f"{size / 1000:.0f}k" for size in sizes])
+    axes.xaxis.set_minor_formatter(NullFormatter())
     axes.yaxis.set_major_formatter(PercentFormatter(1.0))
     axes.grid(alpha=0.3)
     figure.savefig(output("07_architectures.png"), dpi=120)
