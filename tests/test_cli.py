@@ -322,7 +322,7 @@ def test_ctrl_c_during_search_keeps_the_store_and_the_search_resumes(tmp_path, e
         kept = len(store)
         assert store.integrity_check() == "ok"
     assert 1 <= kept < 10
-    assert f"{kept} finished trials are kept" in last
+    assert f"{kept} finished trial(s) kept" in last
 
 
 def test_report_of_a_file_that_is_not_a_store_is_one_line(tmp_path, env):

@@ -512,7 +512,7 @@ def _cmd_search(args) -> int:
     except KeyboardInterrupt:
         with ResultStore(store_path) as store:
             kept = len(store)
-        print(f"{PROG}: interrupted; {kept} finished trials are kept in {store_path}; run the "
+        print(f"{PROG}: interrupted; {kept} finished trial(s) kept in {store_path}; run the "
               "same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     outputs = {} if args.out is not None else experiment.outputs
