@@ -252,25 +252,42 @@ class ReturnsSavedArray(Function):
 
 
 def test_leaf_gradients_never_alias_each_other_or_saved_arrays():
-    # The engine keeps fresh gradient arrays instead of copying them; it must never keep
-    # one that something else still holds.
-    a = Tensor([1.0, 2.0], requires_grad=True)
-    b = Tensor([3.0, 4.0], requires_grad=True)
+    # The engine keeps fresh (large) gradient arrays instead of copying them; it must
+    # never keep one that something else still holds.
+    shape = (64, 64)  # large enough for the engine to consider keeping arrays
+    a = Tensor(np.ones(shape), requires_grad=True)
+    b = Tensor(np.ones(shape), requires_grad=True)
     (a + b).sum().backward()  # Add hands the same array to both inputs
     assert a.grad is not b.grad
     a.grad += 10
-    np.testing.assert_allclose(b.grad, [1.0, 1.0])
+    np.testing.assert_allclose(b.grad, np.ones(shape))
 
-    c = Tensor([1.0, 1.0], requires_grad=True)
-    weights = np.array([5.0, 6.0], dtype=np.float32)
+    c = Tensor(np.ones(shape), requires_grad=True)
+    weights = np.full(shape, 5.0)
     ReturnsSavedArray.apply(c, weights).sum().backward()
     ReturnsSavedArray.apply(c, weights).sum().backward()
-    np.testing.assert_allclose(c.grad, [10.0, 12.0])
-    np.testing.assert_allclose(weights, [5.0, 6.0])  # accumulation left the data alone
+    np.testing.assert_allclose(c.grad, np.full(shape, 10.0))
+    np.testing.assert_allclose(weights, np.full(shape, 5.0))  # accumulation left it alone
 
-    given = np.ones(2, dtype=np.float32)
-    leaf = Tensor([1.0, 2.0], requires_grad=True)
+    given = np.ones(shape)
+    leaf = Tensor(np.ones(shape), requires_grad=True)
     leaf.backward(given)
     leaf.backward(given)
-    np.testing.assert_allclose(given, [1.0, 1.0])
-    np.testing.assert_allclose(leaf.grad, [2.0, 2.0])
+    np.testing.assert_allclose(given, np.ones(shape))
+    np.testing.assert_allclose(leaf.grad, np.full(shape, 2.0))
+
+
+def test_a_fresh_large_gradient_is_kept_not_copied():
+    class Double(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return 2 * a
+
+        @staticmethod
+        def backward(ctx, grad):
+            Double.last = 2 * grad
+            return Double.last
+
+    x = Tensor(np.ones((64, 64)), requires_grad=True)
+    Double.apply(x).backward(np.ones((64, 64)))
+    assert x.grad is Double.last

@@ -255,12 +255,12 @@ class Sigmoid(Function):
 class ReLU(Function):
     @staticmethod
     def forward(ctx, a):
-        ctx.positive = a > 0
-        return np.maximum(a, 0)
+        ctx.out = np.maximum(a, 0)
+        return ctx.out
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * ctx.positive
+        return grad * (ctx.out > 0)
 
 
 class Clip(Function):

@@ -287,8 +287,10 @@ class Tensor:
                 else:
                     # A new array (not a view, not passed through, not kept in ctx, not
                     # given to another input too) belongs to this gradient alone. Only
-                    # leaves keep gradients, so only their arrays are worth the check.
-                    owned = (parent._op is None and parent_grad.base is None
+                    # leaves keep gradients, and only large arrays are worth the check:
+                    # copying a small one costs less than proving it is unshared.
+                    owned = (parent._op is None and parent_grad.size >= 4096
+                             and parent_grad.base is None
                              and parent_grad is not grad
                              and not any(g is parent_grad for g in input_grads[:i])
                              and not any(v is parent_grad for v in vars(ctx).values()))
