@@ -1,6 +1,6 @@
 """Speed and memory of tinygrad_mnist against hand-written NumPy (and PyTorch if installed).
 
-    python benchmarks/bench.py                 # W1-W4, 5 interleaved repetitions
+    python benchmarks/bench.py                 # W1-W4, 7 interleaved repetitions
     python benchmarks/bench.py --only W1,W3 --repeats 9
     python benchmarks/bench.py --train         # + the default `train`: time, accuracy, RSS
     python benchmarks/bench.py --grid          # + the seed's grid with --jobs 1 and --jobs 2
@@ -10,17 +10,18 @@ Workloads (real MNIST, float32; the data is loaded once, outside the timings):
   W2  the same net: one full-batch step on 60k
   W3  (a*b + a).sum().backward() on 4x4 tensors: the engine's own overhead, in microseconds
   W4  MLP 784-1024-1024-10, batch 1024: one epoch on 60k
-Every repetition runs each implementation once, in turn, so that a slow moment of the
-machine hits all of them alike; the table shows medians and the ratio project / NumPy.
+Within a workload every repetition runs each implementation once, in turn (alternating who
+goes first), so that a slow moment of the machine hits all of them alike; the table shows
+medians and the ratio project / NumPy.
 Timing assertions have no place in the test suite: this script is where speed is measured.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -155,29 +156,32 @@ def run_workloads(only, repeats):
     (x_train, y_train), _ = load_mnist()
     x, y = prepare_images(x_train), y_train.astype(np.int64)
     table = workloads(x, y, only)
-    for _, _, contenders in table.values():  # one warm-up run each
-        for run, _ in contenders.values():
-            run()
-    times = {name: {k: [] for k in contenders} for name, (_, _, contenders) in table.items()}
-    for _ in range(repeats):
-        for name, (_, _, contenders) in table.items():
-            for kind, (run, divisor) in contenders.items():
-                times[name][kind].append(_timed(run) / divisor)
     kinds = list(next(iter(table.values()))[2])
     header = f"{'workload':<44}" + "".join(f"{k:>12}" for k in kinds) + f"{'project/numpy':>15}"
     if "torch" in kinds:
         header += f"{'project/torch':>15}"
     print(f"medians of {repeats} interleaved repetitions")
     print(header)
-    for name, (text, unit, _) in table.items():
+    # One workload at a time (a large one leaves the allocator and caches in a state that
+    # slows whoever runs next); within it, the contenders take turns.
+    for name, (text, unit, contenders) in table.items():
+        for run, _ in contenders.values():  # one warm-up run each
+            run()
+        times = {kind: [] for kind in contenders}
+        order = list(contenders.items())
+        for repetition in range(repeats):
+            # Alternate who goes first, so neither always meets a warm (or cold) cache.
+            for kind, (run, divisor) in order if repetition % 2 == 0 else order[::-1]:
+                times[kind].append(_timed(run) / divisor)
         scale = 1e6 if unit == "us" else 1.0
-        medians = {k: statistics.median(v) * scale for k, v in times[name].items()}
+        medians = {k: statistics.median(v) * scale for k, v in times.items()}
         row = f"{name + ' ' + text + ' (' + unit + ')':<44}"
         row += "".join(f"{medians[k]:>12.3f}" for k in kinds)
         row += f"{medians['project'] / medians['numpy']:>14.2f}x"
         if "torch" in kinds:
             row += f"{medians['project'] / medians['torch']:>14.2f}x"
-        print(row)
+        print(row, flush=True)
+        table[name] = None  # let this workload's models and arrays go before the next
 
 
 # --------------------------------------------------------- whole-process measurements
@@ -208,24 +212,28 @@ def measure_default_train(repeats: int):
                   f"{accuracy}, peak RSS {rss / 1024:.0f} MB{note}")
 
 
-def measure_grid(jobs=(1, 2)):
-    """The seed's grid (examples/seed_grid.toml) with each --jobs, on fresh stores."""
+def measure_grid(jobs=(1, 2), out=ROOT / "runs" / "bench_seed_grid"):
+    """The seed's grid (examples/seed_grid.toml) with each --jobs, each on a fresh store.
+
+    The exports of each run stay in `out/jobs-N/` (report.md holds the results table).
+    """
     config = ROOT / "examples" / "seed_grid.toml"
     seconds = {}
     for n in jobs:
-        with tempfile.TemporaryDirectory() as tmp:
-            store = os.path.join(tmp, "grid.db")
-            start = time.perf_counter()
-            done = subprocess.run(
-                [sys.executable, "-m", "tinygrad_mnist", "search", str(config), "--jobs", str(n),
-                 "--store", store, "--out", tmp],
-                capture_output=True, text=True, cwd=ROOT,
-            )
-            seconds[n] = time.perf_counter() - start
-            if done.returncode != 0:
-                print(done.stderr)
-                raise SystemExit(f"search failed with exit status {done.returncode}")
-        print(f"seed grid, --jobs {n}: {seconds[n]:.1f} s")
+        folder = Path(out) / f"jobs-{n}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "tinygrad_mnist", "search", str(config), "--jobs", str(n),
+             "--store", str(folder / "results.sqlite"), "--out", str(folder)],
+            capture_output=True, text=True, cwd=ROOT,
+        )
+        seconds[n] = time.perf_counter() - start
+        if done.returncode != 0:
+            print(done.stderr)
+            raise SystemExit(f"search failed with exit status {done.returncode}")
+        print(f"seed grid, --jobs {n}: {seconds[n]:.1f} s (exports in {folder})")
     if 1 in seconds:
         for n in jobs[1:]:
             print(f"speed-up --jobs {n} / --jobs 1: {seconds[1] / seconds[n]:.2f}x")
@@ -234,7 +242,7 @@ def measure_grid(jobs=(1, 2)):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="W1,W2,W3,W4", help="workloads, comma-separated")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--train", action="store_true", help="also time the default train")
     parser.add_argument("--train-repeats", type=int, default=1)
     parser.add_argument("--grid", action="store_true", help="also time the seed's grid")
