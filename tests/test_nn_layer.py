@@ -255,3 +255,15 @@ def test_call_runs_forward():
     assert Double()(Tensor([1.0]), factor=3).item() == 3.0
     with pytest.raises(NotImplementedError, match="forward"):
         nn.Layer()(1)
+
+
+def test_a_file_that_is_no_archive_is_refused_and_closed(tmp_path):
+    import gc
+
+    from tinygrad_mnist.nn.layer import read_npz
+
+    path = tmp_path / "garbage.npz"
+    path.write_bytes(b"PK\x03\x04 a zip header, then nothing of an archive")
+    with pytest.raises(ValueError, match="not an .npz archive"):
+        read_npz(path)
+    gc.collect()  # an unclosed file would warn here, and warnings are errors

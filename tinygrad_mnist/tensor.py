@@ -63,6 +63,7 @@ class Context:
     """
 
     def save_for_backward(self, *arrays):
+        """Keep arrays for backward as `ctx.saved` (PyTorch's spelling of `ctx.x = x`)."""
         self.saved = arrays
 
 
@@ -90,10 +91,12 @@ class Function:
 
     @staticmethod
     def forward(ctx, *arrays, **params):
+        """Compute the output array from the input arrays; leave notes for backward on ctx."""
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx, grad):
+        """The gradient of each input (None for one that needs none) given the output's."""
         raise NotImplementedError
 
     @classmethod
@@ -420,21 +423,27 @@ class Tensor:
         return ops.Max.apply(self, axis=axis, keepdims=keepdims)
 
     def exp(self) -> Tensor:
+        """e to the power of each element."""
         return ops.Exp.apply(self)
 
     def log(self) -> Tensor:
+        """The natural logarithm of each element."""
         return ops.Log.apply(self)
 
     def sqrt(self) -> Tensor:
+        """The square root of each element."""
         return ops.Sqrt.apply(self)
 
     def tanh(self) -> Tensor:
+        """The hyperbolic tangent of each element."""
         return ops.Tanh.apply(self)
 
     def sigmoid(self) -> Tensor:
+        """1 / (1 + exp(-x)) of each element, without overflow at any input."""
         return ops.Sigmoid.apply(self)
 
     def relu(self) -> Tensor:
+        """max(x, 0) of each element."""
         return ops.ReLU.apply(self)
 
     def reshape(self, *shape) -> Tensor:
@@ -450,12 +459,15 @@ class Tensor:
         return ops.Transpose.apply(self, axes=axes or None)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
+        """log(softmax(x)) along `axis`, computed stably (no exp of a large number)."""
         return ops.LogSoftmax.apply(self, axis=axis)
 
     def softmax(self, axis: int = -1) -> Tensor:
+        """exp(x) / sum(exp(x)) along `axis`, computed stably."""
         return ops.Softmax.apply(self, axis=axis)
 
     def logsumexp(self, axis=None, keepdims: bool = False) -> Tensor:
+        """log(sum(exp(x))) over `axis`, computed around the maximum so it never overflows."""
         return ops.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
 
     def clip(self, min=None, max=None) -> Tensor:

@@ -217,20 +217,20 @@ def read_npz(path) -> dict[str, np.ndarray]:
     ValueError that names the file.
     """
     path = os.fspath(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"load: {path!r} is not an .npz archive ({error})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"load: {path!r} is a single .npy array, expected an .npz archive")
-    with archive:
+    # Opened here, not by np.load, so the file is closed even when NumPy gives up on it.
+    with open(path, "rb") as file:
         try:
-            return {name: archive[name] for name in archive.files}
-        except ValueError as error:
-            raise ValueError(
-                f"load: {path!r} holds pickled objects, which are refused ({error})"
-            ) from None
-        except (OSError, EOFError, zipfile.BadZipFile) as error:
-            raise ValueError(f"load: {path!r} is a damaged .npz archive ({error})") from None
+            archive = np.load(file, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(f"load: {path!r} is not an .npz archive ({error})") from None
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError(f"load: {path!r} is a single .npy array, expected an .npz archive")
+        with archive:
+            try:
+                return {name: archive[name] for name in archive.files}
+            except ValueError as error:
+                raise ValueError(
+                    f"load: {path!r} holds pickled objects, which are refused ({error})"
+                ) from None
+            except (OSError, EOFError, zipfile.BadZipFile) as error:
+                raise ValueError(f"load: {path!r} is a damaged .npz archive ({error})") from None
