@@ -75,6 +75,18 @@ def test_build_from_config_makes_the_described_model_optimizer_and_trainer():
     assert isinstance(adam.optimizer, optim.Adam) and adam.trainer.batch_size is None
 
 
+def test_a_step_schedule_halves_the_rate_every_third_of_the_epochs():
+    built = build_from_config({"schedule": "step", "epochs": 9, "learning_rate": 0.8},
+                              seed=0, input_size=8, num_classes=3)
+    scheduler = built.trainer.scheduler
+    assert isinstance(scheduler, optim.StepLR)
+    rates = []
+    for _ in range(9):
+        rates.append(built.optimizer.lr)
+        scheduler.step()
+    assert rates == pytest.approx([0.8] * 3 + [0.4] * 3 + [0.2] * 3)
+
+
 def test_the_same_seed_builds_the_same_weights_and_another_seed_others():
     def weights(seed):
         return build_from_config({}, seed=seed, input_size=8, num_classes=3).model.state_dict()
@@ -110,7 +122,7 @@ def test_canonical_configs_and_keys_treat_equivalent_configs_as_one():
     ({"hidden_sizes": [10, 0]}, "hidden_sizes"),
     ({"epochs": 2.5}, "epochs"),
     ({"momentum": 1.0}, "momentum"),
-    ({"schedule": "step"}, "schedule"),
+    ({"schedule": "linear"}, "schedule"),
     ({"init": "ones"}, "init"),
 ])
 def test_bad_configs_are_value_errors_naming_the_key(config, match):

@@ -12,7 +12,6 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from tinygrad_mnist import optim
 from tinygrad_mnist.train import builders
 
 __all__ = [
@@ -22,7 +21,7 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
-SCHEDULES = ("none", "cosine", "step")
+SCHEDULES = builders.SCHEDULES
 
 
 @dataclass(frozen=True)
@@ -111,8 +110,7 @@ class TrainConfig:
             "batch_size": self.batch_size,
             "epochs": self.epochs,
             "patience": self.patience,
-            # A schedule the builder lacks is added by `build`.
-            "schedule": self.schedule if self.schedule in builders.SCHEDULES else "none",
+            "schedule": self.schedule,
         }
 
     def build(self, input_size: int = 784, num_classes: int = 10, callbacks=(),
@@ -122,12 +120,8 @@ class TrainConfig:
         `seed` (default: this config's `seed`) draws the weights and the batch order.
         """
         seed = self.seed if seed is None else seed
-        built = builders.build_from_config(self.trial_config(), seed, input_size=input_size,
-                                           num_classes=num_classes, callbacks=callbacks)
-        if self.schedule == "step" and self.schedule not in builders.SCHEDULES:
-            built.trainer.scheduler = optim.StepLR(
-                built.optimizer, step_size=max(1, self.epochs // 3), gamma=0.5)
-        return built
+        return builders.build_from_config(self.trial_config(), seed, input_size=input_size,
+                                          num_classes=num_classes, callbacks=callbacks)
 
 
 def _is_int(value) -> bool:

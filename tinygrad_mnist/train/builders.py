@@ -26,7 +26,7 @@ from tinygrad_mnist.train.trainer import Trainer
 
 # The same names as the command line's: "momentum" and "nesterov" are SGD with `momentum`.
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
-SCHEDULES = ("none", "cosine")
+SCHEDULES = ("none", "cosine", "step")
 
 CONFIG_DEFAULTS = {
     "hidden_sizes": [100],
@@ -40,7 +40,8 @@ CONFIG_DEFAULTS = {
     "epochs": 20,
     "patience": None,  # None: no early stopping; else EarlyStopping on val_loss
     "min_delta": 0.0,
-    "schedule": "none",  # "cosine": CosineLR from learning_rate down to 0 over the epochs
+    "schedule": "none",  # "cosine": CosineLR down to 0 over the epochs; "step": StepLR halving
+    # the rate every third of the epochs
 }
 
 
@@ -178,6 +179,8 @@ def build_from_config(config: dict, seed=None, *, input_size: int, num_classes: 
     scheduler = None
     if config["schedule"] == "cosine":
         scheduler = optim.CosineLR(optimizer, total_epochs=config["epochs"])
+    elif config["schedule"] == "step":
+        scheduler = optim.StepLR(optimizer, step_size=max(1, config["epochs"] // 3), gamma=0.5)
     stopping = []
     if config["patience"] is not None:
         stopping = [EarlyStopping(patience=config["patience"], min_delta=config["min_delta"])]

@@ -216,9 +216,12 @@ def markdown_table(rows: list[dict], percent=()) -> str:
 
 
 def _describe(config: dict) -> str:
-    """The settings of `config` that differ from the defaults, as `key=value` pairs."""
+    """The seed's three settings, then any other that differs from the defaults, as key=value."""
     defaults = canonical_config({})
-    return ", ".join(f"{k}={json.dumps(v)}" for k, v in config.items() if v != defaults[k])
+    always = ("hidden_sizes", "activation", "learning_rate")
+    shown = [k for k in always if k in config]
+    shown += [k for k, v in config.items() if k not in always and v != defaults[k]]
+    return ", ".join(f"{k}={json.dumps(config[k])}" for k in shown)
 
 
 def markdown_report(source, title: str = "Grid search") -> str:
