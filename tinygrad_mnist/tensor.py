@@ -252,17 +252,15 @@ class Tensor:
                 )
 
         # Tensors hash by identity, so they key the gradients being gathered directly.
-        # Each entry is (gradient, owned): owned when no one else holds the array, so
-        # a leaf may keep it as its .grad instead of copying it (see _accumulate).
-        grads = {self: (grad, False)}
+        grads = {self: grad}
+        owned = set()  # leaves whose gathered gradient no one else holds: kept, not copied
         for node in reversed(self._topological_order()):
-            grad, owned = grads.pop(node, (None, False))
+            grad = grads.pop(node, None)
             if grad is None:
                 continue
             op = node._op
             if op is None or node._retains_grad:
-                node._accumulate(grad, owned)
-                owned = False
+                node._accumulate(grad, node in owned)
             if op is None:
                 continue
             ctx = node._ctx
@@ -286,18 +284,16 @@ class Tensor:
                     parent_grad = _sum_to_shape(parent_grad, parent.data.shape, op, i)
                 previous = grads.get(parent)
                 if previous is not None:
-                    grads[parent] = (previous[0] + parent_grad, True)
+                    grads[parent] = previous + parent_grad  # a new array: ours alone
+                    if parent._op is None:
+                        owned.add(parent)
                 else:
-                    # A new array (not a view, not passed through, not kept in ctx, not
-                    # given to another input too) belongs to this gradient alone. Only
-                    # leaves keep gradients, and only large arrays are worth the check:
-                    # copying a small one costs less than proving it is unshared.
-                    owned = (parent._op is None and parent_grad.size >= 4096
-                             and parent_grad.base is None
-                             and parent_grad is not grad
-                             and not any(g is parent_grad for g in input_grads[:i])
-                             and not any(v is parent_grad for v in vars(ctx).values()))
-                    grads[parent] = (parent_grad, owned)
+                    grads[parent] = parent_grad
+                    # Only leaves keep gradients, and only large arrays are worth the
+                    # check: copying a small one costs less than proving it unshared.
+                    if (parent._op is None and parent_grad.size >= 4096
+                            and _unshared(parent_grad, grad, input_grads, ctx)):
+                        owned.add(parent)
             if not retain_graph:
                 node._ctx, node._inputs = None, ()
 
@@ -305,20 +301,22 @@ class Tensor:
         """Every tensor that needs a gradient, inputs before the results made from them.
 
         Depth-first with an explicit stack instead of recursion, so a chain of any
-        length works. A node is pushed twice: first to visit its inputs, then (marked
-        done) to be appended once they are all in the order.
+        length works: `path` is the way down from `self`, and `unvisited` holds, for
+        each tensor on it, an iterator over the inputs not looked at yet. A tensor joins
+        the order once all its inputs have.
         """
-        order, visited, stack = [], set(), [(self, False)]
-        while stack:
-            node, inputs_done = stack.pop()
-            if inputs_done:
-                order.append(node)
-            elif node not in visited:
-                visited.add(node)
-                stack.append((node, True))
-                for parent in node._inputs:
-                    if parent.requires_grad and parent not in visited:
-                        stack.append((parent, False))
+        order, visited = [], {self}
+        path, unvisited = [self], [iter(self._inputs)]
+        while path:
+            for parent in unvisited[-1]:
+                if parent.requires_grad and parent not in visited:
+                    visited.add(parent)
+                    path.append(parent)
+                    unvisited.append(iter(parent._inputs))
+                    break
+            else:
+                unvisited.pop()
+                order.append(path.pop())
         return order
 
     def _accumulate(self, grad: np.ndarray, owned: bool = False) -> None:
@@ -498,6 +496,17 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
     return ops.Stack.apply(*tensors, axis=axis)
+
+
+def _unshared(array: np.ndarray, received: np.ndarray, returned: tuple, ctx) -> bool:
+    """True when an op's backward returned `array` as a new array that no one else holds.
+
+    Not a view, not the gradient the op received (passed straight through), not given
+    to two inputs, and not kept in its context.
+    """
+    return (array.base is None and array is not received
+            and sum(g is array for g in returned) == 1
+            and not any(value is array for value in vars(ctx).values()))
 
 
 def _sum_to_shape(grad, shape: tuple, op: type, index: int) -> np.ndarray:
