@@ -33,6 +33,7 @@ def test_attributes_and_conversions():
     assert Tensor([[4.0]]).item() == 4.0
     d = t.detach()
     assert d.data is t.data and not d.requires_grad
+    assert (t > 1).detach().dtype == bool
     assert len(t) == 2
 
 
@@ -54,6 +55,12 @@ def test_comparisons_give_boolean_tensors_without_gradient():
     ):
         assert result.dtype == bool and not result.requires_grad
         np.testing.assert_array_equal(result.data, expected)
+
+
+def test_a_boolean_mask_times_a_number_is_a_float_tensor():
+    mask = Tensor([1.0, -1.0, 2.0]) > 0
+    np.testing.assert_array_equal((mask * 0.5).data, [0.5, 0.0, 0.5])
+    assert (mask * 0.5).dtype == np.float32
 
 
 def test_forward_values_match_numpy():

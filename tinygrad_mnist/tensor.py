@@ -10,6 +10,7 @@ in reverse topological order and apply the chain rule.
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
@@ -45,8 +46,6 @@ class no_grad:
         _grad_mode.enabled = self._previous
 
     def __call__(self, fn):
-        import functools
-
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with no_grad():
@@ -153,8 +152,8 @@ class Tensor:
     `Tensor(data, requires_grad=False, dtype=None)`: `data` is anything NumPy can
     turn into a numeric array. A float32 or float64 array keeps its dtype; anything
     else (Python numbers and lists, integer arrays) becomes float32 unless `dtype`
-    says otherwise. Python scalars mixed into an operation
-    take the tensor's dtype, so `t * 2` stays float32.
+    says otherwise. Python scalars mixed into an operation take the tensor's dtype,
+    so `t * 2` stays float32.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "_retains_grad", "_op", "_ctx", "_inputs",
@@ -199,7 +198,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (no gradient flows back through it)."""
-        return Tensor(self.data)
+        return Tensor(self.data, dtype=self.data.dtype)
 
     def astype(self, dtype) -> Tensor:
         """This tensor converted to `dtype`; the gradient is converted back."""
@@ -332,10 +331,14 @@ class Tensor:
 
     # ------------------------------------------------------------------ operators
     def _operand(self, other) -> Tensor | np.ndarray:
-        """`other` as a tensor, or as an array of this tensor's dtype when it is a plain value."""
+        """`other` as a tensor, or as an array of this tensor's dtype when it is a plain value.
+
+        (A boolean tensor, say a comparison's result, takes plain values as float32.)
+        """
         if isinstance(other, Tensor):
             return other
-        return np.asarray(other, dtype=self.data.dtype)
+        dtype = self.data.dtype
+        return np.asarray(other, dtype=dtype if dtype.kind == "f" else np.float32)
 
     def __add__(self, other):
         return ops.Add.apply(self, self._operand(other))
