@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from synthetic import blobs
 
 from tinygrad_mnist import Tensor, nn, optim
 from tinygrad_mnist.data import Dataset
@@ -21,15 +22,6 @@ from tinygrad_mnist.train import (
     confusion_matrix,
     per_class_accuracy,
 )
-
-
-def blobs(n=300, classes=3, features=8, seed=0):
-    """Linearly separable-ish clusters: class c sits around a random centre."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(scale=3.0, size=(classes, features))
-    y = rng.integers(0, classes, size=n)
-    x = (centres[y] + rng.normal(size=(n, features))).astype(np.float32)
-    return x, y
 
 
 def make_trainer(lr=0.1, batch_size=32, seed=0, callbacks=(), hidden=(16,), **kwargs):
