@@ -36,7 +36,7 @@ def gradcheck(fn, *inputs, wrt=(), eps: float = 1e-6, atol: float = 1e-5, rtol: 
                 "(for a layer: layer.astype(np.float64))"
             )
         tensor.requires_grad = True
-        checked.append((getattr(tensor, "name", None) or f"wrt[{j}]", tensor))
+        checked.append((tensor.name or f"wrt[{j}]", tensor))
     if not checked:
         raise ValueError("gradcheck: no float Tensor among inputs or wrt to check")
 
@@ -57,15 +57,15 @@ def gradcheck(fn, *inputs, wrt=(), eps: float = 1e-6, atol: float = 1e-5, rtol: 
     for name, tensor in checked:
         analytic = np.zeros(tensor.shape) if tensor.grad is None else tensor.grad
         numeric = np.zeros(tensor.shape)
-        flat = tensor.data.reshape(-1)  # a view: writing it perturbs the tensor
+        flat, numeric_flat = tensor.data.reshape(-1), numeric.reshape(-1)  # views
         for k in range(flat.size):
             original = flat[k]
-            flat[k] = original + eps
+            flat[k] = original + eps  # writing the view perturbs the tensor
             plus = scalar_output().item()
             flat[k] = original - eps
             minus = scalar_output().item()
             flat[k] = original
-            numeric.reshape(-1)[k] = (plus - minus) / (2 * eps)
+            numeric_flat[k] = (plus - minus) / (2 * eps)
         error = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         if error.size and error.max() > 0:
             worst = np.unravel_index(np.argmax(error), tensor.shape)

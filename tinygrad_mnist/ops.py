@@ -307,19 +307,25 @@ class Where(Function):
 # ---------------------------------------------------------- softmax and friends
 
 
-def _logsumexp(a, axis, keepdims=True):
-    """log(sum(exp(a))) computed around the maximum, so exp never overflows."""
+def log_normalizer_and_softmax(a, axis):
+    """`(log(sum(exp(a))), exp(a) / sum(exp(a)))` along `axis`, the first with the axis kept.
+
+    One exp, taken of `a` minus its maximum, so it never overflows; the losses in
+    `nn` use it too.
+    """
     peak = np.max(a, axis=axis, keepdims=True)
     peak = np.where(np.isfinite(peak), peak, 0)
-    out = np.log(np.sum(np.exp(a - peak), axis=axis, keepdims=True)) + peak
-    return out if keepdims else np.squeeze(out, axis=axis)
+    softmax = np.asarray(a - peak)  # an array even for 0-d input, so exp can work in place
+    np.exp(softmax, out=softmax)
+    total = np.sum(softmax, axis=axis, keepdims=True)
+    softmax /= total
+    return np.log(total) + peak, softmax
 
 
 class LogSumExp(Function):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
-        out = _logsumexp(a, axis)
-        ctx.softmax = np.exp(a - out)
+        out, ctx.softmax = log_normalizer_and_softmax(a, axis)
         ctx.axis, ctx.keepdims = axis, keepdims
         return out if keepdims else np.squeeze(out, axis=axis)
 
@@ -332,9 +338,9 @@ class LogSumExp(Function):
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, a, axis=-1):
-        out = a - _logsumexp(a, axis)
-        ctx.softmax, ctx.axis = np.exp(out), axis
-        return out
+        log_normalizer, ctx.softmax = log_normalizer_and_softmax(a, axis)
+        ctx.axis = axis
+        return a - log_normalizer
 
     @staticmethod
     def backward(ctx, grad):
@@ -344,7 +350,7 @@ class LogSoftmax(Function):
 class Softmax(Function):
     @staticmethod
     def forward(ctx, a, axis=-1):
-        ctx.out = np.exp(a - _logsumexp(a, axis))
+        _, ctx.out = log_normalizer_and_softmax(a, axis)
         ctx.axis = axis
         return ctx.out
 

@@ -9,22 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_mnist.nn.layer import Layer
+from tinygrad_mnist.ops import log_normalizer_and_softmax
 from tinygrad_mnist.tensor import Function, Tensor
 
 REDUCTIONS = ("mean", "sum")
-
-
-def _shift_by_row_maximum(logits):
-    """`logits` minus each row's maximum: every exp of it then lies in [0, 1], never overflows."""
-    return logits - logits.max(axis=-1, keepdims=True)
-
-
-def _softmax_in_place(shifted):
-    """Turn row-shifted logits into probabilities in place; returns log of the row sums."""
-    np.exp(shifted, out=shifted)
-    total = shifted.sum(axis=-1, keepdims=True)
-    shifted /= total
-    return np.log(total)
 
 
 class CrossEntropyWithLabels(Function):
@@ -33,12 +21,10 @@ class CrossEntropyWithLabels(Function):
     @staticmethod
     def forward(ctx, logits, labels, reduction="mean"):
         rows = np.arange(len(labels))
-        shifted = _shift_by_row_maximum(logits)
-        picked = shifted[rows, labels]  # taken before `shifted` becomes the softmax
-        log_z = _softmax_in_place(shifted)
-        ctx.probabilities, ctx.rows, ctx.labels = shifted, rows, labels
+        log_z, ctx.probabilities = log_normalizer_and_softmax(logits, axis=-1)
+        ctx.rows, ctx.labels = rows, labels
         ctx.scale = 1 / len(labels) if reduction == "mean" else 1
-        total = (log_z.sum() - picked.sum()) * ctx.scale
+        total = (log_z.sum() - logits[rows, labels].sum()) * ctx.scale
         return np.asarray(total, dtype=logits.dtype)
 
     @staticmethod
@@ -55,9 +41,8 @@ class CrossEntropyWithProbabilities(Function):
 
     @staticmethod
     def forward(ctx, logits, target, reduction="mean"):
-        shifted = _shift_by_row_maximum(logits)
-        probabilities = shifted.copy()
-        negative_log_probabilities = _softmax_in_place(probabilities) - shifted
+        log_z, probabilities = log_normalizer_and_softmax(logits, axis=-1)
+        negative_log_probabilities = log_z - logits
         ctx.scale = 1 / len(logits) if reduction == "mean" else 1
         ctx.probabilities, ctx.target = probabilities, target
         ctx.negative_log_probabilities = negative_log_probabilities

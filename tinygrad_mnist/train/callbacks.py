@@ -42,80 +42,81 @@ class Callback:
         """Called once when training ends, however it ends."""
 
 
-class _Monitor:
-    """Tracks the best value of one logged figure: lower for losses, higher for accuracies."""
+class MonitorCallback(Callback):
+    """A callback that tracks the best value of one logged figure, `monitor`.
 
-    def __init__(self, owner: str, monitor: str, mode: str, min_delta: float):
+    Lower is better for losses, higher for accuracies (`mode="auto"`, or say "min" /
+    "max"); an improvement must exceed `min_delta`. `best_epoch` is the 1-based epoch
+    of the best value so far. Subclasses call `improved(epoch, logs)` at each epoch end.
+    """
+
+    def __init__(self, monitor: str, mode: str, min_delta: float):
+        owner = type(self).__name__
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}")
         if not (isinstance(min_delta, (int, float)) and min_delta >= 0):
             raise ValueError(f"{owner}: min_delta must be a number >= 0, got {min_delta!r}")
         if mode == "auto":
             mode = "max" if "accuracy" in monitor else "min"
-        self.owner, self.name, self.mode, self.min_delta = owner, monitor, mode, float(min_delta)
-        self.reset()
+        self.monitor, self.mode, self.min_delta = monitor, mode, float(min_delta)
+        self._reset()
 
-    def reset(self) -> None:
+    def _reset(self) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch = None
 
-    def check_available(self, trainer) -> None:
-        if self.name.startswith("val_") and not trainer.has_validation:
+    def on_train_begin(self, trainer) -> None:
+        if self.monitor.startswith("val_") and not trainer.has_validation:
             raise ValueError(
-                f"{self.owner}: monitor {self.name!r} needs validation data; pass validation= "
-                f"to fit, or monitor 'train_loss'"
+                f"{type(self).__name__}: monitor {self.monitor!r} needs validation data; pass "
+                "validation= to fit, or monitor 'train_loss'"
             )
+        self._reset()
 
-    def update(self, epoch: int, logs: dict) -> bool:
+    def improved(self, epoch: int, logs: dict) -> bool:
         """Record the epoch's value; True when it improves on the best by more than min_delta."""
-        if self.name not in logs:
+        if self.monitor not in logs:
             raise ValueError(
-                f"{self.owner}: monitor {self.name!r} is not a logged figure; choose from "
-                f"{sorted(logs)}"
+                f"{type(self).__name__}: monitor {self.monitor!r} is not a logged figure; "
+                f"choose from {sorted(logs)}"
             )
-        value = logs[self.name]
+        value = logs[self.monitor]
         if not math.isfinite(value):
             return False
         if self.mode == "min":
-            improved = value < self.best - self.min_delta
+            better = value < self.best - self.min_delta
         else:
-            improved = value > self.best + self.min_delta
-        if improved:
+            better = value > self.best + self.min_delta
+        if better:
             self.best, self.best_epoch = value, epoch
-        return improved
+        return better
 
 
-class EarlyStopping(Callback):
+class EarlyStopping(MonitorCallback):
     """Stop when `monitor` has not improved for `patience` epochs (Keras's options).
 
     The run stops at epoch `best + max(patience, 1)`. With `restore_best_weights` the
     model ends holding the weights of its best epoch, and `History.best_epoch` says
-    which. `mode="auto"` maximises accuracies and minimises everything else; an
-    improvement must exceed `min_delta`.
+    which (also `self.best_epoch`). `mode="auto"` maximises accuracies and minimises
+    everything else; an improvement must exceed `min_delta`.
     """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
                  mode: str = "auto", restore_best_weights: bool = True):
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ValueError(f"EarlyStopping: patience must be an int >= 0, got {patience!r}")
+        super().__init__(monitor, mode, min_delta)
         self.patience = patience
         self.restore_best_weights = restore_best_weights
-        self._monitor = _Monitor("EarlyStopping", monitor, mode, min_delta)
         self._best_state = None
         self._waited = 0
 
-    @property
-    def best_epoch(self) -> int | None:
-        """The 1-based epoch with the best monitored value so far."""
-        return self._monitor.best_epoch
-
     def on_train_begin(self, trainer) -> None:
-        self._monitor.check_available(trainer)
-        self._monitor.reset()
+        super().on_train_begin(trainer)
         self._best_state, self._waited = None, 0
 
     def on_epoch_end(self, trainer, epoch, logs) -> None:
-        if self._monitor.update(epoch, logs):
+        if self.improved(epoch, logs):
             self._waited = 0
             if self.restore_best_weights:
                 self._best_state = trainer.model.state_dict()
@@ -178,27 +179,18 @@ class ProgressBar(Callback):
         self._bar.close()
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(MonitorCallback):
     """Save the model to `path` (`.npz`, by `Layer.save`) whenever `monitor` improves.
 
-    The file always holds the best weights seen so far; it is replaced atomically, so
-    a run killed mid-write leaves the previous best intact.
+    The file always holds the best weights seen so far (from epoch `self.best_epoch`);
+    it is replaced atomically, so a run killed mid-write leaves the previous best intact.
     """
 
     def __init__(self, path, monitor: str = "val_loss", mode: str = "auto",
                  min_delta: float = 0.0):
+        super().__init__(monitor, mode, min_delta)
         self.path = os.fspath(path)
-        self._monitor = _Monitor("ModelCheckpoint", monitor, mode, min_delta)
-
-    @property
-    def best_epoch(self) -> int | None:
-        """The 1-based epoch whose weights the file holds."""
-        return self._monitor.best_epoch
-
-    def on_train_begin(self, trainer) -> None:
-        self._monitor.check_available(trainer)
-        self._monitor.reset()
 
     def on_epoch_end(self, trainer, epoch, logs) -> None:
-        if self._monitor.update(epoch, logs):
+        if self.improved(epoch, logs):
             trainer.model.save(self.path)
