@@ -13,7 +13,6 @@ import argparse
 import itertools
 import json
 import logging
-import math
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from tinygrad_mnist import data as data_module
 from tinygrad_mnist.data import prepare_images, stratified_split
+from tinygrad_mnist.data.progress import stderr_is_terminal
 from tinygrad_mnist.datasets import DATASET_NAMES, load_named_dataset
 from tinygrad_mnist.run_config import OPTIMIZERS, SCHEDULES, TrainConfig
 from tinygrad_mnist.run_folder import (
@@ -43,9 +43,10 @@ from tinygrad_mnist.train import (
     kfold,
     load_experiment,
     markdown_report,
+    metrics,
     ranking_table,
 )
-from tinygrad_mnist.train.export import markdown_table, rows_of
+from tinygrad_mnist.train.export import json_safe, markdown_table, rows_of
 
 PROG = "tinygrad-mnist"
 EXIT_USAGE = 2
@@ -351,7 +352,7 @@ class EpochLog(Callback):
 
 def _progress(prefix: str = ""):
     """A tqdm bar when stderr is a terminal, else one log line per epoch."""
-    if sys.stderr.isatty():
+    if stderr_is_terminal():
         return ProgressBar(enabled=True, description=prefix.rstrip(": ") or "training")
     return EpochLog(prefix)
 
@@ -438,14 +439,11 @@ def _cmd_kfold(args) -> int:
           f"{result.mean['test_accuracy']:.2%} (std {result.std['test_accuracy']:.2%}); "
           f"best fold {result.best_fold + 1}")
     if args.out is not None:
-        summary = {"config": config.to_dict(), "k": args.k, "folds": [
-            {name: _json_number(value) for name, value in fold.metrics.items()}
-            for fold in result.folds],
-            "mean": {n: _json_number(v) for n, v in result.mean.items()},
-            "std": {n: _json_number(v) for n, v in result.std.items()},
-            "best_fold": result.best_fold + 1}
+        summary = {"config": config.to_dict(), "k": args.k,
+                   "folds": [fold.metrics for fold in result.folds],
+                   "mean": result.mean, "std": result.std, "best_fold": result.best_fold + 1}
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+        args.out.write_text(json.dumps(json_safe(summary), indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.out}")
     return 0
 
@@ -456,10 +454,6 @@ def _check_folds(name: str, k: int, labels) -> None:
     if k > smallest:
         raise UsageError(f"{name}: {k} folds need at least {k} examples of every class, but "
                          f"the smallest class has {smallest}")
-
-
-def _json_number(value):
-    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _write_exports(source, folder: Path, title: str, outputs: dict | None = None) -> list[Path]:
@@ -501,7 +495,6 @@ def _cmd_search(args) -> int:
     test = (prepare_images(data.test_images), data.test_labels)
     if experiment.top_n:
         _check_folds(f"{experiment.path}: k", experiment.k, y)
-    Path(store_path).parent.mkdir(parents=True, exist_ok=True)
     with ResultStore(store_path):  # a file that is not a result store fails here, in one line
         pass
     arguments = {**experiment.search_arguments(), "store": store_path, "n_jobs": jobs}
@@ -565,7 +558,7 @@ def _cmd_show(args) -> int:
     chosen = chosen[:args.n]
     kind = "mistakes" if args.mistakes else "predictions"
     out = args.out or args.model.with_name(f"{kind}-{len(chosen)}.png")
-    accuracy = float(np.mean(predictions == data.test_labels))
+    accuracy = metrics.accuracy(data.test_labels, predictions)
     plot_predictions(data.test_images[chosen], data.test_labels[chosen], predictions[chosen],
                      n=len(chosen), probabilities=probabilities[chosen],
                      class_names=data.class_names,

@@ -20,7 +20,7 @@ __all__ = [
     "TrainConfig",
 ]
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
+OPTIMIZERS = builders.OPTIMIZERS
 SCHEDULES = builders.SCHEDULES
 
 

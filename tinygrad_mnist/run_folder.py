@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from tinygrad_mnist.atomic import atomic_write_text
 from tinygrad_mnist.run_config import TrainConfig
 
 __all__ = [
@@ -117,20 +116,8 @@ def prepare_run_folder(folder) -> Path:
     return folder
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write beside `path`, then rename: a crash never leaves a half-written file."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _write_json(path: Path, data) -> None:
-    _write_text(path, json.dumps(data, indent=1) + "\n")
+    atomic_write_text(path, json.dumps(data, indent=1) + "\n")
 
 
 def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation: Evaluation,
@@ -173,7 +160,7 @@ def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation:
     report = render_report(str(folder), config, history, evaluation, class_names,
                            figures=[name for name in FIGURES if name in written],
                            dataset_label=dataset_label)
-    _write_text(folder / REPORT_FILE, report)
+    atomic_write_text(folder / REPORT_FILE, report)
     written[REPORT_FILE] = folder / REPORT_FILE
     return written
 

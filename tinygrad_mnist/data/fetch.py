@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_mnist.data.atomic import atomic_write, remove_partial_files
+from tinygrad_mnist.atomic import atomic_write, remove_partial_files
 from tinygrad_mnist.data.checksums import HashingWriter, check_sha256, sha256_file
 from tinygrad_mnist.data.idx import decode_idx, read_bytes
 from tinygrad_mnist.data.lock import FileLock

@@ -8,12 +8,12 @@ finds them by looking at its own attributes, in the order they were assigned.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from collections.abc import Iterator
 
 import numpy as np
 
+from tinygrad_mnist.atomic import atomic_write
 from tinygrad_mnist.tensor import Tensor
 
 
@@ -171,16 +171,8 @@ class Layer:
         The file is written beside its destination and moved into place, so an
         existing file is never left half-written.
         """
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, temporary = tempfile.mkstemp(dir=directory, suffix=".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as file:
-                np.savez(file, **self.state_dict())
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        with atomic_write(path) as file:
+            np.savez(file, **self.state_dict())
 
     def load(self, path, strict: bool = True) -> Layer:
         """Load a state written by `save`; refuses anything that is not a plain `.npz`."""

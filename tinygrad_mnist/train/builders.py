@@ -78,14 +78,6 @@ def _hidden_sizes(value):
     return [_int(f"hidden_sizes[{i}]", size, 1) for i, size in enumerate(sizes)]
 
 
-def _activation(value):
-    if not isinstance(value, str) or value.lower() not in nn.ACTIVATIONS:
-        raise ValueError(
-            f"config['activation']: expected one of {list(nn.ACTIVATIONS)}, got {value!r}"
-        )
-    return value.lower()
-
-
 def _init(value):
     if value == "auto":
         return value
@@ -103,7 +95,7 @@ def _batch_size(value):
 
 _NORMALISE = {
     "hidden_sizes": _hidden_sizes,
-    "activation": _activation,
+    "activation": lambda v: _choice("activation", v, nn.ACTIVATIONS),
     "init": _init,
     "optimizer": lambda v: _choice("optimizer", v, OPTIMIZERS),
     "learning_rate": lambda v: _float("learning_rate", v, 0.0, low_open=True),

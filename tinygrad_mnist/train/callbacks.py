@@ -22,6 +22,8 @@ import sys
 
 from tqdm import tqdm
 
+from tinygrad_mnist.data.progress import stderr_is_terminal
+
 
 class Callback:
     """The base class: every hook does nothing."""
@@ -164,7 +166,7 @@ class ProgressBar(Callback):
         self._bar = None
 
     def on_train_begin(self, trainer) -> None:
-        enabled = sys.stderr.isatty() if self.enabled is None else self.enabled
+        enabled = stderr_is_terminal() if self.enabled is None else self.enabled
         self._bar = tqdm(total=trainer.epochs, desc=self.description, unit="epoch",
                          disable=not enabled, leave=True, file=sys.stderr)
 

@@ -16,6 +16,7 @@ from collections import Counter
 
 import numpy as np
 
+from tinygrad_mnist.atomic import atomic_write_text
 from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, canonical_config
 from tinygrad_mnist.train.store import METRICS, ResultStore
 
@@ -57,11 +58,16 @@ def _architecture(hidden_sizes) -> str:
     return "[" + ", ".join(str(size) for size in hidden_sizes) + "]"
 
 
-def _ranking_key(row: dict) -> tuple:
-    """Best first: higher validation accuracy, then lower validation loss; NaN last."""
-    accuracy, loss = row["val_accuracy"], row["val_loss"]
+def validation_order(metrics: dict) -> tuple:
+    """A sort key, best first: higher validation accuracy, then lower validation loss; NaN last."""
+    accuracy, loss = metrics["val_accuracy"], metrics["val_loss"]
     return (-accuracy if math.isfinite(accuracy) else math.inf,
-            loss if math.isfinite(loss) else math.inf, row["key"], row["fold"] or 0)
+            loss if math.isfinite(loss) else math.inf)
+
+
+def _ranking_key(row: dict) -> tuple:
+    """`validation_order`, then the config key and the fold, so ties rank the same every time."""
+    return (*validation_order(row), row["key"], row["fold"] or 0)
 
 
 def rank(rows: list[dict]) -> list[dict]:
@@ -144,35 +150,21 @@ def kfold_summary(source) -> list[dict]:
 
 
 # ---------------------------------------------------------------------- exports
-def _json_safe(value):
+def json_safe(value):
     """NaN and infinities as None: strict JSON has no such numbers."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
-
-
-def _write_text(path, text: str) -> None:
-    """Write beside `path`, then rename: a crash never leaves a half-written export."""
-    path = os.fspath(path)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(temporary, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def export_json(source, path) -> None:
     """Write every row (config, metrics, per-epoch history) as a JSON list."""
-    rows = [_json_safe({k: v for k, v in row.items() if k != "config"}) for row in rows_of(source)]
-    _write_text(path, json.dumps(rows, indent=1) + "\n")
+    rows = [json_safe({k: v for k, v in row.items() if k != "config"}) for row in rows_of(source)]
+    atomic_write_text(path, json.dumps(rows, indent=1) + "\n")
 
 
 def export_csv(source, path) -> None:
@@ -188,7 +180,7 @@ def export_csv(source, path) -> None:
     writer.writerow(_CSV_COLUMNS)
     for row in rows_of(source):
         writer.writerow([cell(row.get(name)) for name in _CSV_COLUMNS])
-    _write_text(path, text.getvalue())
+    atomic_write_text(path, text.getvalue())
 
 
 def _format(value) -> str:
@@ -262,4 +254,4 @@ def markdown_report(source, title: str = "Grid search") -> str:
 
 def export_markdown(source, path, title: str = "Grid search") -> None:
     """Write `markdown_report(source, title)` to `path`."""
-    _write_text(path, markdown_report(source, title))
+    atomic_write_text(path, markdown_report(source, title))

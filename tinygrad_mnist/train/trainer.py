@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from tinygrad_mnist.data import batches as shuffled_batches
 from tinygrad_mnist.tensor import Tensor, no_grad
 from tinygrad_mnist.train.callbacks import Callback, DivergenceGuard
 from tinygrad_mnist.train.history import History
@@ -103,9 +104,11 @@ class Trainer:
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
             raise ValueError(f"epochs: expected an int >= 1, got {epochs!r}")
         x, y = as_arrays(train, "train")
-        # Converted once per fit (if at all), never per epoch.
+        # Converted once per fit (if at all), never per epoch; so is the validation set.
         x = x.astype(self._dtype(), copy=False)
-        validation = None if validation is None else as_arrays(validation, "validation")
+        if validation is not None:
+            validation_x, validation_y = as_arrays(validation, "validation")
+            validation = validation_x.astype(self._dtype(), copy=False), validation_y
         self.epochs, self.has_validation = int(epochs), validation is not None
         self.stop_training, self.stop_reason = False, None
         history = self.history = History()
@@ -144,9 +147,8 @@ class Trainer:
             batches = [(x, y)]
         else:
             # One gather per batch from a fresh permutation; the training set is never copied.
-            order = self.rng.permutation(n)
-            batches = ((x[index], y[index]) for index in
-                       (order[i:i + self.batch_size] for i in range(0, n, self.batch_size)))
+            batches = ((x[index], y[index])
+                       for index in shuffled_batches(n, self.batch_size, rng=self.rng))
         total_loss, correct, seen = 0.0, 0, 0
         for batch, (xb, yb) in enumerate(batches):
             self.optimizer.zero_grad()

@@ -18,6 +18,7 @@ import numpy as np
 
 from tinygrad_mnist.data import stratified_kfold, stratified_split
 from tinygrad_mnist.train.builders import build_from_config, config_key
+from tinygrad_mnist.train.export import validation_order
 from tinygrad_mnist.train.history import History
 from tinygrad_mnist.train.trainer import Trainer, as_arrays, class_labels
 
@@ -70,13 +71,8 @@ class KFoldResult:
         values = {n: np.array([fold.metrics[n] for fold in self.folds], float) for n in names}
         self.mean = {n: float(v.mean()) for n, v in values.items()}
         self.std = {n: float(v.std()) for n, v in values.items()}
-
-        def badness(i):
-            m = self.folds[i].metrics
-            return tuple(v if math.isfinite(v) else math.inf
-                         for v in (-m["val_accuracy"], m["val_loss"]))
-
-        self.best_fold = min(range(len(self.folds)), key=badness)
+        self.best_fold = min(range(len(self.folds)),
+                             key=lambda i: validation_order(self.folds[i].metrics))
 
     @property
     def best_model(self):

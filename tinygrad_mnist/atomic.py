@@ -36,6 +36,12 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
         raise
 
 
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write `text` (UTF-8, newlines as given) to `path` through `atomic_write`."""
+    with atomic_write(path) as file:
+        file.write(text.encode("utf-8"))
+
+
 def remove_partial_files(directory: str | os.PathLike) -> list[Path]:
     """Delete the temporary files that interrupted `atomic_write`s left in `directory`.
 
