@@ -23,7 +23,7 @@ class Affine(Function):
                 f"Dense expects inputs whose last axis has {weight.shape[0]} features, "
                 f"got shape {x.shape}"
             )
-        ctx.x, ctx.weight, ctx.has_bias = x, weight, bias is not None
+        ctx.x, ctx.weight = x, weight
         out = x @ weight
         if bias is not None:
             out += bias  # in place: no second output-sized array
@@ -31,20 +31,15 @@ class Affine(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        need_x, need_weight = ctx.needs_input_grad[:2]
+        need = ctx.needs_input_grad  # two entries, or three with a bias
         x, weight = ctx.x, ctx.weight
         # The first layer's input never needs a gradient: skip its (largest) product.
-        grad_x = grad @ weight.T if need_x else None
-        grad_weight = None
-        if need_weight:
-            grad_weight = x.reshape(-1, x.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])
-        if not ctx.has_bias:
+        grad_x = grad @ weight.T if need[0] else None
+        rows = grad.reshape(-1, grad.shape[-1])  # any leading axes as one batch axis (a view)
+        grad_weight = x.reshape(-1, x.shape[-1]).T @ rows if need[1] else None
+        if len(need) == 2:
             return grad_x, grad_weight
-        need_bias = ctx.needs_input_grad[2]
-        grad_bias = None
-        if need_bias:
-            grad_bias = (grad if grad.ndim == 2 else grad.reshape(-1, grad.shape[-1])).sum(axis=0)
-        return grad_x, grad_weight, grad_bias
+        return grad_x, grad_weight, rows.sum(axis=0) if need[2] else None
 
 
 class Dense(Layer):

@@ -172,7 +172,7 @@ class Layer:
         existing file is never left half-written.
         """
         with atomic_write(path) as file:
-            np.savez(file, **self.state_dict())
+            np.savez(file, **self._named_arrays())  # savez only reads: no copies
 
     def load(self, path, strict: bool = True) -> Layer:
         """Load a state written by `save`; refuses anything that is not a plain `.npz`."""

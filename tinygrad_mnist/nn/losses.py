@@ -117,12 +117,11 @@ class CrossEntropyLoss(Loss):
                 f"CrossEntropyLoss: logits must have shape (batch, classes), both non-zero, "
                 f"got {shape}"
             )
-        if isinstance(target, Tensor) and target.shape == shape:
-            return CrossEntropyWithProbabilities.apply(logits, target, reduction=self.reduction)
         target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
-        if target_data.shape == shape:
+        if target_data.shape == shape:  # probability rows; a Tensor target gets a gradient
             return CrossEntropyWithProbabilities.apply(
-                logits, target_data, reduction=self.reduction)
+                logits, target if isinstance(target, Tensor) else target_data,
+                reduction=self.reduction)
         return CrossEntropyWithLabels.apply(
             logits, labels=_check_labels(target_data, shape), reduction=self.reduction)
 

@@ -34,9 +34,9 @@ class MLP(Sequential):
         output_size = check_positive_int("output_size", output_size, "MLP")
         for i, size in enumerate(hidden_sizes):
             check_positive_int(f"hidden_sizes[{i}]", size, "MLP")
-        get_activation(activation)  # fail on a bad name before building anything
+        probe = get_activation(activation)  # fail on a bad name before building anything
         if init is None:
-            relu_like = isinstance(get_activation(activation), (ReLU, LeakyReLU))
+            relu_like = isinstance(probe, (ReLU, LeakyReLU))
             init = "he_uniform" if relu_like else "xavier_uniform"
         rng = np.random.default_rng(seed)
         sizes = [input_size, *hidden_sizes, output_size]

@@ -43,9 +43,11 @@ class SGD(Optimizer):
                 velocity += g
                 if self.nesterov:
                     # g + momentum * velocity, built in the scratch array.
-                    if g is not scratch:
-                        np.copyto(scratch, g)
-                    scratch += momentum * velocity
+                    if g is scratch:
+                        scratch += momentum * velocity
+                    else:
+                        np.multiply(velocity, momentum, out=scratch)
+                        scratch += g
                     g = scratch
                 else:
                     g = velocity
