@@ -7,6 +7,7 @@ readers here tell the two apart by their first bytes, not by the name.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import struct
@@ -99,16 +100,23 @@ def read_bytes(path: str | os.PathLike) -> bytearray:
     return buffer[:filled] if filled < len(buffer) else buffer
 
 
+@contextlib.contextmanager
+def gzip_errors(source: str | os.PathLike):
+    """Turn a failure to decompress inside the block into a ValueError naming `source`."""
+    try:
+        yield
+    except EOFError as error:
+        raise ValueError(f"{source}: truncated gzip data: {error}") from error
+    except (gzip.BadGzipFile, zlib.error) as error:
+        raise ValueError(f"{source}: corrupt gzip data: {error}") from error
+
+
 def decompress_if_gzip(data, source: str | os.PathLike):
     """`data` itself, or its gzip decompression when it starts with the gzip magic bytes."""
     if bytes(data[:2]) != GZIP_MAGIC:
         return data
-    try:
+    with gzip_errors(source):
         return bytearray(gzip.decompress(data))
-    except EOFError as error:
-        raise ValueError(f"{source}: truncated gzip data: {error}") from error
-    except (OSError, zlib.error) as error:
-        raise ValueError(f"{source}: corrupt gzip data: {error}") from error
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:

@@ -9,16 +9,19 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_mnist.data.checksums import FASHION_MNIST_SHA256, MNIST_SHA256
+from tinygrad_mnist.data.checksums import (
+    FASHION_MNIST_SHA256,
+    MNIST_SHA256,
+    TEST_IMAGES,
+    TEST_LABELS,
+    TRAIN_IMAGES,
+    TRAIN_LABELS,
+)
 from tinygrad_mnist.data.fetch import fetch_files, load_files
 from tinygrad_mnist.data.idx import read_idx
 from tinygrad_mnist.data.package_index import PackageIndex
 from tinygrad_mnist.data.sources import CsvDirectory, IdxDirectory, Mirror, Source
 
-TRAIN_IMAGES = "train-images-idx3-ubyte"
-TRAIN_LABELS = "train-labels-idx1-ubyte"
-TEST_IMAGES = "t10k-images-idx3-ubyte"
-TEST_LABELS = "t10k-labels-idx1-ubyte"
 DEFAULT_TIMEOUT = 10.0
 
 Split = tuple[np.ndarray, np.ndarray]

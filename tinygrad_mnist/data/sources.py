@@ -12,13 +12,12 @@ import os
 import shutil
 import urllib.error
 import urllib.request
-import zlib
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 import numpy as np
 
-from tinygrad_mnist.data.idx import GZIP_MAGIC, encode_idx
+from tinygrad_mnist.data.idx import GZIP_MAGIC, encode_idx, gzip_errors
 from tinygrad_mnist.data.mnist_csv import read_mnist_csv
 from tinygrad_mnist.data.progress import progress_bar
 
@@ -37,13 +36,8 @@ class SourceUnavailable(OSError):
 
 
 def _copy_decompressed(file: BinaryIO, out: BinaryIO, source: str | os.PathLike) -> None:
-    try:
-        with gzip.GzipFile(fileobj=file) as decompressed:
-            shutil.copyfileobj(decompressed, out, CHUNK)
-    except EOFError as error:
-        raise ValueError(f"{source}: truncated gzip data: {error}") from error
-    except (gzip.BadGzipFile, zlib.error) as error:
-        raise ValueError(f"{source}: corrupt gzip data: {error}") from error
+    with gzip_errors(source), gzip.GzipFile(fileobj=file) as decompressed:
+        shutil.copyfileobj(decompressed, out, CHUNK)
 
 
 class IdxDirectory:
