@@ -10,9 +10,9 @@ Workloads (real MNIST, float32; the data is loaded once, outside the timings):
   W2  the same net: one full-batch step on 60k
   W3  (a*b + a).sum().backward() on 4x4 tensors: the engine's own overhead, in microseconds
   W4  MLP 784-1024-1024-10, batch 1024: one epoch on 60k
-Within a workload every repetition runs each implementation once, in turn (alternating who
-goes first), so that a slow moment of the machine hits all of them alike; the table shows
-medians and the ratio project / NumPy.
+Each workload runs in a process of its own; within it every repetition runs each
+implementation once, in turn (alternating who goes first), so that a slow moment of the
+machine hits all of them alike; the table shows medians and the ratio project / NumPy.
 Timing assertions have no place in the test suite: this script is where speed is measured.
 """
 
@@ -141,9 +141,7 @@ def workloads(x, y, only):
     if "W3" in only:
         table["W3"] = ("(a*b + a).sum().backward(), 4x4", "us",
                        {k: tiny_expression(k) for k in kinds})
-    # The microsecond workload first: after the large ones have run, the same process
-    # measures every small operation, NumPy's included, up to twice as slow.
-    return {name: table[name] for name in ("W3", "W1", "W2", "W4") if name in table}
+    return table
 
 
 def _has_torch() -> bool:
@@ -155,17 +153,27 @@ def _has_torch() -> bool:
 
 
 def run_workloads(only, repeats):
+    """One new process per workload: one that ran before leaves the allocator and the
+    caches in a state that can slow the next by 10-60%, NumPy's side included."""
+    kinds = ["numpy", "project"] + (["torch"] if _has_torch() else [])
+    header = f"{'workload':<44}" + "".join(f"{k:>12}" for k in kinds) + f"{'project/numpy':>15}"
+    if "torch" in kinds:
+        header += f"{'project/torch':>15}"
+    print(f"medians of {repeats} interleaved repetitions, each workload in a new process")
+    print(header, flush=True)
+    for name in ("W3", "W1", "W2", "W4"):
+        if name in only:
+            subprocess.run([sys.executable, __file__, "--only", name, "--repeats", str(repeats),
+                            "--in-this-process"], check=True)
+
+
+def measure_in_this_process(only, repeats):
+    """Print the table rows of the workloads in `only`, measured in this process."""
     (x_train, y_train), _ = load_mnist()
     x, y = prepare_images(x_train), y_train.astype(np.int64)
     table = workloads(x, y, only)
     kinds = list(next(iter(table.values()))[2])
-    header = f"{'workload':<44}" + "".join(f"{k:>12}" for k in kinds) + f"{'project/numpy':>15}"
-    if "torch" in kinds:
-        header += f"{'project/torch':>15}"
-    print(f"medians of {repeats} interleaved repetitions")
-    print(header)
-    # One workload at a time (a large one leaves the allocator and caches in a state that
-    # slows whoever runs next); within it, the contenders take turns.
+    # Within a workload, the contenders take turns.
     for name, (text, unit, contenders) in table.items():
         for run, _ in contenders.values():  # one warm-up run each
             run()
@@ -183,7 +191,6 @@ def run_workloads(only, repeats):
         if "torch" in kinds:
             row += f"{medians['project'] / medians['torch']:>14.2f}x"
         print(row, flush=True)
-        table[name] = None  # let this workload's models and arrays go before the next
 
 
 # --------------------------------------------------------- whole-process measurements
@@ -249,8 +256,11 @@ def main():
     parser.add_argument("--train-repeats", type=int, default=1)
     parser.add_argument("--grid", action="store_true", help="also time the seed's grid")
     parser.add_argument("--no-workloads", action="store_true", help="skip W1-W4")
+    parser.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not args.no_workloads:
+    if args.in_this_process:
+        measure_in_this_process(set(args.only.split(",")), args.repeats)
+    elif not args.no_workloads:
         run_workloads(set(args.only.split(",")), args.repeats)
     if args.train:
         measure_default_train(args.train_repeats)
