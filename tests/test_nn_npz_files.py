@@ -1,4 +1,4 @@
-"""Hostile `.npz` model files: headers checked before anything is decompressed, all-or-nothing loads."""
+"""Hostile `.npz` model files: headers checked before decompressing, all-or-nothing loads."""
 
 import json
 import re
