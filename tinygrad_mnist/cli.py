@@ -615,11 +615,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (UsageError, ValueError, TypeError, OSError) as error:
+    except (UsageError, ValueError, TypeError, OSError, MemoryError, RecursionError) as error:
         if show_traceback:
             raise
-        print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+        print(f"{PROG}: error: {_RESOURCE_ERRORS.get(type(error), '')}{_one_line(error)}",
+              file=sys.stderr)
         return EXIT_USAGE
+
+
+# What a bare MemoryError or RecursionError means here: something given was too large.
+_RESOURCE_ERRORS = {
+    MemoryError: "out of memory (try smaller layers, batches or data): ",
+    RecursionError: "input nested too deeply: ",
+}
 
 
 if __name__ == "__main__":
