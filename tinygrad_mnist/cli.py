@@ -578,7 +578,7 @@ def _cmd_fetch(args) -> int:
 # ----------------------------------------------------------------------- main
 # Loggers whose INFO lines are the progress a user wants to see by default; the rest of
 # the package (say, each data source tried in turn) speaks up at WARNING, or with -v.
-_PROGRESS_LOGGERS = ("tinygrad_mnist.cli", "tinygrad_mnist.train")
+_PROGRESS_LOGGERS = ("tinygrad_mnist.cli", "tinygrad_mnist.train", "tinygrad_mnist.data.fetch")
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
