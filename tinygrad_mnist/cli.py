@@ -547,6 +547,9 @@ def _cmd_show(args) -> int:
     if x.shape[1] != model.sizes[0]:
         raise UsageError(f"dataset: the model takes {model.sizes[0]} inputs but the "
                          f"{data.title} images have {x.shape[1]} pixels")
+    if model.sizes[-1] != data.num_classes:
+        raise UsageError(f"dataset: the model scores {model.sizes[-1]} classes but "
+                         f"{data.title} has {data.num_classes}")
     model.eval()
     with no_grad():
         probabilities = model(Tensor(x)).softmax(axis=-1).numpy()
