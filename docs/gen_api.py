@@ -29,9 +29,9 @@ MODULES = (
     ("tinygrad_mnist.data", "MNIST: fetch, verify, cache, read, prepare, split, batch"),
     ("tinygrad_mnist.train", "Trainer, callbacks, metrics, validation, grid search, stores"),
     ("tinygrad_mnist.viz", "figures: predictions, curves, confusion, heat map, graph"),
-    ("tinygrad_mnist.datasets", "data sets by name, as the command line takes them"),
-    ("tinygrad_mnist.run_config", "TrainConfig: the settings of one training run"),
-    ("tinygrad_mnist.run_folder", "the run folder that `tinygrad-mnist train` writes"),
+    ("tinygrad_mnist.data.by_name", "data sets by name, as the command line takes them"),
+    ("tinygrad_mnist.app.run_config", "TrainConfig: the settings of one training run"),
+    ("tinygrad_mnist.app.run_folder", "the run folder that `tinygrad-mnist train` writes"),
 )
 
 

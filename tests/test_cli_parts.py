@@ -10,21 +10,21 @@ import numpy as np
 import pytest
 
 from tinygrad_mnist import optim
-from tinygrad_mnist.cli import batch_size, build_parser, hidden_sizes, main
-from tinygrad_mnist.data import prepare_images
-from tinygrad_mnist.datasets import (
-    load_named_dataset,
-    load_npz_dataset,
-    save_npz_dataset,
-    synthetic_digits,
-)
-from tinygrad_mnist.run_config import TrainConfig
-from tinygrad_mnist.run_folder import (
+from tinygrad_mnist.app.cli import batch_size, build_parser, hidden_sizes, main
+from tinygrad_mnist.app.run_config import TrainConfig
+from tinygrad_mnist.app.run_folder import (
     evaluate,
     load_run_model,
     new_run_folder,
     prepare_run_folder,
     write_run_folder,
+)
+from tinygrad_mnist.data import prepare_images
+from tinygrad_mnist.data.by_name import (
+    load_named_dataset,
+    load_npz_dataset,
+    save_npz_dataset,
+    synthetic_digits,
 )
 from tinygrad_mnist.train import History
 
@@ -38,7 +38,7 @@ def test_option_types_parse_what_users_type():
 
 
 def test_train_options_become_a_config_with_the_defaults_elsewhere():
-    from tinygrad_mnist.cli import _config_from_args
+    from tinygrad_mnist.app.cli import _config_from_args
 
     args = build_parser().parse_args(["train", "--hidden", "64", "--patience", "2"])
     config = _config_from_args(args)

@@ -18,22 +18,16 @@ from tinygrad_mnist.train.callbacks import (
     Callback,
     DivergenceGuard,
     EarlyStopping,
+    EpochLog,
     ModelCheckpoint,
     ProgressBar,
+    progress_report,
 )
 from tinygrad_mnist.train.experiment import Experiment, load_experiment
-from tinygrad_mnist.train.export import (
-    export_csv,
-    export_json,
-    export_markdown,
-    kfold_summary,
-    markdown_report,
-    rank,
-    ranking_table,
-    summary_table,
-)
+from tinygrad_mnist.train.export import export_csv, export_json, export_markdown, markdown_report
 from tinygrad_mnist.train.history import History
 from tinygrad_mnist.train.metrics import accuracy, confusion_matrix, per_class_accuracy
+from tinygrad_mnist.train.ranking import kfold_summary, rank, ranking_table, summary_table
 from tinygrad_mnist.train.search import SearchResult, expand_grid, grid_search
 from tinygrad_mnist.train.store import ResultStore
 from tinygrad_mnist.train.trainer import Trainer
@@ -50,6 +44,7 @@ __all__ = [
     "confusion_matrix",
     "DivergenceGuard",
     "EarlyStopping",
+    "EpochLog",
     "expand_grid",
     "Experiment",
     "export_csv",
@@ -66,6 +61,7 @@ __all__ = [
     "ModelCheckpoint",
     "per_class_accuracy",
     "ProgressBar",
+    "progress_report",
     "rank",
     "ranking_table",
     "ResultStore",

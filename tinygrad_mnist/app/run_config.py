@@ -34,7 +34,7 @@ class TrainConfig:
     no early stopping) watches the validation loss on a stratified `validation_fraction`
     of the training set; `schedule` ("none", "cosine" or "step") changes the learning
     rate once per epoch; `dataset` is a name of `datasets.DATASET_NAMES` or the path of
-    an `.npz` file (see `tinygrad_mnist.datasets`). Every field is checked when made.
+    an `.npz` file (see `tinygrad_mnist.data.by_name`). Every field is checked when made.
     """
 
     hidden_sizes: tuple[int, ...] = (256, 128)

@@ -19,21 +19,18 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_mnist import data as data_module
-from tinygrad_mnist.data import prepare_images, stratified_split
-from tinygrad_mnist.data.progress import stderr_is_terminal
-from tinygrad_mnist.datasets import DATASET_NAMES, load_named_dataset
-from tinygrad_mnist.run_config import OPTIMIZERS, SCHEDULES, TrainConfig
-from tinygrad_mnist.run_folder import (
+from tinygrad_mnist.app.run_config import OPTIMIZERS, SCHEDULES, TrainConfig
+from tinygrad_mnist.app.run_folder import (
     evaluate,
     load_run_model,
     new_run_folder,
     prepare_run_folder,
     write_run_folder,
 )
+from tinygrad_mnist.data import prepare_images, stratified_split
+from tinygrad_mnist.data.by_name import DATASET_NAMES, load_named_dataset
 from tinygrad_mnist.tensor import Tensor, no_grad
 from tinygrad_mnist.train import (
-    Callback,
-    ProgressBar,
     ResultStore,
     expand_grid,
     export_csv,
@@ -44,15 +41,17 @@ from tinygrad_mnist.train import (
     load_experiment,
     markdown_report,
     metrics,
+    progress_report,
     ranking_table,
 )
-from tinygrad_mnist.train.export import json_safe, markdown_table, rows_of
+from tinygrad_mnist.train.ranking import rows_of
+from tinygrad_mnist.train.tables import json_safe, markdown_table
 
 PROG = "tinygrad-mnist"
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-logger = logging.getLogger("tinygrad_mnist.cli")
+logger = logging.getLogger("tinygrad_mnist.app.cli")
 
 
 class UsageError(Exception):
@@ -335,28 +334,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------- subcommands
-class EpochLog(Callback):
-    """One log line per epoch: the progress report when stderr is not a terminal."""
-
-    def __init__(self, prefix: str = ""):
-        self.prefix = prefix
-
-    def on_epoch_end(self, trainer, epoch, logs) -> None:
-        line = (f"{self.prefix}epoch {epoch}/{trainer.epochs}: "
-                f"loss {logs['train_loss']:.4f}, accuracy {logs['train_accuracy']:.2%}")
-        if trainer.has_validation:
-            line += (f"; validation loss {logs['val_loss']:.4f}, "
-                     f"accuracy {logs['val_accuracy']:.2%}")
-        logger.info("%s (%.1f s)", line, logs["seconds"])
-
-
-def _progress(prefix: str = ""):
-    """A tqdm bar when stderr is a terminal, else one log line per epoch."""
-    if stderr_is_terminal():
-        return ProgressBar(enabled=True, description=prefix.rstrip(": ") or "training")
-    return EpochLog(prefix)
-
-
 def _config_from_args(args) -> TrainConfig:
     validation = getattr(args, "validation_fraction", None)  # kfold has none
     if validation is None:
@@ -380,7 +357,7 @@ def _cmd_train(args) -> int:
                                                     seed=config.seed)
         train, validation = (x[train_index], y[train_index]), (x[valid_index], y[valid_index])
     built = config.build(input_size=x.shape[1], num_classes=data.num_classes,
-                         callbacks=[_progress()])
+                         callbacks=[progress_report()])
     folder = prepare_run_folder(args.out) if args.out is not None else new_run_folder()
     # The first log line comes only now, once every input has been checked: an error
     # before this point is the one line on stderr.
@@ -399,10 +376,10 @@ def _cmd_train(args) -> int:
                                dataset_label=data.title)
     figures = sum(name.endswith(".png") for name in written)
     print(f"test accuracy: {evaluation.accuracy:.2%} on {len(data.test_labels):,} {data.title} "
-          f"test images, after {history.epochs} epochs ({sum(history.seconds):.1f} s)")
+          f"test images, after {history.epochs_run} epochs ({sum(history.seconds):.1f} s)")
     print(f"run folder: {folder} (report.md, model.npz, history.json, {figures} figures)")
     if interrupted:
-        print(f"{PROG}: interrupted after {history.epochs} of {config.epochs} epochs; kept the "
+        print(f"{PROG}: interrupted after {history.epochs_run} of {config.epochs} epochs; kept the "
               f"run folder {folder} with the model and the history so far", file=sys.stderr)
         return EXIT_INTERRUPTED
     if history.stopped_reason == "diverged":
@@ -420,7 +397,7 @@ def _cmd_kfold(args) -> int:
     def build(seed):
         prefix = f"fold {next(fold_numbers)}/{args.k}: "
         return config.build(input_size=x.shape[1], num_classes=data.num_classes,
-                            callbacks=[_progress(prefix)], seed=seed).trainer
+                            callbacks=[progress_report(prefix)], seed=seed).trainer
 
     _check_folds("--k", args.k, y)
     logger.info("%d-fold cross-validation of %s on %s %s training images", args.k,
@@ -433,7 +410,7 @@ def _cmd_kfold(args) -> int:
              "test accuracy": fold.metrics["test_accuracy"],
              "seconds": round(fold.metrics["seconds"], 1)}
             for i, fold in enumerate(result.folds, 1)]
-    print(markdown_table(rows, percent=("validation accuracy", "test accuracy")), end="")
+    print(markdown_table(rows, percent_columns=("validation accuracy", "test accuracy")), end="")
     print(f"mean validation accuracy {result.mean['val_accuracy']:.2%} "
           f"(std {result.std['val_accuracy']:.2%}); mean test accuracy "
           f"{result.mean['test_accuracy']:.2%} (std {result.std['test_accuracy']:.2%}); "
@@ -510,7 +487,7 @@ def _cmd_search(args) -> int:
         return EXIT_INTERRUPTED
     outputs = {} if args.out is not None else experiment.outputs
     written = _write_exports(result, Path(store_path).parent, experiment.name, outputs)
-    print(markdown_table(ranking_table(result)[:10], percent=(
+    print(markdown_table(ranking_table(result)[:10], percent_columns=(
         "test accuracy", "validation accuracy", "validation error")), end="")
     print(f"best: {_describe(result.best_config)}; test accuracy {result.test_accuracy:.2%}")
     print(f"store: {store_path}")
@@ -578,7 +555,7 @@ def _cmd_fetch(args) -> int:
 # ----------------------------------------------------------------------- main
 # Loggers whose INFO lines are the progress a user wants to see by default; the rest of
 # the package (say, each data source tried in turn) speaks up at WARNING, or with -v.
-_PROGRESS_LOGGERS = ("tinygrad_mnist.cli", "tinygrad_mnist.train")
+_PROGRESS_LOGGERS = ("tinygrad_mnist.app.cli", "tinygrad_mnist.train")
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
