@@ -34,7 +34,7 @@ def test_option_types_parse_what_users_type():
     assert hidden_sizes("512,256") == (512, 256)
     assert hidden_sizes("100") == (100,)
     assert hidden_sizes("none") == ()
-    assert batch_size("full") is None and batch_size("64") == 64
+    assert batch_size("full") == "full" and batch_size("64") == 64
 
 
 def test_train_options_become_a_config_with_the_defaults_elsewhere():

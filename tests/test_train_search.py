@@ -69,7 +69,7 @@ def test_build_from_config_makes_the_described_model_optimizer_and_trainer():
     assert built.trainer.batch_size == 16
     assert [type(c) for c in built.trainer.callbacks if isinstance(c, EarlyStopping)]
     adam = build_from_config({"optimizer": "adam"}, seed=0, input_size=8, num_classes=3)
-    assert isinstance(adam.optimizer, optim.Adam) and adam.trainer.batch_size is None
+    assert isinstance(adam.optimizer, optim.Adam) and adam.trainer.batch_size == CONFIG_DEFAULTS["batch_size"]
 
 
 def test_a_step_schedule_halves_the_rate_every_third_of_the_epochs():
@@ -98,7 +98,7 @@ def test_canonical_configs_and_keys_treat_equivalent_configs_as_one():
     assert config_key({"batch_size": "full"}) == config_key({"batch_size": None})
     assert config_key({"activation": "ReLU"}) == config_key({})
     # momentum only matters to the momentum optimizers
-    assert config_key({"optimizer": "sgd", "momentum": 0.5}) == config_key({})
+    assert config_key({"optimizer": "sgd", "momentum": 0.5}) == config_key({"optimizer": "sgd"})
     assert config_key({"optimizer": "momentum", "momentum": 0.5}) != config_key(
         {"optimizer": "momentum"})
     assert config_key({"learning_rate": 0.5}) != config_key({"learning_rate": 0.1})
@@ -384,3 +384,16 @@ def test_a_search_killed_mid_trial_resumes_with_every_trial_exactly_once(tmp_pat
         if row["trial_id"] in before:
             assert row["finished_at"] == before[row["trial_id"]]["finished_at"]
             assert row["seconds"] == before[row["trial_id"]]["seconds"]
+
+
+def test_an_empty_config_builds_what_the_command_line_trains_by_default():
+    from tinygrad_mnist.app.run_config import TrainConfig
+
+    from_dict = build_from_config({}, seed=0, input_size=784, num_classes=10)
+    from_cli = TrainConfig().build(input_size=784, num_classes=10)
+    assert from_dict.config == from_cli.config
+    assert from_dict.model.sizes == from_cli.model.sizes == (784, 256, 128, 10)
+    assert isinstance(from_dict.optimizer, optim.SGD) and from_dict.optimizer.nesterov
+    assert from_dict.optimizer.lr == 0.1 and from_dict.optimizer.momentum == 0.9
+    assert from_dict.trainer.batch_size == 128 and from_dict.epochs == 6
+    assert isinstance(from_dict.trainer.scheduler, optim.CosineLR)

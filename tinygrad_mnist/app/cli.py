@@ -81,10 +81,10 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def batch_size(text: str) -> int | None:
-    """An int >= 1, or `"full"` (None: full-batch gradient descent)."""
+def batch_size(text: str) -> int | str:
+    """An int >= 1, or `"full"` (full-batch gradient descent; the schema reads it as None)."""
     if text.strip().lower() == "full":
-        return None
+        return "full"
     return _int_at_least(1, "or 'full'")(text)
 
 
@@ -156,7 +156,7 @@ def _add_model_options(parser: argparse.ArgumentParser, holdout: bool = True) ->
     d = TrainConfig()
     model = parser.add_argument_group("model")
     model.add_argument(
-        "--hidden", type=hidden_sizes, default=d.hidden_sizes, metavar="SIZES",
+        "--hidden", type=hidden_sizes, default=None, metavar="SIZES",
         help="hidden layer sizes, comma-separated, e.g. 512,256 or 100; 'none' for a linear "
              f"model (default: {','.join(map(str, d.hidden_sizes))})",
     )
@@ -164,46 +164,46 @@ def _add_model_options(parser: argparse.ArgumentParser, holdout: bool = True) ->
 
     model.add_argument(
         "--activation", choices=[name for name in ACTIVATIONS if name != "softmax"],
-        default=d.activation, metavar="NAME",
+        default=None, metavar="NAME",
         help="the activation between layers: "
              f"{', '.join(n for n in ACTIVATIONS if n != 'softmax')} (default: {d.activation})",
     )
     training = parser.add_argument_group("training")
     training.add_argument(
-        "--optimizer", choices=OPTIMIZERS, default=d.optimizer, metavar="NAME",
+        "--optimizer", choices=OPTIMIZERS, default=None, metavar="NAME",
         help="sgd (plain), momentum (SGD with --momentum), nesterov (SGD with Nesterov "
              f"momentum), adam or adamw (default: {d.optimizer})",
     )
     training.add_argument(
-        "--lr", type=positive_float, default=d.learning_rate, metavar="RATE",
+        "--lr", type=positive_float, default=None, metavar="RATE",
         help=f"the learning rate, > 0 (default: {d.learning_rate:g}; about 1e-3 suits adam)",
     )
     training.add_argument(
-        "--momentum", type=fraction, default=d.momentum, metavar="M",
+        "--momentum", type=fraction, default=None, metavar="M",
         help=f"the momentum of the momentum and nesterov optimizers, in [0, 1) "
              f"(default: {d.momentum:g})",
     )
     training.add_argument(
-        "--weight-decay", type=non_negative_float, default=d.weight_decay, metavar="W",
+        "--weight-decay", type=non_negative_float, default=None, metavar="W",
         help=f"L2 weight decay (decoupled for adamw), >= 0 (default: {d.weight_decay:g})",
     )
     training.add_argument(
-        "--schedule", choices=SCHEDULES, default=d.schedule, metavar="NAME",
+        "--schedule", choices=SCHEDULES, default=None, metavar="NAME",
         help="how the learning rate changes per epoch: none (constant), cosine (down to zero "
              f"at the last epoch) or step (halved every third of the epochs) "
              f"(default: {d.schedule})",
     )
     training.add_argument(
-        "--batch-size", type=batch_size, default=d.batch_size, metavar="N|full",
+        "--batch-size", type=batch_size, default=None, metavar="N|full",
         help="examples per gradient step, or 'full' for full-batch gradient descent as the "
              f"seed project trained (default: {d.batch_size})",
     )
     training.add_argument(
-        "--epochs", type=positive_int, default=d.epochs, metavar="N",
+        "--epochs", type=positive_int, default=None, metavar="N",
         help=f"the most epochs to train (default: {d.epochs})",
     )
     training.add_argument(
-        "--patience", type=non_negative_int, default=d.patience, metavar="N",
+        "--patience", type=non_negative_int, default=None, metavar="N",
         help="stop when the validation loss has not improved for N epochs and keep the best "
              "weights (default: no early stopping)" + (
                  "; needs validation data, so it sets --validation-fraction 0.1 unless given"
@@ -216,7 +216,7 @@ def _add_model_options(parser: argparse.ArgumentParser, holdout: bool = True) ->
                  "epoch, in [0, 1) (default: 0, or 0.1 with --patience)",
         )
     training.add_argument(
-        "--seed", type=non_negative_int, default=d.seed, metavar="N",
+        "--seed", type=non_negative_int, default=None, metavar="N",
         help=f"seeds the weights, the batch order and the validation split (default: {d.seed})",
     )
 
@@ -334,17 +334,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------- subcommands
+# Option -> TrainConfig field. argparse only parses: an option not given stays None and
+# the schema (train.builders.CONFIG_DEFAULTS, through TrainConfig) fills it and checks it.
+_CONFIG_OPTIONS = {"hidden": "hidden_sizes", "activation": "activation",
+                   "optimizer": "optimizer", "lr": "learning_rate", "momentum": "momentum",
+                   "weight_decay": "weight_decay", "batch_size": "batch_size",
+                   "epochs": "epochs", "schedule": "schedule", "patience": "patience",
+                   "seed": "seed", "dataset": "dataset"}
+
+
 def _config_from_args(args) -> TrainConfig:
+    given = {field: getattr(args, option) for option, field in _CONFIG_OPTIONS.items()
+             if getattr(args, option, None) is not None}
     validation = getattr(args, "validation_fraction", None)  # kfold has none
     if validation is None:
         validation = 0.1 if args.patience is not None else 0.0
-    return TrainConfig(
-        hidden_sizes=args.hidden, activation=args.activation, optimizer=args.optimizer,
-        learning_rate=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
-        batch_size=args.batch_size, epochs=args.epochs, schedule=args.schedule,
-        patience=args.patience, validation_fraction=validation, seed=args.seed,
-        dataset=str(args.dataset),
-    )
+    return TrainConfig(**{**given, "dataset": str(given.get("dataset", "mnist"))},
+                       validation_fraction=validation)
 
 
 def _cmd_train(args) -> int:

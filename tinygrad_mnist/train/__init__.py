@@ -9,7 +9,8 @@ grid search with a resumable SQLite result store, exports and TOML experiment fi
 
 from tinygrad_mnist.train.builders import (
     CONFIG_DEFAULTS,
-    Built,
+    PRESETS,
+    TrainingSetup,
     build_from_config,
     canonical_config,
     config_key,
@@ -36,10 +37,11 @@ from tinygrad_mnist.train.validation import KFoldResult, SplitResult, holdout, k
 __all__ = [
     "accuracy",
     "build_from_config",
-    "Built",
+    "TrainingSetup",
     "Callback",
     "canonical_config",
     "CONFIG_DEFAULTS",
+    "PRESETS",
     "config_key",
     "confusion_matrix",
     "DivergenceGuard",
