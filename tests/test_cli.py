@@ -25,6 +25,8 @@ from tinygrad_mnist.data.by_name import save_npz_dataset, synthetic_digits
 from tinygrad_mnist.data.idx import encode_idx
 from tinygrad_mnist.train import ResultStore
 
+pytestmark = pytest.mark.slow
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("learning_curves.png", "predictions.png", "confusion_matrix.png",
            "true_vs_predicted.png")

@@ -234,6 +234,7 @@ fetch_files(json.loads(sys.argv[1]), sys.argv[2], [Mirror(sys.argv[3], timeout=2
 """
 
 
+@pytest.mark.slow
 def test_two_processes_filling_one_cache_both_succeed_and_download_once(tmp_path):
     arrays = make_arrays(n_train=200)
     checksums = checksums_of(arrays)

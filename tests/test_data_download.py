@@ -28,6 +28,8 @@ from tinygrad_mnist.data.idx import encode_idx
 from tinygrad_mnist.data.mnist import _load_dataset as load_dataset
 from tinygrad_mnist.data.sources import SourceUnavailable
 
+pytestmark = pytest.mark.slow
+
 
 def _good_replies(arrays, prefix=""):
     return {f"{prefix}{name}.gz": gzip_reply(array) for name, array in arrays.items()}

