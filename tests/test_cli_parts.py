@@ -151,6 +151,7 @@ def small_run(tmp_path_factory):
     return folder, built, evaluation
 
 
+@pytest.mark.slow  # trains and writes a whole run folder, figures included
 def test_saved_model_comes_back_with_its_config(small_run):
     folder, built, evaluation = small_run
     model, config = load_run_model(folder / "model.npz")
@@ -161,6 +162,7 @@ def test_saved_model_comes_back_with_its_config(small_run):
         prepare_run_folder(folder)
 
 
+@pytest.mark.slow  # trains and writes a whole run folder, figures included
 def test_an_interrupted_run_before_its_first_epoch_still_gets_a_report(small_run, tmp_path):
     _, built, evaluation = small_run
     empty = History(stopped_reason="interrupted")
@@ -171,6 +173,7 @@ def test_an_interrupted_run_before_its_first_epoch_still_gets_a_report(small_run
     assert f"interrupted (Ctrl-C) after 0 of {TrainConfig().epochs} epochs" in report
 
 
+@pytest.mark.slow  # trains and writes a whole run folder, figures included
 def test_model_that_does_not_fit_its_config_is_refused(small_run, tmp_path):
     folder, built, _ = small_run
     (tmp_path / "model.npz").write_bytes((folder / "model.npz").read_bytes())

@@ -303,6 +303,7 @@ def test_a_search_started_again_on_its_store_runs_nothing_twice(tmp_path):
         assert len(store) == 8 + 2 + 1
 
 
+@pytest.mark.slow  # two joblib worker processes
 def test_results_are_identical_to_the_bit_with_one_or_two_jobs(tmp_path):
     x, y = blobs(n=300)
     test, (x, y) = (x[240:], y[240:]), (x[:240], y[:240])

@@ -13,6 +13,7 @@ import argparse
 import itertools
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -71,24 +72,26 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
     if text.strip().lower() == "none":
         return ()
     try:
-        sizes = tuple(int(part) for part in text.split(","))
+        return tuple(int(part) for part in text.split(","))
     except ValueError:
-        sizes = ()
-    if not sizes or any(size < 1 for size in sizes):
         raise argparse.ArgumentTypeError(
-            f"expected positive layer sizes separated by commas (e.g. 512,256), got {text!r}"
-        )
-    return sizes
+            f"expected layer sizes separated by commas (e.g. 512,256), got {text!r}"
+        ) from None
 
 
 def batch_size(text: str) -> int | str:
-    """An int >= 1, or `"full"` (full-batch gradient descent; the schema reads it as None)."""
+    """An int, or `"full"` (full-batch gradient descent; the schema reads it as None)."""
     if text.strip().lower() == "full":
         return "full"
-    return _int_at_least(1, "or 'full'")(text)
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or 'full', got {text!r}") \
+            from None
 
 
 def _int_at_least(low: int, also: str = ""):
+    """For options outside the training schema (--k, --jobs, --n): parsed and checked here."""
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -102,32 +105,6 @@ def _int_at_least(low: int, also: str = ""):
 
     parse.__name__ = f"int>={low}"
     return parse
-
-
-def _float_in(low: float, high: float | None, low_open: bool, high_open: bool = True):
-    shown = f"{'(' if low_open else '['}{low:g}, {'inf' if high is None else f'{high:g}'}" + (
-        ")" if high_open or high is None else "]")
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        above = value > low if low_open else value >= low
-        below = high is None or (value < high if high_open else value <= high)
-        if not (above and below) or value != value or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"expected a number in {shown}, got {text!r}")
-        return value
-
-    parse.__name__ = "number"
-    return parse
-
-
-positive_float = _float_in(0.0, None, low_open=True)
-non_negative_float = _float_in(0.0, None, low_open=False)
-fraction = _float_in(0.0, 1.0, low_open=False)
-positive_int = _int_at_least(1)
-non_negative_int = _int_at_least(0)
 
 
 # --------------------------------------------------------------------- parser
@@ -175,16 +152,16 @@ def _add_model_options(parser: argparse.ArgumentParser, holdout: bool = True) ->
              f"momentum), adam or adamw (default: {d.optimizer})",
     )
     training.add_argument(
-        "--lr", type=positive_float, default=None, metavar="RATE",
+        "--lr", type=float, default=None, metavar="RATE",
         help=f"the learning rate, > 0 (default: {d.learning_rate:g}; about 1e-3 suits adam)",
     )
     training.add_argument(
-        "--momentum", type=fraction, default=None, metavar="M",
+        "--momentum", type=float, default=None, metavar="M",
         help=f"the momentum of the momentum and nesterov optimizers, in [0, 1) "
              f"(default: {d.momentum:g})",
     )
     training.add_argument(
-        "--weight-decay", type=non_negative_float, default=None, metavar="W",
+        "--weight-decay", type=float, default=None, metavar="W",
         help=f"L2 weight decay (decoupled for adamw), >= 0 (default: {d.weight_decay:g})",
     )
     training.add_argument(
@@ -199,11 +176,11 @@ def _add_model_options(parser: argparse.ArgumentParser, holdout: bool = True) ->
              f"seed project trained (default: {d.batch_size})",
     )
     training.add_argument(
-        "--epochs", type=positive_int, default=None, metavar="N",
+        "--epochs", type=int, default=None, metavar="N",
         help=f"the most epochs to train (default: {d.epochs})",
     )
     training.add_argument(
-        "--patience", type=non_negative_int, default=None, metavar="N",
+        "--patience", type=int, default=None, metavar="N",
         help="stop when the validation loss has not improved for N epochs and keep the best "
              "weights (default: no early stopping)" + (
                  "; needs validation data, so it sets --validation-fraction 0.1 unless given"
@@ -211,12 +188,12 @@ def _add_model_options(parser: argparse.ArgumentParser, holdout: bool = True) ->
     )
     if holdout:
         training.add_argument(
-            "--validation-fraction", type=fraction, default=None, metavar="F",
+            "--validation-fraction", type=float, default=None, metavar="F",
             help="hold out this stratified fraction of the training set to validate each "
                  "epoch, in [0, 1) (default: 0, or 0.1 with --patience)",
         )
     training.add_argument(
-        "--seed", type=non_negative_int, default=None, metavar="N",
+        "--seed", type=int, default=None, metavar="N",
         help=f"seeds the weights, the batch order and the validation split (default: {d.seed})",
     )
 
@@ -341,6 +318,8 @@ _CONFIG_OPTIONS = {"hidden": "hidden_sizes", "activation": "activation",
                    "weight_decay": "weight_decay", "batch_size": "batch_size",
                    "epochs": "epochs", "schedule": "schedule", "patience": "patience",
                    "seed": "seed", "dataset": "dataset"}
+_OPTION_OF = {field: option.replace("_", "-") for option, field in _CONFIG_OPTIONS.items()}
+_OPTION_OF["validation_fraction"] = "validation-fraction"
 
 
 def _config_from_args(args) -> TrainConfig:
@@ -349,8 +328,13 @@ def _config_from_args(args) -> TrainConfig:
     validation = getattr(args, "validation_fraction", None)  # kfold has none
     if validation is None:
         validation = 0.1 if args.patience is not None else 0.0
-    return TrainConfig(**{**given, "dataset": str(given.get("dataset", "mnist"))},
-                       validation_fraction=validation)
+    try:
+        return TrainConfig(**{**given, "dataset": str(given.get("dataset", "mnist"))},
+                           validation_fraction=validation)
+    except (TypeError, ValueError) as error:  # the schema's word for it, under the option's name
+        field = re.match(r"(?:config\[')?(\w+)", str(error)).group(1)
+        option = _OPTION_OF.get(field)
+        raise UsageError(f"argument --{option}: {error}" if option else str(error)) from None
 
 
 def _cmd_train(args) -> int:
