@@ -1,10 +1,14 @@
 """Impossible arguments refused through the API, and files named in their errors."""
 
+import json
+
 import numpy as np
 import pytest
 
-from tinygrad_mnist import Tensor, cli, nn, optim
-from tinygrad_mnist.datasets import save_npz_dataset, synthetic_digits
+from tinygrad_mnist import Tensor, nn, optim
+from tinygrad_mnist.app import cli
+from tinygrad_mnist.app.run_config import TrainConfig
+from tinygrad_mnist.data.by_name import save_npz_dataset, synthetic_digits
 from tinygrad_mnist.train import load_experiment
 
 
@@ -45,10 +49,11 @@ def test_a_toml_file_that_is_not_utf8_is_named(tmp_path):
 
 def test_show_refuses_a_data_set_with_another_number_of_classes(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["train", "--dataset", "synthetic", "--epochs", "1", "--hidden", "4",
-                     "--out", "run"]) == 0
+    (tmp_path / "run").mkdir()
+    nn.MLP(784, [4], 10).save(tmp_path / "run" / "model.npz")
+    (tmp_path / "run" / "config.json").write_text(
+        json.dumps(TrainConfig(hidden_sizes=(4,)).to_dict()))
     save_npz_dataset(tmp_path / "three.npz", synthetic_digits(40, 20, num_classes=3))
-    capsys.readouterr()
     status = cli.main(["show", "run/model.npz", "--dataset", "three.npz"])
     err = capsys.readouterr().err
     assert status == 2 and len(err.strip().splitlines()) == 1

@@ -6,8 +6,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from tinygrad_mnist.cli import main
-from tinygrad_mnist.datasets import MAX_CLASSES, ImageDataset, load_npz_dataset
+from tinygrad_mnist.app.cli import main
+from tinygrad_mnist.data.by_name import MAX_CLASSES, ImageDataset, load_npz_dataset
 
 
 def arrays(n_train=20, n_test=10, side=4, classes=3):

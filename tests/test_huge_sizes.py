@@ -6,10 +6,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from tinygrad_mnist import cli, nn
+from tinygrad_mnist import nn
+from tinygrad_mnist.app import cli
+from tinygrad_mnist.app.run_config import TrainConfig
+from tinygrad_mnist.app.run_folder import load_run_model
 from tinygrad_mnist.nn import init
-from tinygrad_mnist.run_config import TrainConfig
-from tinygrad_mnist.run_folder import load_run_model
 
 
 def test_an_mlp_too_large_for_the_machine_is_a_value_error():

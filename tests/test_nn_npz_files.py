@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tinygrad_mnist import nn
-from tinygrad_mnist.nn.layer import read_npz
-from tinygrad_mnist.run_config import TrainConfig
-from tinygrad_mnist.run_folder import load_run_model
+from tinygrad_mnist.app.run_config import TrainConfig
+from tinygrad_mnist.app.run_folder import load_run_model
+from tinygrad_mnist.npz import read_npz
 
 
 def npy_header(shape, descr="<f4") -> bytes:

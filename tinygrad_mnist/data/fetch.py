@@ -37,9 +37,9 @@ class FetchError(OSError):
     """No source could deliver some file; the message lists what each one said."""
 
 
-def fetch_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
-                sources: Sequence[Source], *, hint: str = "",
-                sizes: Mapping[str, int] | None = None) -> Path:
+def _fetch_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
+                 sources: Sequence[Source], *, hint: str = "",
+                 sizes: Mapping[str, int] | None = None) -> Path:
     """Make `cache_dir` hold every file named in `checksums` with that SHA-256; return it.
 
     Files already cached and intact are kept; when all are, nothing is locked or
@@ -119,7 +119,7 @@ def _store(source: Source, name: str, path: Path, digest: str, size: int | None)
         check_sha256(written.hexdigest(), digest, f"{name} from {source}")
 
 
-def read_cached(checksums: Mapping[str, str],
+def _read_cached(checksums: Mapping[str, str],
                 cache_dir: str | os.PathLike) -> dict[str, np.ndarray] | None:
     """The cached IDX arrays by name, or None if any file is missing or not intact.
 
@@ -139,18 +139,18 @@ def read_cached(checksums: Mapping[str, str],
     return arrays
 
 
-def load_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
-               sources: Sequence[Source], *, hint: str = "",
-               sizes: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
+def _load_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
+                sources: Sequence[Source], *, hint: str = "",
+                sizes: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
     """The arrays of the files in `checksums`, from the cache, filled from `sources` if need be."""
     _check_folder(Path(cache_dir))
-    arrays = read_cached(checksums, cache_dir)
+    arrays = _read_cached(checksums, cache_dir)
     if arrays is None and not sources:
         raise FetchError(f"{cache_dir} does not hold the files {', '.join(checksums)}, intact, "
                          "and no source is allowed" + (f"\n{hint}" if hint else ""))
     if arrays is None:
-        fetch_files(checksums, cache_dir, sources, hint=hint, sizes=sizes)
-        arrays = read_cached(checksums, cache_dir)
+        _fetch_files(checksums, cache_dir, sources, hint=hint, sizes=sizes)
+        arrays = _read_cached(checksums, cache_dir)
     if arrays is None:  # another process broke a file between our fill and our read
         raise FetchError(f"the files in {cache_dir} changed while they were being read")
     return arrays

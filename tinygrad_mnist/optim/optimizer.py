@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from tinygrad_mnist.nn.checks import check_number
+from tinygrad_mnist.checks import check_number
 from tinygrad_mnist.tensor import Tensor
 
 

@@ -160,7 +160,7 @@ def load_npz_dataset(path) -> ImageDataset:
     ValueError naming the file and the array; what the array headers declare is checked
     before any array is decompressed, and other arrays in the file are not read.
     """
-    from tinygrad_mnist.nn.layer import read_npz
+    from tinygrad_mnist.npz import read_npz
 
     path = Path(path)
     if not path.is_file():
