@@ -26,12 +26,16 @@ from tinygrad_mnist.app.run_folder import (
     load_run_model,
     new_run_folder,
     prepare_run_folder,
+    save_model_first,
     write_run_folder,
 )
+from tinygrad_mnist.atomic import atomic_write_text
 from tinygrad_mnist.data import prepare_images, stratified_split
 from tinygrad_mnist.data.by_name import DATASET_NAMES, load_named_dataset
+from tinygrad_mnist.figure_file import save_figure
 from tinygrad_mnist.tensor import Tensor, no_grad
 from tinygrad_mnist.train import (
+    KFoldResult,
     ResultStore,
     expand_grid,
     export_csv,
@@ -298,8 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("model", type=Path, metavar="MODEL.npz",
                       help="a model.npz from a run folder")
-    show.add_argument("--out", type=Path, metavar="PNG",
-                      help="the image to write (default: predictions-<n>.png beside the model)")
+    show.add_argument("--out", type=Path, metavar="PNG|DIR",
+                      help="the image to write, or a folder to write predictions-<n>.png "
+                           "into (default: predictions-<n>.png beside the model)")
     show.add_argument("--n", type=_int_at_least(1), default=25, metavar="N",
                       help="how many test images to show (default: 25)")
     show.add_argument("--mistakes", action="store_true",
@@ -373,21 +378,32 @@ def _cmd_train(args) -> int:
         history = built.trainer.fit(train, validation, epochs=config.epochs)
     except KeyboardInterrupt:
         history, interrupted = built.trainer.history, True
-    evaluation = evaluate(built.trainer, data.test_images, prepare_images(data.test_images),
-                          data.test_labels)
+    # Saved before the test evaluation, so a Ctrl-C during it still leaves the model.
+    save_model_first(folder, model=built.model, config=config, history=history)
+    try:
+        evaluation = evaluate(built.trainer, data.test_images,
+                              prepare_images(data.test_images), data.test_labels)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted during the test evaluation; kept the model, its config and "
+              f"history in {folder}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     written = write_run_folder(folder, model=built.model, config=config, history=history,
                                evaluation=evaluation, class_names=data.class_names,
                                dataset_label=data.title)
     figures = sum(name.endswith(".png") for name in written)
-    print(f"test accuracy: {evaluation.accuracy:.2%} on {len(data.test_labels):,} {data.title} "
+    score = ("diverged: the model's outputs are not finite, so it has no test accuracy"
+             if evaluation.diverged else f"test accuracy: {evaluation.accuracy:.2%}")
+    print(f"{score} on {len(data.test_labels):,} {data.title} "
           f"test images, after {history.epochs_run} epochs ({sum(history.seconds):.1f} s)")
     print(f"run folder: {folder} (report.md, model.npz, history.json, {figures} figures)")
     if interrupted:
         print(f"{PROG}: interrupted after {history.epochs_run} of {config.epochs} epochs; kept the "
               f"run folder {folder} with the model and the history so far", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if history.stopped_reason == "diverged":
-        logger.warning("training diverged (the loss became NaN or infinite); try a smaller --lr")
+    if evaluation.diverged or history.stopped_reason == "diverged":
+        print(f"{PROG}: training diverged (the loss became NaN or infinite); try a smaller --lr",
+              file=sys.stderr)
+        return EXIT_DIVERGED
     return 0
 
 
@@ -407,26 +423,44 @@ def _cmd_kfold(args) -> int:
     logger.info("%d-fold cross-validation of %s on %s %s training images", args.k,
                 " -> ".join(map(str, (x.shape[1], *config.hidden_sizes, data.num_classes))),
                 f"{len(y):,}", data.title)
-    result = kfold(build, (x, y), k=args.k, seed=config.seed, test=test, epochs=config.epochs)
+    finished = []
+    try:
+        kfold(build, (x, y), k=args.k, seed=config.seed, test=test, epochs=config.epochs,
+              on_fold=finished.append)
+    except KeyboardInterrupt:
+        if finished:
+            _print_folds(finished, args.k, config, args.out, interrupted=True)
+        print(f"{PROG}: interrupted after {len(finished)} of {args.k} folds"
+              + (f"; the finished folds are above{' and in ' + str(args.out) if args.out else ''}"
+                 if finished else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    _print_folds(finished, args.k, config, args.out)
+    return 0
+
+
+def _print_folds(folds: list, k: int, config, out: Path | None, interrupted=False) -> None:
+    """Print the table of the finished `folds` and their summary; write it to `out` if given."""
     rows = [{"fold": i, "status": fold.metrics["status"], "epochs": fold.metrics["epochs_run"],
              "validation accuracy": fold.metrics["val_accuracy"],
              "validation loss": round(fold.metrics["val_loss"], 4),
              "test accuracy": fold.metrics["test_accuracy"],
              "seconds": round(fold.metrics["seconds"], 1)}
-            for i, fold in enumerate(result.folds, 1)]
+            for i, fold in enumerate(folds, 1)]
+    result = KFoldResult(folds)
     print(markdown_table(rows, percent_columns=("validation accuracy", "test accuracy")), end="")
     print(f"mean validation accuracy {result.mean['val_accuracy']:.2%} "
           f"(std {result.std['val_accuracy']:.2%}); mean test accuracy "
           f"{result.mean['test_accuracy']:.2%} (std {result.std['test_accuracy']:.2%}); "
-          f"best fold {result.best_fold + 1}")
-    if args.out is not None:
-        summary = {"config": config.to_dict(), "k": args.k,
+          f"best fold {result.best_fold + 1}"
+          + (f" (of the {len(folds)} finished before the interruption)" if interrupted else ""))
+    if out is not None:
+        summary = {"config": config.to_dict(), "k": k,
                    "folds": [fold.metrics for fold in result.folds],
-                   "mean": result.mean, "std": result.std, "best_fold": result.best_fold + 1}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(json_safe(summary), indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {args.out}")
-    return 0
+                   "mean": result.mean, "std": result.std, "best_fold": result.best_fold + 1,
+                   "interrupted": interrupted}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out, json.dumps(json_safe(summary), indent=1) + "\n")
+        print(f"wrote {out}")
 
 
 def _check_folds(name: str, k: int, labels) -> None:
@@ -598,6 +632,10 @@ def _cmd_show(args) -> int:
     model.eval()
     with no_grad():
         probabilities = model(Tensor(x)).softmax(axis=-1).numpy()
+    if not np.isfinite(probabilities).all():
+        print(f"{PROG}: diverged: the model {args.model} gives outputs that are not finite "
+              "(NaN), so it has no accuracy and nothing to show", file=sys.stderr)
+        return EXIT_DIVERGED
     predictions = probabilities.argmax(axis=1)
     chosen = np.flatnonzero(predictions != data.test_labels) if args.mistakes else \
         np.arange(len(predictions))
@@ -605,12 +643,15 @@ def _cmd_show(args) -> int:
         raise UsageError("--mistakes: the model gets every test image right; nothing to show")
     chosen = chosen[:args.n]
     kind = "mistakes" if args.mistakes else "predictions"
-    out = args.out or args.model.with_name(f"{kind}-{len(chosen)}.png")
+    name = f"{kind}-{len(chosen)}.png"
+    out = args.model.with_name(name) if args.out is None else \
+        args.out / name if args.out.is_dir() else args.out  # a folder: the image goes in it
     accuracy = metrics.accuracy(data.test_labels, predictions)
-    plot_predictions(data.test_images[chosen], data.test_labels[chosen], predictions[chosen],
-                     n=len(chosen), probabilities=probabilities[chosen],
-                     class_names=data.class_names,
-                     title=f"{kind.capitalize()} on {data.title} test images", path=out)
+    figure = plot_predictions(data.test_images[chosen], data.test_labels[chosen],
+                              predictions[chosen], n=len(chosen),
+                              probabilities=probabilities[chosen], class_names=data.class_names,
+                              title=f"{kind.capitalize()} on {data.title} test images")
+    out = save_figure(figure, out)  # the path it wrote (".png" added to a name without one)
     print(f"test accuracy: {accuracy:.2%} on {len(predictions):,} {data.title} test images")
     print(f"wrote {out} ({len(chosen)} {kind})")
     return 0
