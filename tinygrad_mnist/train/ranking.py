@@ -143,9 +143,10 @@ def summary_table(source, by: str = "activation", metric: str = "val_accuracy",
     """Mean, standard deviation, best and worst of `metric` per value of the setting `by`.
 
     `by` is any config key ("activation", "hidden_sizes", "learning_rate"...). Trials
-    whose metric is NaN (diverged, failed) are left out of the figures and counted.
+    whose metric is NaN (diverged, failed) are left out of the figures and counted
+    ("not finite"; "failed" counts the failed ones among them).
     """
-    rows = [row for row in rows_of(source) if row["phase"] == phase]
+    rows = one_experiment([row for row in rows_of(source) if row["phase"] == phase])
     if by not in CONFIG_DEFAULTS:
         raise ValueError(f"by: expected a config key ({', '.join(CONFIG_DEFAULTS)}), got {by!r}")
     groups: dict[str, list[dict]] = {}
