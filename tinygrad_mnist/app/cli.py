@@ -546,7 +546,8 @@ def _cmd_search(args) -> int:
     record = experiment_record((x, y), test, train_fraction=experiment.train_fraction,
                                k=experiment.k, seed=experiment.seed, dataset=data.title)
     _check_outputs({"store": store_path, **paths}, experiment_id(record))
-    with ResultStore(store_path) as store:  # not a store, or another experiment's: one line
+    # Not a store, another experiment's, or in use by another search: one line, at once.
+    with ResultStore(store_path) as store, store.lock():
         store.claim(record)
     arguments = {**experiment.search_arguments(), "store": store_path, "n_jobs": jobs,
                  "dataset": data.title, "retry_failed": args.retry_failed}

@@ -1,0 +1,175 @@
+"""Searches and processes (issue 14): a killed lock holder, a killed worker, a killed
+search with --jobs 2 leaving no orphans, and a real Dask cluster losing a worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tinygrad_mnist.train import ResultStore
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+
+GRID = """
+name = "process grid"
+dataset = "synthetic"
+k = 2
+top_n = 1
+
+[grid]
+hidden_sizes = [[48], [64]]
+learning_rate = [0.05, 0.1, 0.2]
+
+[config]
+batch_size = 32
+epochs = 3
+"""
+TRIALS = 6 + 2
+
+
+@pytest.fixture
+def env():
+    return {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg",
+            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def stored_count(path) -> int:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+            return connection.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+    except sqlite3.Error:  # not created yet, or being written
+        return 0
+
+
+def children(pid: int) -> dict[int, str]:
+    """The processes whose parent is `pid`, with their command lines (Linux /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            if parent == pid:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(
+                    b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def start_search(tmp_path, env, *options):
+    """The search in a child process; its output goes to files (no pipe left to close)."""
+    (tmp_path / "grid.toml").write_text(GRID)
+    with open(tmp_path / "stdout", "w") as out, open(tmp_path / "stderr", "w") as err:
+        return subprocess.Popen([sys.executable, "-m", "tinygrad_mnist", "search", "grid.toml",
+                                 "--out", "out", *options], cwd=tmp_path, env=env,
+                                stdout=out, stderr=err)
+
+
+def wait_for_trials(process, store, count, timeout=90):
+    deadline = time.monotonic() + timeout
+    while stored_count(store) < count:
+        assert process.poll() is None, "the search ended before it could be killed"
+        assert time.monotonic() < deadline, "no trial finished in time"
+        time.sleep(0.02)
+
+
+def workers_of(pid: int) -> list[int]:
+    return [child for child, command in children(pid).items()
+            if "resource_tracker" not in command]
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table in /proc")
+def test_a_killed_worker_is_one_line_and_keeps_the_finished_trials(tmp_path, env):
+    process = start_search(tmp_path, env, "--jobs", "2")
+    store = tmp_path / "out" / "results.sqlite"
+    try:
+        wait_for_trials(process, store, 1)
+        victim = workers_of(process.pid)[0]
+        os.kill(victim, signal.SIGKILL)  # as the out-of-memory killer does
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    stderr = (tmp_path / "stderr").read_text()
+    assert process.returncode == 1, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("tinygrad-mnist:")]
+    assert len(errors) == 1 and "Traceback" not in stderr, stderr
+    assert "a worker process died" in errors[0] and "SIGKILL" in errors[0]
+    with ResultStore(store) as opened:
+        kept = len(opened)
+        assert opened.integrity_check() == "ok"
+    assert 1 <= kept < TRIALS and f"the {kept} finished trial(s) are kept" in errors[0]
+    deadline = time.monotonic() + 10
+    while children(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # The search resumes: each trial exactly once.
+    again = subprocess.run([sys.executable, "-m", "tinygrad_mnist", "search", "grid.toml",
+                            "--out", "out", "--jobs", "2"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    with ResultStore(store) as opened:
+        ids = [row["trial_id"] for row in opened.rows()]
+    assert len(ids) == len(set(ids)) == TRIALS
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table in /proc")
+def test_a_search_killed_with_two_jobs_leaves_no_process_behind(tmp_path, env):
+    process = start_search(tmp_path, env, "--jobs", "2")
+    store = tmp_path / "out" / "results.sqlite"
+    try:
+        wait_for_trials(process, store, 1)
+        left = children(process.pid)
+        assert len(workers_of(process.pid)) == 2, left
+        assert any("resource_tracker" in command for command in left.values()), left
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        process.kill()
+    deadline = time.monotonic() + 15
+    while any(alive(pid) for pid in left) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [command for pid, command in left.items() if alive(pid)]
+    # The kernel released the lock with the search: the next one runs at once.
+    with ResultStore(store) as opened, opened.lock():
+        assert 1 <= len(opened) < TRIALS
+
+
+def test_the_lock_of_a_sigkilled_holder_is_released(tmp_path, env):
+    store = tmp_path / "s.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom tinygrad_mnist.train import ResultStore\n"
+         "with ResultStore(sys.argv[1]) as s, s.lock():\n    print('held', flush=True)\n"
+         "    time.sleep(60)\n", str(store)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        holder.stdout.close()
+        (tmp_path / "grid.toml").write_text(GRID)
+        busy = subprocess.run([sys.executable, "-m", "tinygrad_mnist", "search", "grid.toml",
+                               "--store", "s.db", "--out", "out"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert busy.returncode == 2 and len(busy.stderr.splitlines()) == 1, busy.stderr
+        assert f"s.db is in use by another search (process {holder.pid})" in busy.stderr
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+    finally:
+        holder.kill()
+    with ResultStore(store) as opened, opened.lock():
+        pass
