@@ -173,3 +173,115 @@ def test_the_lock_of_a_sigkilled_holder_is_released(tmp_path, env):
         holder.kill()
     with ResultStore(store) as opened, opened.lock():
         pass
+
+
+# ----------------------------------------------------------- a real Dask cluster
+def comparable(rows):
+    """Rows without the wall-clock fields, in a fixed order, as JSON text."""
+    import json
+
+    def strip(row):
+        row = {k: v for k, v in row.items() if k not in ("seconds", "finished_at", "id")}
+        if row["history"] is not None:
+            row["history"] = {k: v for k, v in row["history"].items() if k != "seconds"}
+        return json.dumps(row, sort_keys=True)
+
+    return sorted(strip(row) for row in rows)
+
+
+def wait_for_file(path: Path, process, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not path.is_file() or not path.read_text().strip():
+        assert process.poll() is None, f"{process.args} ended early"
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.1)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table in /proc")
+def test_a_search_on_a_dask_cluster_survives_a_killed_worker(tmp_path, env, monkeypatch,
+                                                             capsys):
+    import json
+    import threading
+
+    distributed = pytest.importorskip("distributed")
+    import numpy as np
+
+    from tinygrad_mnist.app import cli
+
+    dask = [sys.executable, "-m", "dask"]
+    logs = open(tmp_path / "cluster.log", "w")
+    scheduler_file = tmp_path / "scheduler.json"
+    processes = [subprocess.Popen(
+        [*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+         "--scheduler-file", str(scheduler_file)], env=env, stdout=logs, stderr=logs)]
+    try:
+        wait_for_file(scheduler_file, processes[0])
+        address = json.loads(scheduler_file.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        for _ in range(2):  # two worker processes, one thread each, no nanny to revive them
+            processes.append(subprocess.Popen(
+                [*dask, "worker", address, "--nthreads", "1", "--no-nanny", "--host",
+                 "127.0.0.1", "--no-dashboard"], env=env, stdout=logs, stderr=logs,
+                cwd=tmp_path))
+        with distributed.Client(address, timeout=30) as client:
+            client.wait_for_workers(2, timeout=60)
+            workers = client.run(os.getpid)  # address -> pid
+        assert sorted(workers.values()) == sorted(p.pid for p in processes[1:])
+
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "grid.toml").write_text(GRID)
+        scattered = []
+        real_scatter = distributed.Client.scatter
+
+        def scatter(self, data, *args, **kwargs):  # every array sent ahead of the tasks
+            items = data if isinstance(data, (list, tuple)) else [data]
+            scattered.append([getattr(item, "shape", None) for item in items])
+            return real_scatter(self, data, *args, **kwargs)
+
+        monkeypatch.setattr(distributed.Client, "scatter", scatter)
+        store = tmp_path / "cluster" / "results.sqlite"
+        killed = []
+
+        def kill_one_worker_mid_search():
+            deadline = time.monotonic() + 120
+            while stored_count(store) < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os.kill(processes[1].pid, signal.SIGKILL)
+            killed.append(stored_count(store))
+
+        killer = threading.Thread(target=kill_one_worker_mid_search, daemon=True)
+        killer.start()
+        status = cli.main(["search", "grid.toml", "--scheduler", address, "--out", "cluster"])
+        killer.join(timeout=10)
+        out, err = capsys.readouterr()
+        assert status == 0, err
+        assert killed and killed[0] < TRIALS, "the worker was killed after the search"
+        assert processes[1].wait(timeout=10) == -signal.SIGKILL
+
+        assert cli.main(["search", "grid.toml", "--jobs", "1", "--out", "local"]) == 0
+        with ResultStore(store) as cluster, ResultStore(tmp_path / "local" /
+                                                        "results.sqlite") as local:
+            ids = [row["trial_id"] for row in cluster.rows()]
+            assert len(ids) == len(set(ids)) == TRIALS  # every trial exactly once
+            assert comparable(cluster.rows()) == comparable(local.rows())
+        # The images went to the workers in one scatter (with the labels and the test set),
+        # not once per trial.
+        images = [shapes for shapes in scattered if (2000, 784) in shapes]
+        assert images == [[(2000, 784), (2000,), (500, 784), (500,)]], scattered
+    finally:
+        for process in reversed(processes):
+            process.kill()
+            process.wait(timeout=30)
+        logs.close()
+        logging_off()
+    _ = np
+
+
+def logging_off():
+    """`cli.main` adds a stderr handler to the package's logger: take it off again."""
+    import logging
+
+    package = logging.getLogger("tinygrad_mnist")
+    for handler in list(package.handlers):
+        if getattr(handler, "_tinygrad_mnist_cli", False):
+            package.removeHandler(handler)
