@@ -10,9 +10,7 @@ import logging
 import math
 import os
 import sqlite3
-import textwrap
 
-import numpy as np
 import pytest
 import synthetic
 
@@ -137,7 +135,33 @@ def test_tables_refuse_rows_of_two_experiments():
             table(rows)
 
 
+def test_the_heat_map_refuses_rows_of_two_experiments():
+    from tinygrad_mnist.viz import plot_search_heatmap
+
+    rows = [{"learning_rate": 0.1, "activation": "relu", "val_accuracy": 0.9,
+             "experiment": name} for name in ("mnist-run", "synthetic-run")]
+    with pytest.raises(ValueError, match="more than one experiment"):
+        plot_search_heatmap(rows, facet=None)
+    plot_search_heatmap(rows[:1], facet=None)
+
+
 # ------------------------------------------------------ 3. --out honoured
+def test_search_help_and_the_docs_give_the_same_defaults():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "command-line.md").read_text()
+    doc = doc[doc.index("\n## search\n"):doc.index("\n## report\n")]
+    search = next(a for a in cli.build_parser()._actions if a.dest == "command").choices[
+        "search"]
+    help_of = {option: action.help for action in search._actions
+               for option in action.option_strings}
+    for option, default in (("--out", "runs/<file name>-<data set>"),
+                            ("--store", "results.sqlite")):
+        assert default in " ".join(help_of[option].split()), option
+        (line,) = [line for line in doc.splitlines() if line.startswith(f"| `{option} ")]
+        assert default in line, option
+    assert "the experiment file's [outputs] store" in " ".join(help_of["--store"].split())
+    assert "the file's `outputs.store`" in doc
 def test_search_out_is_honoured_when_the_store_lies_elsewhere(grid, capsys):
     status, out, err = run_cli(["search", grid, "--store", "stores/s.db", "--out", "exports"],
                                capsys)
@@ -239,12 +263,16 @@ def test_a_full_disk_is_one_error_and_keeps_what_was_stored(tmp_path):
 
 def test_a_damaged_store_is_one_line_naming_it(tmp_path, capsys):
     path = stored(tmp_path)
+    with sqlite3.connect(path) as connection:
+        (root,) = connection.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'trials'").fetchone()
+        (size,) = connection.execute("PRAGMA page_size").fetchone()
     data = bytearray(path.read_bytes())
-    data[100:4096] = b"\xff" * (4096 - 100)  # the schema page overwritten
+    data[(root - 1) * size:root * size] = b"\xff" * size  # the trials table's page destroyed
     path.write_bytes(bytes(data))
     status, _, err = run_cli(["report", path], capsys)
     assert status == 2
-    assert_one_line(err, str(path))
+    assert_one_line(err, str(path), "malformed")
 
 
 def test_a_store_of_the_older_schema_is_read_but_not_extended(tmp_path):
@@ -410,12 +438,3 @@ def test_show_out_an_existing_folder_writes_into_it_and_prints_the_true_path(tmp
     assert f"wrote {os.path.join('pictures', 'predictions-4.png')} (4 predictions)" in out
     status, out, _ = run_cli(["show", "r/model.npz", "--n", "4", "--out", "plain"], capsys)
     assert status == 0 and "wrote plain.png " in out and (tmp_path / "plain.png").is_file()
-
-
-def test_store_errors_name_the_store(tmp_path):
-    path = tmp_path / "s.db"
-    path.write_bytes(b"SQLite format 3\x00" + b"\x00" * 84 + os.urandom(4000))
-    with pytest.raises(StoreError, match=r"s\.db"):
-        ResultStore(path)
-    _ = np  # numpy stays imported for the synthetic helpers
-    _ = textwrap

@@ -273,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--out", type=Path, metavar="DIR",
                         help="the output folder: results.json, results.csv, report.md and "
                              "heatmap.png go there, whatever the experiment file's [outputs] "
-                             "say (default: those [outputs], else runs/<experiment>-<data "
+                             "say (default: those [outputs], else runs/<file name>-<data "
                              "set> in the current folder)")
     search.add_argument("--retry-failed", action="store_true",
                         help="run the trials that failed in an earlier run again (by "

@@ -45,6 +45,10 @@ def _mean_per_cell(rows, x: str, y: str, facet: str | None, value: str) -> dict:
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise TypeError(f"rows: expected dicts, got {type(row).__name__} at index {i}")
+    experiments = sorted({str(row["experiment"]) for row in rows if "experiment" in row})
+    if len(experiments) > 1:  # averaging them would mix data sets, splits or seeds
+        raise ValueError(f"rows: trials of more than one experiment ({', '.join(experiments)});"
+                         " draw one experiment at a time")
     keys = {"x": x, "y": y, "value": value} | ({"facet": facet} if facet is not None else {})
     for argument, key in keys.items():
         if not any(key in row for row in rows):
@@ -82,7 +86,7 @@ def plot_search_heatmap(
     """One annotated heat map of `value` over `x` and `y` per value of `facet`, one colour bar.
 
     `rows` are flat dicts, settings and metrics side by side, such as a result store's
-    export. Rows that share a cell (repeats, folds) are averaged; a cell with no finite
+    export; rows of more than one experiment (their `experiment` field) are refused. Rows that share a cell (repeats, folds) are averaged; a cell with no finite
     result is left blank. `facet=None` draws a single panel. `fmt` formats the cell
     text (default: a percentage for accuracies, else three significant digits). `title`
     (say, the experiment and its data set) goes above the heading.
