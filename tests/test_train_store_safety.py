@@ -407,6 +407,7 @@ def test_kfold_out_and_save_npz_dataset_are_atomic(tmp_path, capsys, monkeypatch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npz", "k.json"]
 
 
+@pytest.mark.slow  # trains and writes a run folder with its figures, then runs show
 def test_a_diverged_model_is_reported_as_diverged_by_train_and_show(tmp_path, capsys,
                                                                      monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -424,6 +425,7 @@ def test_a_diverged_model_is_reported_as_diverged_by_train_and_show(tmp_path, ca
     assert not list((tmp_path / "r").glob("predictions-*.png"))
 
 
+@pytest.mark.slow  # trains and writes a run folder with its figures, then runs show
 def test_show_out_an_existing_folder_writes_into_it_and_prints_the_true_path(tmp_path, capsys,
                                                                              monkeypatch):
     monkeypatch.chdir(tmp_path)

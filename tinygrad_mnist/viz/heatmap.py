@@ -86,8 +86,9 @@ def plot_search_heatmap(
     """One annotated heat map of `value` over `x` and `y` per value of `facet`, one colour bar.
 
     `rows` are flat dicts, settings and metrics side by side, such as a result store's
-    export; rows of more than one experiment (their `experiment` field) are refused. Rows that share a cell (repeats, folds) are averaged; a cell with no finite
-    result is left blank. `facet=None` draws a single panel. `fmt` formats the cell
+    export; rows of more than one experiment (their `experiment` field) are refused.
+    Rows that share a cell (repeats, folds) are averaged; a cell with no finite result
+    is left blank. `facet=None` draws a single panel. `fmt` formats the cell
     text (default: a percentage for accuracies, else three significant digits). `title`
     (say, the experiment and its data set) goes above the heading.
     """
