@@ -176,6 +176,16 @@ def test_the_lock_of_a_sigkilled_holder_is_released(tmp_path, env):
 
 
 # ----------------------------------------------------------- a real Dask cluster
+def test_an_unreachable_scheduler_is_one_line(tmp_path, env):
+    pytest.importorskip("distributed")
+    (tmp_path / "grid.toml").write_text(GRID)
+    result = subprocess.run([sys.executable, "-m", "tinygrad_mnist", "search", "grid.toml",
+                             "--scheduler", "tcp://127.0.0.1:9", "--out", "out"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "tinygrad-mnist:" in line]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "--scheduler: cannot reach tcp://127.0.0.1:9" in errors[0]
 def comparable(rows):
     """Rows without the wall-clock fields, in a fixed order, as JSON text."""
     import json

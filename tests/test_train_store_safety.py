@@ -218,6 +218,13 @@ def test_search_says_how_many_trials_failed(grid, capsys, monkeypatch):
     assert status == 0, err
     assert "4 trial(s) failed" in err[-1] and "--retry-failed" in err[-1]
     assert "4 failed, left out of every figure" in (grid.parent / "o" / "report.md").read_text()
+    monkeypatch.undo()
+    monkeypatch.chdir(grid.parent)
+    status, out, err = run_cli(["search", grid, "--out", "o", "--retry-failed"], capsys)
+    assert status == 0 and "failed ones to retry" in "".join(err)
+    assert not any("failed" in line for line in err if line.startswith("tinygrad-mnist"))
+    with ResultStore(grid.parent / "o" / "results.sqlite") as store:
+        assert len(store) == 4 and store.trial_ids("failed") == set()
 
 
 # ---------------------------------------------------------------- 5. lock
@@ -229,6 +236,11 @@ def test_a_second_search_on_a_locked_store_says_so_at_once(tmp_path):
                                                  rf"\(process {os.getpid()}\)"):
             grid_search({"epochs": [1]}, (x, y), store=path, top_n=0)
     assert len(grid_search({"epochs": [1]}, (x, y), store=path, top_n=0).rows) == 1
+    # A file of someone else's at the lock's path is locked, never overwritten.
+    other = tmp_path / "t.db.lock"
+    other.write_text("someone's notes")
+    grid_search({"epochs": [1]}, (x, y), store=tmp_path / "t.db", top_n=0)
+    assert other.read_text() == "someone's notes"
 
 
 # ----------------------------------------------- 7. damaged stores, full disk

@@ -363,8 +363,10 @@ def _try_lock(path: str) -> int | None:
     except OSError:
         os.close(fd)
         return None
-    os.ftruncate(fd, 0)  # a lock file, not data: written in place, never renamed
-    os.write(fd, f"{os.getpid()}\n".encode())
+    earlier = os.read(fd, 64)
+    if not earlier.strip() or earlier.strip().isdigit():  # ours: never clobber another file
+        os.ftruncate(fd, 0)  # a lock file, not data: written in place, never renamed
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
 
 
