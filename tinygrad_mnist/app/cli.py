@@ -35,6 +35,7 @@ from tinygrad_mnist.data.by_name import DATASET_NAMES, load_named_dataset
 from tinygrad_mnist.figure_file import save_figure
 from tinygrad_mnist.tensor import Tensor, no_grad
 from tinygrad_mnist.train import (
+    CONFIG_DEFAULTS,
     KFoldResult,
     ResultStore,
     expand_grid,
@@ -507,9 +508,14 @@ def _write_exports(rows: list[dict], paths: dict[str, Path], title: str,
     export_csv(rows, paths["csv"])
     export_markdown(rows, paths["markdown"], title=title, experiment=experiment)
     written = [paths["json"], paths["csv"], paths["markdown"]]
+    holdout = [row for row in rows if row["phase"] == "holdout"]
+    averaged = [name for name in CONFIG_DEFAULTS
+                if name not in ("learning_rate", "activation", "hidden_sizes")
+                and len({json.dumps(row[name]) for row in holdout}) > 1]
+    if averaged:  # the figure says what its cells average over
+        title += f"\neach cell: the mean over {', '.join(averaged)}"
     try:
-        figure = plot_search_heatmap([row for row in rows if row["phase"] == "holdout"],
-                                     title=title)
+        figure = plot_search_heatmap(holdout, title=title)
     except ValueError as error:  # e.g. every trial diverged: nothing to colour
         logger.warning("no heat map: %s", error)
         return written
