@@ -26,12 +26,17 @@ from tinygrad_mnist.app.run_folder import (
     load_run_model,
     new_run_folder,
     prepare_run_folder,
+    save_model_first,
     write_run_folder,
 )
+from tinygrad_mnist.atomic import atomic_write_text
 from tinygrad_mnist.data import prepare_images, stratified_split
 from tinygrad_mnist.data.by_name import DATASET_NAMES, load_named_dataset
+from tinygrad_mnist.figure_file import save_figure
 from tinygrad_mnist.tensor import Tensor, no_grad
 from tinygrad_mnist.train import (
+    CONFIG_DEFAULTS,
+    KFoldResult,
     ResultStore,
     expand_grid,
     export_csv,
@@ -45,11 +50,16 @@ from tinygrad_mnist.train import (
     progress_report,
     ranking_table,
 )
-from tinygrad_mnist.train.ranking import rows_of
+from tinygrad_mnist.train.outputs import check_distinct, check_replaceable, marker
+from tinygrad_mnist.train.ranking import one_experiment
+from tinygrad_mnist.train.search import WorkerDiedError, experiment_record
+from tinygrad_mnist.train.store import experiment_id
 from tinygrad_mnist.train.tables import json_safe, markdown_table
 
 PROG = "tinygrad-mnist"
+EXIT_FAILED = 1  # the work itself failed (say, a worker process of a search died)
 EXIT_USAGE = 2
+EXIT_DIVERGED = 3  # training diverged: the model's outputs are not finite, no accuracy
 EXIT_INTERRUPTED = 130
 
 logger = logging.getLogger("tinygrad_mnist.app.cli")
@@ -259,11 +269,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="trials run in parallel (-1: one per core; default: the "
                              "experiment file's value, else 1)")
     search.add_argument("--store", type=Path, metavar="PATH",
-                        help="the SQLite result store (default: the experiment file's, "
-                             "else results.sqlite beside the exports)")
+                        help="the SQLite result store (default: the experiment file's "
+                             "[outputs] store, else results.sqlite in the output folder)")
     search.add_argument("--out", type=Path, metavar="DIR",
-                        help="the folder for exports and the heat map (default: the "
-                             "experiment file's, else the folder of the store)")
+                        help="the output folder: results.json, results.csv, report.md and "
+                             "heatmap.png go there, whatever the experiment file's [outputs] "
+                             "say (default: those [outputs], else runs/<file name>-<data "
+                             "set> in the current folder)")
+    search.add_argument("--retry-failed", action="store_true",
+                        help="run the trials that failed in an earlier run again (by "
+                             "default a resumed search keeps them as they are)")
+    search.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                        help="run the trials on the Dask cluster of this scheduler (started "
+                             "with 'dask scheduler' and 'dask worker'; see "
+                             "docs/command-line.md) instead of local processes")
     _add_data_options(search, default_dataset=None)
     search.set_defaults(handler=_cmd_search)
 
@@ -284,8 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("model", type=Path, metavar="MODEL.npz",
                       help="a model.npz from a run folder")
-    show.add_argument("--out", type=Path, metavar="PNG",
-                      help="the image to write (default: predictions-<n>.png beside the model)")
+    show.add_argument("--out", type=Path, metavar="PNG|DIR",
+                      help="the image to write, or a folder to write predictions-<n>.png "
+                           "into (default: predictions-<n>.png beside the model)")
     show.add_argument("--n", type=_int_at_least(1), default=25, metavar="N",
                       help="how many test images to show (default: 25)")
     show.add_argument("--mistakes", action="store_true",
@@ -359,21 +379,32 @@ def _cmd_train(args) -> int:
         history = built.trainer.fit(train, validation, epochs=config.epochs)
     except KeyboardInterrupt:
         history, interrupted = built.trainer.history, True
-    evaluation = evaluate(built.trainer, data.test_images, prepare_images(data.test_images),
-                          data.test_labels)
+    # Saved before the test evaluation, so a Ctrl-C during it still leaves the model.
+    save_model_first(folder, model=built.model, config=config, history=history)
+    try:
+        evaluation = evaluate(built.trainer, data.test_images,
+                              prepare_images(data.test_images), data.test_labels)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted during the test evaluation; kept the model, its config and "
+              f"history in {folder}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     written = write_run_folder(folder, model=built.model, config=config, history=history,
                                evaluation=evaluation, class_names=data.class_names,
                                dataset_label=data.title)
     figures = sum(name.endswith(".png") for name in written)
-    print(f"test accuracy: {evaluation.accuracy:.2%} on {len(data.test_labels):,} {data.title} "
+    score = ("diverged: the model's outputs are not finite, so it has no test accuracy"
+             if evaluation.diverged else f"test accuracy: {evaluation.accuracy:.2%}")
+    print(f"{score} on {len(data.test_labels):,} {data.title} "
           f"test images, after {history.epochs_run} epochs ({sum(history.seconds):.1f} s)")
     print(f"run folder: {folder} (report.md, model.npz, history.json, {figures} figures)")
     if interrupted:
         print(f"{PROG}: interrupted after {history.epochs_run} of {config.epochs} epochs; kept the "
               f"run folder {folder} with the model and the history so far", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if history.stopped_reason == "diverged":
-        logger.warning("training diverged (the loss became NaN or infinite); try a smaller --lr")
+    if evaluation.diverged or history.stopped_reason == "diverged":
+        print(f"{PROG}: training diverged (the loss became NaN or infinite); try a smaller --lr",
+              file=sys.stderr)
+        return EXIT_DIVERGED
     return 0
 
 
@@ -393,26 +424,44 @@ def _cmd_kfold(args) -> int:
     logger.info("%d-fold cross-validation of %s on %s %s training images", args.k,
                 " -> ".join(map(str, (x.shape[1], *config.hidden_sizes, data.num_classes))),
                 f"{len(y):,}", data.title)
-    result = kfold(build, (x, y), k=args.k, seed=config.seed, test=test, epochs=config.epochs)
+    finished = []
+    try:
+        kfold(build, (x, y), k=args.k, seed=config.seed, test=test, epochs=config.epochs,
+              on_fold=finished.append)
+    except KeyboardInterrupt:
+        if finished:
+            _print_folds(finished, args.k, config, args.out, interrupted=True)
+        print(f"{PROG}: interrupted after {len(finished)} of {args.k} folds"
+              + (f"; the finished folds are above{' and in ' + str(args.out) if args.out else ''}"
+                 if finished else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    _print_folds(finished, args.k, config, args.out)
+    return 0
+
+
+def _print_folds(folds: list, k: int, config, out: Path | None, interrupted=False) -> None:
+    """Print the table of the finished `folds` and their summary; write it to `out` if given."""
     rows = [{"fold": i, "status": fold.metrics["status"], "epochs": fold.metrics["epochs_run"],
              "validation accuracy": fold.metrics["val_accuracy"],
              "validation loss": round(fold.metrics["val_loss"], 4),
              "test accuracy": fold.metrics["test_accuracy"],
              "seconds": round(fold.metrics["seconds"], 1)}
-            for i, fold in enumerate(result.folds, 1)]
+            for i, fold in enumerate(folds, 1)]
+    result = KFoldResult(folds)
     print(markdown_table(rows, percent_columns=("validation accuracy", "test accuracy")), end="")
     print(f"mean validation accuracy {result.mean['val_accuracy']:.2%} "
           f"(std {result.std['val_accuracy']:.2%}); mean test accuracy "
           f"{result.mean['test_accuracy']:.2%} (std {result.std['test_accuracy']:.2%}); "
-          f"best fold {result.best_fold + 1}")
-    if args.out is not None:
-        summary = {"config": config.to_dict(), "k": args.k,
+          f"best fold {result.best_fold + 1}"
+          + (f" (of the {len(folds)} finished before the interruption)" if interrupted else ""))
+    if out is not None:
+        summary = {"config": config.to_dict(), "k": k,
                    "folds": [fold.metrics for fold in result.folds],
-                   "mean": result.mean, "std": result.std, "best_fold": result.best_fold + 1}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(json_safe(summary), indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {args.out}")
-    return 0
+                   "mean": result.mean, "std": result.std, "best_fold": result.best_fold + 1,
+                   "interrupted": interrupted}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out, json.dumps(json_safe(summary), indent=1) + "\n")
+        print(f"wrote {out}")
 
 
 def _check_folds(name: str, k: int, labels) -> None:
@@ -423,66 +472,135 @@ def _check_folds(name: str, k: int, labels) -> None:
                          f"the smallest class has {smallest}")
 
 
-def _write_exports(source, folder: Path, title: str, outputs: dict | None = None) -> list[Path]:
-    """JSON, CSV and Markdown exports and the heat map of a store, into `folder`.
-
-    `outputs` (an experiment's "json", "csv", "markdown" paths) overrides the default
-    file names; the heat map goes beside the Markdown report.
-    """
-    from tinygrad_mnist.viz import plot_search_heatmap
-
+def _export_paths(folder: Path, outputs: dict | None = None) -> dict[str, Path]:
+    """Where the exports go: `outputs` ("json", "csv", "markdown") or default names in
+    `folder`; the heat map beside the Markdown report."""
     outputs = outputs or {}
     paths = {kind: Path(outputs.get(kind, folder / name)) for kind, name in
              (("json", "results.json"), ("csv", "results.csv"), ("markdown", "report.md"))}
-    for path in paths.values():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    rows = rows_of(source)
+    paths["heat map"] = paths["markdown"].with_name("heatmap.png")
+    return paths
+
+
+def _check_outputs(paths: dict[str, Path], experiment: str | None) -> None:
+    """Before anything runs or is written: no output over another, none over a stranger's file."""
+    check_distinct(paths)
+    if experiment is not None:
+        for kind in ("json", "csv", "markdown", "heat map"):
+            check_replaceable(kind, paths[kind], experiment)
+
+
+def _write_exports(rows: list[dict], paths: dict[str, Path], title: str,
+                   experiment: dict | None = None) -> list[Path]:
+    """JSON, CSV and Markdown exports and the heat map of one experiment's rows, at `paths`.
+
+    `paths` holds "json", "csv", "markdown", "heat map" (and "store", checked too).
+    """
+    from tinygrad_mnist.atomic import atomic_write
+    from tinygrad_mnist.figure_file import DPI
+    from tinygrad_mnist.viz import plot_search_heatmap
+
+    rows = one_experiment(rows, "store")
+    _check_outputs(paths, rows[0]["experiment"])
+    for kind in ("json", "csv", "markdown", "heat map"):
+        paths[kind].parent.mkdir(parents=True, exist_ok=True)
     export_json(rows, paths["json"])
     export_csv(rows, paths["csv"])
-    export_markdown(rows, paths["markdown"], title=title)
-    written = list(paths.values())
-    heatmap = paths["markdown"].with_name("heatmap.png")
+    export_markdown(rows, paths["markdown"], title=title, experiment=experiment)
+    written = [paths["json"], paths["csv"], paths["markdown"]]
+    holdout = [row for row in rows if row["phase"] == "holdout"]
+    averaged = [name for name in CONFIG_DEFAULTS
+                if name not in ("learning_rate", "activation", "hidden_sizes")
+                and len({json.dumps(row[name]) for row in holdout}) > 1]
+    if averaged:  # the figure says what its cells average over
+        title += f"\neach cell: the mean over {', '.join(averaged)}"
     try:
-        plot_search_heatmap([row for row in rows if row["phase"] == "holdout"], path=heatmap)
-        written.append(heatmap)
+        figure = plot_search_heatmap(holdout, title=title)
     except ValueError as error:  # e.g. every trial diverged: nothing to colour
         logger.warning("no heat map: %s", error)
-    return written
+        return written
+    with atomic_write(paths["heat map"]) as file:  # the marker names the experiment
+        figure.savefig(file, format="png", dpi=DPI,
+                       metadata={"Description": marker(rows[0]["experiment"])})
+    return [*written, paths["heat map"]]
+
+
+def _slug(name: str) -> str:
+    """A data set's name or file as part of a folder name: mnist, fashion-mnist, mine."""
+    stem = Path(name).stem if name.endswith(".npz") else name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-.") or "data"
 
 
 def _cmd_search(args) -> int:
     if args.jobs == 0:
         raise UsageError("argument --jobs: expected an integer >= 1, or -1 for every core, got 0")
+    if args.scheduler is not None and args.jobs is not None:
+        raise UsageError("argument --jobs: not with --scheduler (the cluster's workers decide)")
     experiment = load_experiment(args.config)
-    folder = args.out if args.out is not None else Path("runs") / experiment.path.stem
-    store_path = args.store or experiment.outputs.get("store") or folder / "results.sqlite"
+    dataset = args.dataset or experiment.dataset
+    folder = args.out if args.out is not None else \
+        Path("runs") / f"{experiment.path.stem}-{_slug(dataset)}"
+    paths = _export_paths(folder, experiment.outputs if args.out is None else None)
+    store_path = Path(args.store or experiment.outputs.get("store") or folder / "results.sqlite")
+    check_distinct({"store": store_path, **paths})  # before the data are even loaded
     jobs = experiment.jobs if args.jobs is None else args.jobs
-    data = load_named_dataset(args.dataset or experiment.dataset, args.data_root)
+    data = load_named_dataset(dataset, args.data_root)
     x, y = prepare_images(data.train_images), data.train_labels
     test = (prepare_images(data.test_images), data.test_labels)
     if experiment.top_n:
         _check_folds(f"{experiment.path}: k", experiment.k, y)
-    with ResultStore(store_path):  # a file that is not a result store fails here, in one line
-        pass
-    arguments = {**experiment.search_arguments(), "store": store_path, "n_jobs": jobs}
-    logger.info("search %r: %d configurations, store %s, %d job(s)", experiment.name,
-                len(expand_grid(experiment.space)), store_path, jobs)
+    record = experiment_record((x, y), test, train_fraction=experiment.train_fraction,
+                               k=experiment.k, seed=experiment.seed, dataset=data.title)
+    _check_outputs({"store": store_path, **paths}, experiment_id(record))
+    # Not a store, another experiment's, or in use by another search: one line, at once.
+    with ResultStore(store_path) as store, store.lock():
+        store.claim(record)
+    arguments = {**experiment.search_arguments(), "store": store_path, "n_jobs": jobs,
+                 "dataset": data.title, "retry_failed": args.retry_failed}
+    title = f"{experiment.name} (data set: {data.title})"
+    where = f"the cluster at {args.scheduler}" if args.scheduler else f"{jobs} job(s)"
+    logger.info("search %r on %s: %d configurations, store %s, %s", experiment.name,
+                data.title, len(expand_grid(experiment.space)), store_path, where)
     try:
-        result = grid_search(data=(x, y), test=test, **arguments)
+        if args.scheduler is None:
+            result = grid_search(data=(x, y), test=test, **arguments)
+        else:
+            with _dask_client(args.scheduler):
+                result = grid_search(data=(x, y), test=test, backend="dask", **arguments)
     except KeyboardInterrupt:
         with ResultStore(store_path) as store:
             kept = len(store)
         print(f"{PROG}: interrupted; {kept} finished trial(s) kept in {store_path}; run the "
               "same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-    outputs = {} if args.out is not None else experiment.outputs
-    written = _write_exports(result, Path(store_path).parent, experiment.name, outputs)
+    except WorkerDiedError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    written = _write_exports(result.rows, {"store": store_path, **paths}, title, record)
     print(markdown_table(ranking_table(result)[:10], percent_columns=(
         "test accuracy", "validation accuracy", "validation error")), end="")
-    print(f"best: {_describe(result.best_config)}; test accuracy {result.test_accuracy:.2%}")
+    print(f"best: {_describe(result.best_config)}; test accuracy {result.test_accuracy:.2%} "
+          f"on {data.title}")
     print(f"store: {store_path}")
     print("wrote " + ", ".join(str(path) for path in written))
+    if result.failed:
+        print(f"{PROG}: {len(result.failed)} trial(s) failed and are left out of the tables "
+              f"(their errors are in the store); run again with --retry-failed to retry them",
+              file=sys.stderr)
     return 0
+
+
+def _dask_client(address: str):
+    """A `dask.distributed` client of the scheduler at `address`, or one line saying why not."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler: needs dask.distributed (pip install 'dask[distributed]')"
+                         ) from None
+    try:
+        return Client(address, timeout=10)
+    except (OSError, TimeoutError, ValueError) as error:
+        raise UsageError(f"--scheduler: cannot reach {address} ({_one_line(error)})") from None
 
 
 def _describe(config: dict) -> str:
@@ -495,12 +613,16 @@ def _cmd_report(args) -> int:
     if not args.store.is_file():
         raise FileNotFoundError(2, "no such result store", str(args.store))
     with ResultStore(args.store) as store:
-        rows = store.rows()
+        rows, experiment = store.rows(), store.experiment
     if not rows:
         raise UsageError(f"store: {args.store} holds no trials yet")
     folder = args.out if args.out is not None else args.store.parent
-    written = _write_exports(rows, folder, title=args.store.stem)
-    print(markdown_report(rows, title=f"Results of {args.store}"), end="")
+    label = f" (data set: {experiment['dataset']})" if experiment and experiment.get(
+        "dataset") else ""
+    written = _write_exports(rows, {"store": args.store, **_export_paths(folder)},
+                             title=f"{args.store.stem}{label}", experiment=experiment)
+    print(markdown_report(rows, title=f"Results of {args.store}{label}",
+                          experiment=experiment), end="")
     print("\nwrote " + ", ".join(str(path) for path in written))
     return 0
 
@@ -520,6 +642,10 @@ def _cmd_show(args) -> int:
     model.eval()
     with no_grad():
         probabilities = model(Tensor(x)).softmax(axis=-1).numpy()
+    if not np.isfinite(probabilities).all():
+        print(f"{PROG}: diverged: the model {args.model} gives outputs that are not finite "
+              "(NaN), so it has no accuracy and nothing to show", file=sys.stderr)
+        return EXIT_DIVERGED
     predictions = probabilities.argmax(axis=1)
     chosen = np.flatnonzero(predictions != data.test_labels) if args.mistakes else \
         np.arange(len(predictions))
@@ -527,12 +653,15 @@ def _cmd_show(args) -> int:
         raise UsageError("--mistakes: the model gets every test image right; nothing to show")
     chosen = chosen[:args.n]
     kind = "mistakes" if args.mistakes else "predictions"
-    out = args.out or args.model.with_name(f"{kind}-{len(chosen)}.png")
+    name = f"{kind}-{len(chosen)}.png"
+    out = args.model.with_name(name) if args.out is None else \
+        args.out / name if args.out.is_dir() else args.out  # a folder: the image goes in it
     accuracy = metrics.accuracy(data.test_labels, predictions)
-    plot_predictions(data.test_images[chosen], data.test_labels[chosen], predictions[chosen],
-                     n=len(chosen), probabilities=probabilities[chosen],
-                     class_names=data.class_names,
-                     title=f"{kind.capitalize()} on {data.title} test images", path=out)
+    figure = plot_predictions(data.test_images[chosen], data.test_labels[chosen],
+                              predictions[chosen], n=len(chosen),
+                              probabilities=probabilities[chosen], class_names=data.class_names,
+                              title=f"{kind.capitalize()} on {data.title} test images")
+    out = save_figure(figure, out)  # the path it wrote (".png" added to a name without one)
     print(f"test accuracy: {accuracy:.2%} on {len(predictions):,} {data.title} test images")
     print(f"wrote {out} ({len(chosen)} {kind})")
     return 0

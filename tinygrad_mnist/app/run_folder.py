@@ -29,6 +29,7 @@ __all__ = [
     "new_run_folder",
     "prepare_run_folder",
     "render_report",
+    "save_model_first",
     "write_run_folder",
 ]
 
@@ -61,6 +62,11 @@ class Evaluation:
         from tinygrad_mnist.train.metrics import accuracy
 
         return accuracy(self.labels, self.predictions)
+
+    @property
+    def diverged(self) -> bool:
+        """True when the model's outputs are not finite (NaN): it has no accuracy."""
+        return not np.isfinite(self.probabilities).all()
 
     @property
     def num_classes(self) -> int:
@@ -120,6 +126,19 @@ def _write_json(path: Path, data) -> None:
     atomic_write_text(path, json.dumps(data, indent=1) + "\n")
 
 
+def save_model_first(folder, *, model, config: TrainConfig, history) -> None:
+    """Write the model, its config and its history: what a run must never lose.
+
+    Called as soon as training ends, before the (interruptible) test evaluation;
+    `write_run_folder` writes them again beside the rest.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / MODEL_FILE)
+    _write_json(folder / CONFIG_FILE, config.to_dict())
+    _write_json(folder / HISTORY_FILE, history.to_dict())
+
+
 def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation: Evaluation,
                      class_names=None, dataset_label: str | None = None) -> dict[str, Path]:
     """Write the model, config, history, test metrics, figures and report into `folder`.
@@ -168,7 +187,8 @@ def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation:
 def _metrics(evaluation: Evaluation, class_names) -> dict:
     names = _class_names(class_names, evaluation.num_classes)
     return {
-        "test_accuracy": evaluation.accuracy,
+        "test_accuracy": None if evaluation.diverged else evaluation.accuracy,
+        "diverged": evaluation.diverged,
         "test_images": int(len(evaluation.labels)),
         "class_names": names,
         "per_class_accuracy": [None if np.isnan(a) else float(a)
@@ -191,6 +211,9 @@ def render_report(title: str, config: TrainConfig, history, evaluation: Evaluati
     lines = [
         f"# Training run {title}",
         "",
+        f"**Diverged**: the model's outputs are not finite (NaN), so it has no test accuracy "
+        f"on the {len(evaluation.labels):,} {dataset_label} test images."
+        if evaluation.diverged else
         f"**Test accuracy: {evaluation.accuracy:.2%}** on {len(evaluation.labels):,} "
         f"{dataset_label} test images.",
         "",

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tinygrad_mnist.atomic import atomic_write
+
 __all__ = [
     "DATASET_NAMES",
     "FASHION_MNIST_CLASSES",
@@ -145,10 +147,11 @@ def synthetic_digits(n_train: int = 2000, n_test: int = 500, num_classes: int = 
 def save_npz_dataset(path, dataset: ImageDataset) -> Path:
     """Write `dataset` as an `.npz` that `load_npz_dataset` (and `--dataset PATH`) reads."""
     path = Path(path)
-    np.savez_compressed(path, train_images=dataset.train_images,
-                        train_labels=dataset.train_labels, test_images=dataset.test_images,
-                        test_labels=dataset.test_labels,
-                        class_names=np.array(dataset.class_names, dtype=str))
+    with atomic_write(path) as file:  # a failed write leaves an earlier file whole
+        np.savez_compressed(file, train_images=dataset.train_images,
+                            train_labels=dataset.train_labels, test_images=dataset.test_images,
+                            test_labels=dataset.test_labels,
+                            class_names=np.array(dataset.class_names, dtype=str))
     return path
 
 
