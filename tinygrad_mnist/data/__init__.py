@@ -8,6 +8,7 @@ from tinygrad_mnist.data.checksums import FASHION_MNIST_SHA256, MNIST_SHA256, Ch
 from tinygrad_mnist.data.dataset import Dataset
 from tinygrad_mnist.data.fetch import FetchError, fetch_files, load_files, read_cached
 from tinygrad_mnist.data.idx import read_idx, write_idx
+from tinygrad_mnist.data.images import frame_digit, read_digit_image
 from tinygrad_mnist.data.mnist import (
     FASHION_MNIST,
     MNIST,
@@ -45,6 +46,7 @@ __all__ = [
     "fetch_dataset",
     "fetch_files",
     "fetch_mnist",
+    "frame_digit",
     "load_dataset",
     "load_fashion_mnist",
     "load_files",
@@ -52,6 +54,7 @@ __all__ = [
     "one_hot",
     "prepare_images",
     "read_cached",
+    "read_digit_image",
     "read_idx",
     "read_mnist_csv",
     "read_mnist_idx",
