@@ -340,13 +340,23 @@ def test_model_checkpoint_holds_the_best_epochs_weights(tmp_path):
 
 
 def test_progress_bar_is_silent_off_a_terminal_and_draws_when_enabled(monkeypatch):
-    x, y = blobs(n=20)
+    x, y = blobs(n=100)
     stream = io.StringIO()
     monkeypatch.setattr(sys, "stderr", stream)
     make_trainer(callbacks=[ProgressBar()]).fit((x, y), epochs=2)
     assert stream.getvalue() == ""
-    make_trainer(callbacks=[ProgressBar(enabled=True)]).fit((x, y), (x, y), epochs=2)
-    assert "2/2" in stream.getvalue() and "val_accuracy" in stream.getvalue()
+    bar = ProgressBar(enabled=True, description="fold 10/10")
+    bar.refresh_seconds = 0  # draw every batch, however fast
+    history = make_trainer(batch_size=10, callbacks=[bar]).fit((x, y), (x, y), epochs=2)
+    # tqdm redraws with carriage returns; the epoch lines stay, each on a line of its own.
+    screens = [part for line in stream.getvalue().split("\n") for part in line.split("\r")]
+    assert screens and max(len(screen) for screen in screens) <= 80
+    assert any("10/10 [" in screen and "acc" in screen for screen in screens)  # per batch
+    kept = [s for s in screens if s.startswith("fold 10/10 epoch") and s.endswith("s")
+            and "batch" not in s]
+    assert len(kept) == 2 and kept[1].startswith("fold 10/10 epoch 2/2: loss ")
+    assert f"val loss {history.val_loss[1]:.4f}" in kept[1]
+    assert f"acc {history.val_accuracy[1]:.2%}" in kept[1]
 
 
 # ----------------------------------------------------------------------- History

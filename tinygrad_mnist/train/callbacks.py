@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import sys
 import time
 
@@ -200,8 +201,10 @@ class ProgressBar(Callback):
     `description` (say "fold 2/5") starts every line, before "epoch 3/6".
     """
 
-    #: The widest a bar may draw, whatever the terminal's width.
+    #: The widest a line may be, whatever the terminal's width.
     columns = 80
+    #: The least time between two redraws of the bar (tqdm's `mininterval`).
+    refresh_seconds = 0.1
 
     def __init__(self, enabled: bool | None = None, description: str = ""):
         self.enabled = enabled
@@ -217,15 +220,14 @@ class ProgressBar(Callback):
         self._loss = self._correct = self._seen = 0.0
         self._started = time.perf_counter()
         if self._shown:
-            self._bar = tqdm(total=trainer.batches_per_epoch or None,
-                             desc=self._prefix(trainer, epoch), unit="batch", leave=False,
-                             file=sys.stderr, ncols=self.columns, dynamic_ncols=False)
+            width = min(self.columns, shutil.get_terminal_size((self.columns, 24)).columns)
+            self._bar = tqdm(total=trainer.batches_per_epoch, desc=self._prefix(trainer, epoch),
+                             unit="batch", leave=False, file=sys.stderr, ncols=width,
+                             mininterval=self.refresh_seconds)
 
     def on_batch_end(self, trainer, batch: int, loss: float) -> None:
         if self._bar is None:
             return
-        if self._bar.total != trainer.batches_per_epoch:  # known once the epoch has begun
-            self._bar.total = trainer.batches_per_epoch
         logs = trainer.batch_logs
         size = logs.get("examples", 1)
         self._loss += loss * size
@@ -243,8 +245,9 @@ class ProgressBar(Callback):
         line = (f"{self._prefix(trainer, epoch)}: loss {logs['train_loss']:.4f} "
                 f"acc {logs['train_accuracy']:.2%}")
         if trainer.has_validation:
-            line += f" | val loss {logs['val_loss']:.4f} acc {logs['val_accuracy']:.2%}"
-        tqdm.write(f"{line} | {logs['seconds']:.1f}s"[:self.columns], file=sys.stderr)
+            line += f", val loss {logs['val_loss']:.4f} acc {logs['val_accuracy']:.2%}"
+        timed = f"{line}, {logs['seconds']:.1f}s"
+        tqdm.write(timed if len(timed) <= self.columns else line, file=sys.stderr)
 
     def on_train_end(self, trainer, history) -> None:
         if self._bar is not None:  # stopped in the middle of an epoch

@@ -142,6 +142,7 @@ class Trainer:
             validation_x, validation_y = as_arrays(validation, "validation")
             validation = validation_x.astype(self._dtype(), copy=False), validation_y
         self.epochs, self.has_validation = int(epochs), validation is not None
+        self.batches_per_epoch = 1 if self.batch_size is None else -(-len(x) // self.batch_size)
         self.stop_training, self.stop_reason = False, None
         history = self.history = History() if restored is None else restored.history
         self._restored = None
@@ -186,9 +187,7 @@ class Trainer:
         if self.batch_size is None or self.batch_size >= n:
             # Full batch: the arrays themselves, no permutation, no copy.
             batches = [(x, y)]
-            self.batches_per_epoch = 1
         else:
-            self.batches_per_epoch = -(-n // self.batch_size)
             # One gather per batch from a fresh permutation; the training set is never copied.
             batches = ((x[index], y[index])
                        for index in shuffled_batches(n, self.batch_size, rng=self.rng))

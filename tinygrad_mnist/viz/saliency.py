@@ -74,8 +74,12 @@ def plot_saliency(model, images, x, labels=None, *, n: int = 8, class_names=None
     truth = None if labels is None else as_labels(labels, "labels")[:count]
     gradients, predictions = saliency_maps(model, as_array(x, "x")[:count])
     strength = np.abs(gradients.reshape(count, -1)).reshape(count, side, side)
-    names = [str(c) for c in range(int(predictions.max(initial=0)) + 1)] \
-        if class_names is None else [str(name) for name in class_names]
+    highest = int(max(predictions.max(), -1 if truth is None else truth.max()))
+    names = [str(c) for c in range(highest + 1)] if class_names is None \
+        else [str(name) for name in class_names]
+    if len(names) <= highest:
+        raise ValueError(f"class_names: expected a name for every label up to {highest}, "
+                         f"got {len(names)}")
 
     heading = title or "Saliency: |d score of the predicted class / d pixel|"
     pairs = min(count, PAIRS_PER_ROW)
