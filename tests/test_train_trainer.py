@@ -19,6 +19,7 @@ from tinygrad_mnist.train import (
     ProgressBar,
     Trainer,
     accuracy,
+    confident_mistakes,
     confusion_matrix,
     per_class_accuracy,
 )
@@ -403,3 +404,12 @@ def test_metrics_reject_bad_labels():
         accuracy([0, 1], [0.5, 1.0])
     with pytest.raises(ValueError, match=r"y_true: labels must lie in \[0, 3\)"):
         confusion_matrix([0, 3], [0, 1], num_classes=3)
+
+
+def test_confident_mistakes_come_most_confident_first():
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.05, 0.95], [0.7, 0.3]])
+    labels = np.array([0, 0, 1, 0, 0])  # rows 1, 2 and 3 are wrong
+    np.testing.assert_array_equal(confident_mistakes(labels, probabilities), [3, 1, 2])
+    assert confident_mistakes(np.array([0]), np.array([[1.0, 0.0]])).size == 0
+    with pytest.raises(ValueError, match="probabilities"):
+        confident_mistakes(labels, probabilities[:, 0])

@@ -33,7 +33,12 @@ from tinygrad_mnist.train.export import (
     summary_table,
 )
 from tinygrad_mnist.train.history import History
-from tinygrad_mnist.train.metrics import accuracy, confusion_matrix, per_class_accuracy
+from tinygrad_mnist.train.metrics import (
+    accuracy,
+    confident_mistakes,
+    confusion_matrix,
+    per_class_accuracy,
+)
 from tinygrad_mnist.train.search import SearchResult, expand_grid, grid_search
 from tinygrad_mnist.train.store import ResultStore
 from tinygrad_mnist.train.trainer import Trainer
@@ -47,6 +52,7 @@ __all__ = [
     "canonical_config",
     "CONFIG_DEFAULTS",
     "config_key",
+    "confident_mistakes",
     "confusion_matrix",
     "DivergenceGuard",
     "EarlyStopping",
