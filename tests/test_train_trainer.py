@@ -352,7 +352,7 @@ def test_progress_bar_is_silent_off_a_terminal_and_draws_when_enabled(monkeypatc
     # tqdm redraws with carriage returns; the epoch lines stay, each on a line of its own.
     screens = [part for line in stream.getvalue().split("\n") for part in line.split("\r")]
     assert screens and max(len(screen) for screen in screens) <= 80
-    assert any("10/10 [" in screen and "acc" in screen for screen in screens)  # per batch
+    assert any("| 10/10 [" in screen and " acc " in screen for screen in screens)  # per batch
     kept = [s for s in screens if s.startswith("fold 10/10 epoch") and s.endswith("s")
             and "batch" not in s]
     assert len(kept) == 2 and kept[1].startswith("fold 10/10 epoch 2/2: loss ")

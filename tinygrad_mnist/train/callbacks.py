@@ -205,6 +205,8 @@ class ProgressBar(Callback):
     columns = 80
     #: The least time between two redraws of the bar (tqdm's `mininterval`).
     refresh_seconds = 0.1
+    # No rate, a short bar: the running loss and accuracy must fit beside it.
+    bar_format = "{desc}: {percentage:3.0f}%|{bar:10}| {n_fmt}/{total_fmt} [{elapsed}]{postfix}"
 
     def __init__(self, enabled: bool | None = None, description: str = ""):
         self.enabled = enabled
@@ -223,7 +225,8 @@ class ProgressBar(Callback):
             width = min(self.columns, shutil.get_terminal_size((self.columns, 24)).columns)
             self._bar = tqdm(total=trainer.batches_per_epoch, desc=self._prefix(trainer, epoch),
                              unit="batch", leave=False, file=sys.stderr, ncols=width,
-                             mininterval=self.refresh_seconds)
+                             mininterval=self.refresh_seconds, miniters=1,
+                             bar_format=self.bar_format)
 
     def on_batch_end(self, trainer, batch: int, loss: float) -> None:
         if self._bar is None:
