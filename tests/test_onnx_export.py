@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinygrad_mnist import Tensor, nn, no_grad
-from tinygrad_mnist.onnx_export import export_onnx, to_onnx
+from tinygrad_mnist.app.onnx_export import export_onnx, to_onnx
 
 
 def logits(model, x):

@@ -1,0 +1,75 @@
+"""Classify image files with a trained model: what `tinygrad-mnist predict` prints.
+
+Each file is read and framed as MNIST frames its digits (`data.read_digit_image`),
+then all of them go through the model at once. A file that cannot be read is reported
+through `on_error` and left out; the others are still classified.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinygrad_mnist.data import prepare_images, read_digit_image
+from tinygrad_mnist.data.images import SIDE
+from tinygrad_mnist.inference import predict_proba
+
+
+@dataclass
+class Classified:
+    """One image's best classes, most probable first, with their probabilities."""
+
+    path: str
+    classes: list[int]
+    probabilities: list[float]
+
+
+def model_inputs(model, images: np.ndarray) -> np.ndarray:
+    """uint8 images (n, 28, 28) prepared in the layout the model's first layer takes.
+
+    A model whose first layer takes another input size is a ValueError saying so.
+    """
+    first = model
+    while hasattr(first, "__iter__") and len(first):  # into a Sequential (an MLP, a CNN)
+        first = next(iter(first))
+    pixels = SIDE * SIDE
+    if type(first).__name__ == "Conv2d":
+        if first.in_channels != 1:
+            raise ValueError(f"model: its first layer takes {first.in_channels} channels; "
+                             "images are framed as one grey channel")
+        return prepare_images(images, flatten=False).reshape(len(images), 1, SIDE, SIDE)
+    inputs = getattr(first, "in_features", None)
+    if inputs != pixels:
+        raise ValueError(f"model: it takes {inputs} inputs, but images are framed as MNIST's "
+                         f"{SIDE}x{SIDE} = {pixels} pixels; use a model trained on "
+                         f"{SIDE}x{SIDE} images")
+    return prepare_images(images)
+
+
+def classify_files(model, paths, top: int = 1, on_error=None) -> list[Classified]:
+    """The `top` classes of the digit in each image file of `paths`, in order.
+
+    `on_error(path, error)` is called for a file that is missing or not an image (a
+    ValueError or OSError); without it the error is raised.
+    """
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
+        raise ValueError(f"top: expected an int >= 1, got {top!r}")
+    model_inputs(model, np.zeros((1, SIDE, SIDE), np.uint8))  # the wrong model fails first
+    images, kept = [], []
+    for path in paths:
+        try:
+            images.append(read_digit_image(path))
+        except (ValueError, OSError) as error:
+            if on_error is None:
+                raise
+            on_error(os.fspath(path), error)
+            continue
+        kept.append(os.fspath(path))
+    if not images:
+        return []
+    probabilities = predict_proba(model, model_inputs(model, np.stack(images)))
+    best = np.argsort(-probabilities, axis=1, kind="stable")[:, :top]
+    return [Classified(path, [int(c) for c in order], [float(p) for p in row[order]])
+            for path, order, row in zip(kept, best, probabilities)]
