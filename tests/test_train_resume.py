@@ -46,7 +46,7 @@ def test_a_run_resumed_from_any_epoch_is_bit_identical_to_the_straight_run(
     history = second.fit(TRAIN, VALID, epochs=6, resume=True)
 
     assert_same_weights(straight, second)
-    assert history.epochs == 6
+    assert history.epochs_run == 6
     assert history.train_loss == expected.train_loss
     assert history.val_loss == expected.val_loss and history.lr == expected.lr
     assert second.optimizer.step_count == straight.optimizer.step_count
@@ -62,7 +62,7 @@ def test_early_stopping_state_survives_a_resume(tmp_path):
     first.fit(TRAIN, VALID, epochs=stop)
     resumed = make_trainer(patience=1, schedule=False).load_checkpoint(tmp_path / "c.npz")
     history = resumed.fit(TRAIN, VALID, epochs=30, resume=True)
-    assert history.epochs == expected.epochs and history.best_epoch == expected.best_epoch
+    assert history.epochs_run == expected.epochs_run and history.best_epoch == expected.best_epoch
     assert history.stopped_reason == "early-stopped"
     assert_same_weights(straight, resumed)  # the best weights were restored in both
 
@@ -71,10 +71,10 @@ def test_a_run_that_has_ended_does_not_train_again_on_resume(tmp_path):
     trainer = make_trainer(tmp_path / "c.npz", patience=0, schedule=False)
     trainer.fit(TRAIN, VALID, epochs=40)
     assert trainer.history.stopped_reason == "early-stopped"
-    epochs = trainer.history.epochs
+    epochs = trainer.history.epochs_run
     again = make_trainer(patience=0, schedule=False).load_checkpoint(tmp_path / "c.npz")
     history = again.fit(TRAIN, VALID, epochs=40, resume=True)
-    assert history.epochs == epochs and history.stopped_reason == "early-stopped"
+    assert history.epochs_run == epochs and history.stopped_reason == "early-stopped"
 
 
 def test_the_checkpoint_is_a_plain_npz_written_every_epoch(tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ The interface (every method optional; override the ones you need)::
 
 A callback stops training with `trainer.stop(reason)`; the trainer finishes the current
 batch (or epoch), then calls `on_train_end`. Callbacks see `trainer.model`,
-`trainer.optimizer`, `trainer.epochs` (the epochs asked for), `trainer.has_validation`,
+`trainer.optimizer`, `trainer.max_epochs` (the epochs asked for), `trainer.has_validation`,
 `trainer.batches_per_epoch` and, in `on_batch_end`, `trainer.batch_logs` (the batch's
 loss, accuracy and number of examples).
 
@@ -22,6 +22,7 @@ it in `state_dict()` and takes it back in `load_state_dict()`, so a resumed run
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
@@ -31,7 +32,9 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from tinygrad_mnist.data.progress import stderr_is_terminal
+from tinygrad_mnist.terminal import stderr_is_terminal
+
+logger = logging.getLogger("tinygrad_mnist.train")
 
 
 class Callback:
@@ -170,7 +173,7 @@ class EarlyStopping(MonitorCallback):
         if self.best_epoch is None:
             return
         history.best_epoch = self.best_epoch
-        if self._best_state is not None and self.best_epoch != history.epochs:
+        if self._best_state is not None and self.best_epoch != history.epochs_run:
             trainer.model.load_state_dict(self._best_state)
         self._best_state = None
 
@@ -258,8 +261,8 @@ class ProgressBar(Callback):
             self._bar = None
 
     def _prefix(self, trainer, epoch: int) -> str:
-        width = len(str(trainer.epochs))
-        return f"{self.description} epoch {epoch:>{width}}/{trainer.epochs}".strip()
+        width = len(str(trainer.max_epochs))
+        return f"{self.description} epoch {epoch:>{width}}/{trainer.max_epochs}".strip()
 
 
 class ModelCheckpoint(MonitorCallback):
@@ -277,3 +280,25 @@ class ModelCheckpoint(MonitorCallback):
     def on_epoch_end(self, trainer, epoch, logs) -> None:
         if self.improved(epoch, logs):
             trainer.model.save(self.path)
+
+
+class EpochLog(Callback):
+    """One log line per epoch: the progress report when stderr is not a terminal."""
+
+    def __init__(self, prefix: str = ""):
+        self.prefix = prefix
+
+    def on_epoch_end(self, trainer, epoch, logs) -> None:
+        line = (f"{self.prefix}epoch {epoch}/{trainer.max_epochs}: "
+                f"loss {logs['train_loss']:.4f}, accuracy {logs['train_accuracy']:.2%}")
+        if trainer.has_validation:
+            line += (f"; validation loss {logs['val_loss']:.4f}, "
+                     f"accuracy {logs['val_accuracy']:.2%}")
+        logger.info("%s (%.1f s)", line, logs["seconds"])
+
+
+def progress_report(prefix: str = "") -> Callback:
+    """A tqdm bar when stderr is a terminal, else one log line per epoch (an `EpochLog`)."""
+    if stderr_is_terminal():
+        return ProgressBar(enabled=True, description=prefix.rstrip(": "))
+    return EpochLog(prefix)

@@ -82,7 +82,7 @@ def trainer_state(trainer) -> dict[str, np.ndarray]:
     meta = {
         "format": FORMAT,
         "version": VERSION,
-        "epochs": history.epochs,
+        "epochs": history.epochs_run,
         "history": history.to_dict(),
         "stop_reason": trainer.stop_reason,
         "scheduler": None if trainer.scheduler is None else trainer.scheduler.state_dict(),
@@ -169,7 +169,7 @@ def write_checkpoint(state: dict[str, np.ndarray], path) -> None:
 
 def read_checkpoint(path) -> dict[str, np.ndarray]:
     """The trainer state in the `.npz` at `path`, checked to be one."""
-    from tinygrad_mnist.nn import read_npz
+    from tinygrad_mnist.npz import read_npz
 
     state = read_npz(path)
     try:

@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 
+from tinygrad_mnist.checks import check_number
 from tinygrad_mnist.data import batches as shuffled_batches
 from tinygrad_mnist.inference import map_batches
-from tinygrad_mnist.nn.checks import check_number
 from tinygrad_mnist.optim.clip import clip_grad_norm as clip_gradients
 from tinygrad_mnist.tensor import Tensor
 from tinygrad_mnist.train import checkpoint
@@ -89,7 +89,7 @@ class Trainer:
         self.clip_grad_norm = None if clip_grad_norm is None else float(clip_grad_norm)
         self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
         self.rng = np.random.default_rng(seed)
-        self.epochs = 0
+        self.max_epochs = 0
         self.has_validation = False
         self.stop_training = False
         self.stop_reason: str | None = None
@@ -132,16 +132,16 @@ class Trainer:
         if resume and restored is None:
             raise ValueError("resume: this trainer has no saved state to continue; call "
                              "load_checkpoint(path) or load_state_dict(state) first")
-        if restored is not None and epochs < restored.history.epochs:
+        if restored is not None and epochs < restored.history.epochs_run:
             raise ValueError(f"epochs: the saved run has already trained "
-                             f"{restored.history.epochs} epochs, got epochs={epochs}")
+                             f"{restored.history.epochs_run} epochs, got epochs={epochs}")
         x, y = as_arrays(train, "train")
         # Converted once per fit (if at all), never per epoch; so is the validation set.
         x = x.astype(self._dtype(), copy=False)
         if validation is not None:
             validation_x, validation_y = as_arrays(validation, "validation")
             validation = validation_x.astype(self._dtype(), copy=False), validation_y
-        self.epochs, self.has_validation = int(epochs), validation is not None
+        self.max_epochs, self.has_validation = int(epochs), validation is not None
         self.batches_per_epoch = 1 if self.batch_size is None else -(-len(x) // self.batch_size)
         self.stop_training, self.stop_reason = False, None
         history = self.history = History() if restored is None else restored.history
@@ -155,7 +155,7 @@ class Trainer:
                     checkpoint.restore_callbacks(self, restored.callbacks)
                     if restored.stop_reason is not None:  # the saved run had already ended
                         self.stop(restored.stop_reason)
-                for epoch in range(history.epochs + 1, self.epochs + 1):
+                for epoch in range(history.epochs_run + 1, self.max_epochs + 1):
                     if self.stop_training:
                         break
                     self._notify("on_epoch_begin", epoch)
