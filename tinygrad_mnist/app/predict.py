@@ -14,7 +14,8 @@ import numpy as np
 
 from tinygrad_mnist.data import prepare_images, read_digit_image
 from tinygrad_mnist.data.images import SIDE
-from tinygrad_mnist.inference import predict_proba
+from tinygrad_mnist.inference import map_batches, predict_proba
+from tinygrad_mnist.nn import CrossEntropyLoss
 
 
 @dataclass
@@ -26,26 +27,40 @@ class Classified:
     probabilities: list[float]
 
 
-def model_inputs(model, images: np.ndarray) -> np.ndarray:
-    """uint8 images (n, 28, 28) prepared in the layout the model's first layer takes.
+def model_inputs(model, images: np.ndarray, what: str = "the images") -> np.ndarray:
+    """uint8 images (n, height, width) prepared in the layout the model's first layer takes:
+    rows of pixels for a `Dense`, (n, 1, height, width) for a `Conv2d`.
 
-    A model whose first layer takes another input size is a ValueError saying so.
+    A model made for another image size is a ValueError saying so.
     """
+    images = np.asarray(images)
     first = model
     while hasattr(first, "__iter__") and len(first):  # into a Sequential (an MLP, a CNN)
         first = next(iter(first))
-    pixels = SIDE * SIDE
+    height, width = images.shape[1:3]
     if type(first).__name__ == "Conv2d":
         if first.in_channels != 1:
-            raise ValueError(f"model: its first layer takes {first.in_channels} channels; "
-                             "images are framed as one grey channel")
-        return prepare_images(images, flatten=False).reshape(len(images), 1, SIDE, SIDE)
+            raise ValueError(f"model: its first layer takes {first.in_channels} channels, "
+                             f"but {what} are grey (one channel)")
+        return prepare_images(images, flatten=False).reshape(len(images), 1, height, width)
     inputs = getattr(first, "in_features", None)
-    if inputs != pixels:
-        raise ValueError(f"model: it takes {inputs} inputs, but images are framed as MNIST's "
-                         f"{SIDE}x{SIDE} = {pixels} pixels; use a model trained on "
-                         f"{SIDE}x{SIDE} images")
+    if inputs != height * width:
+        raise ValueError(f"model: it takes {inputs} inputs, but {what} are {height}x{width} = "
+                         f"{height * width} pixels; use a model trained on such images")
     return prepare_images(images)
+
+
+def evaluate_model(model, x, labels) -> tuple[float, np.ndarray]:
+    """`(mean cross-entropy loss, class probabilities)` of `model` on inputs `x`."""
+    loss = CrossEntropyLoss()
+    labels = np.asarray(labels)
+
+    def chunk(rows, logits):
+        return float(loss(logits, labels[rows]).data) * len(logits.data), \
+            logits.softmax(axis=-1).data
+
+    parts = map_batches(model, x, chunk)
+    return sum(total for total, _ in parts) / len(x), np.concatenate([p for _, p in parts])
 
 
 def classify_files(model, paths, top: int = 1, on_error=None) -> list[Classified]:
@@ -56,7 +71,8 @@ def classify_files(model, paths, top: int = 1, on_error=None) -> list[Classified
     """
     if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
         raise ValueError(f"top: expected an int >= 1, got {top!r}")
-    model_inputs(model, np.zeros((1, SIDE, SIDE), np.uint8))  # the wrong model fails first
+    framed = f"images framed as MNIST's ({SIDE}x{SIDE})"
+    model_inputs(model, np.zeros((1, SIDE, SIDE), np.uint8), framed)  # a wrong model: first
     images, kept = [], []
     for path in paths:
         try:
@@ -69,7 +85,7 @@ def classify_files(model, paths, top: int = 1, on_error=None) -> list[Classified
         kept.append(os.fspath(path))
     if not images:
         return []
-    probabilities = predict_proba(model, model_inputs(model, np.stack(images)))
+    probabilities = predict_proba(model, model_inputs(model, np.stack(images), framed))
     best = np.argsort(-probabilities, axis=1, kind="stable")[:, :top]
     return [Classified(path, [int(c) for c in order], [float(p) for p in row[order]])
             for path, order, row in zip(kept, best, probabilities)]
