@@ -261,11 +261,11 @@ class Trainer:
         return checkpoint.trainer_state(self)
 
     def load_state_dict(self, state: dict) -> Trainer:
-        """Restore what `state_dict()` returned; then `fit(..., resume=True)` continues.
-
-        Every part is checked; on any error the trainer is left as it was.
+        """Restore what `state_dict()` returned (`history` too); then `fit(..., resume=True)`
+        continues. Every part is checked; on any error the trainer is left as it was.
         """
         self._restored = checkpoint.restore_trainer(self, state)
+        self.history = self._restored.history
         return self
 
     def save_checkpoint(self, path) -> None:
