@@ -100,3 +100,11 @@ def test_a_missing_onnx_package_says_what_to_install(monkeypatch, tmp_path):
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'tinygrad-mnist\[onnx\]'"):
         export_onnx(nn.MLP(4, [], 2), tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+@needs_onnx
+def test_a_model_that_knows_its_input_shape_is_exported_with_it():
+    model = nn.Sequential(nn.Flatten(), nn.Dense(12, 3, seed=0))
+    model.input_shape = (1, 3, 4)
+    dims = to_onnx(model).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["batch", 1, 3, 4]

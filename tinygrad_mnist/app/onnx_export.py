@@ -126,7 +126,8 @@ def _leaves(layer):
         yield layer
 
 
-def _input_shape(layers, input_shape) -> tuple[int, ...]:
+def _input_shape(model, layers, input_shape) -> tuple[int, ...]:
+    input_shape = getattr(model, "input_shape", None) if input_shape is None else input_shape
     if input_shape is not None:
         shape = tuple(int(n) for n in np.atleast_1d(input_shape))
         if not shape or min(shape) < 1:
@@ -143,9 +144,9 @@ def _input_shape(layers, input_shape) -> tuple[int, ...]:
 def to_onnx(model, input_shape=None):
     """The ONNX `ModelProto` of `model` (a `Sequential` of supported layers).
 
-    `input_shape` is one example's shape, without the batch axis: by default
-    `(in_features,)` of a first `Dense` layer. An unsupported layer is a TypeError
-    naming it.
+    `input_shape` is one example's shape, without the batch axis: by default the
+    model's own `input_shape` (a `CNN`'s `(1, 28, 28)`), else `(in_features,)` of a first
+    `Dense` layer. An unsupported layer is a TypeError naming it.
     """
     onnx = _require_onnx()
     helper = onnx.helper
@@ -155,7 +156,7 @@ def to_onnx(model, input_shape=None):
     if unsupported:
         raise TypeError(f"model: no ONNX export for layer {unsupported[0]}; supported layers "
                         f"are {', '.join(sorted(_CONVERTERS))}")
-    shape = _input_shape(layers, input_shape)
+    shape = _input_shape(model, layers, input_shape)
     graph = _Graph(onnx, "images")
     for layer in layers:
         _CONVERTERS[type(layer).__name__](graph, layer)
