@@ -22,7 +22,12 @@ import numpy as np
 
 from tinygrad_mnist import __version__, predict_proba
 from tinygrad_mnist import data as data_module
-from tinygrad_mnist.app.predict import classify_files, evaluate_model, model_inputs
+from tinygrad_mnist.app.predict import (
+    classify_files,
+    evaluate_model,
+    model_classes,
+    model_inputs,
+)
 from tinygrad_mnist.app.run_config import OPTIMIZERS, SCHEDULES, TrainConfig
 from tinygrad_mnist.app.run_folder import (
     CHECKPOINT_FILE,
@@ -637,7 +642,12 @@ def _test_set(model, config: TrainConfig, args):
     """The data set (`--dataset`, else the run's own) and its test images as the model takes
     them; a data set of another image size is one line, not a traceback."""
     data = load_named_dataset(args.dataset or config.dataset, args.data_root)
-    return data, model_inputs(model, data.test_images, f"the {data.title} test images")
+    x = model_inputs(model, data.test_images, f"the {data.title} test images")
+    classes = model_classes(model)
+    if classes is not None and classes != data.num_classes:
+        raise UsageError(f"dataset: the model scores {classes} classes but {data.title} has "
+                         f"{data.num_classes}")
+    return data, x
 
 
 def _cmd_show(args) -> int:
@@ -703,9 +713,6 @@ def _cmd_evaluate(args) -> int:
     model, config = load_run_model(args.model)
     data, x = _test_set(model, config, args)
     loss, probabilities = evaluate_model(model, x, data.test_labels)
-    if probabilities.shape[1] != data.num_classes:
-        raise UsageError(f"dataset: the model scores {probabilities.shape[1]} classes but "
-                         f"{data.title} has {data.num_classes}")
     result = Evaluation(data.test_images, data.test_labels, probabilities.argmax(axis=1),
                         probabilities)
     folder = args.out if args.out is not None else model_file(args.model).parent
@@ -761,7 +768,8 @@ def _cmd_fetch(args) -> int:
 # ----------------------------------------------------------------------- main
 # Loggers whose INFO lines are the progress a user wants to see by default; the rest of
 # the package (say, each data source tried in turn) speaks up at WARNING, or with -v.
-_PROGRESS_LOGGERS = ("tinygrad_mnist.app.cli", "tinygrad_mnist.train")
+_PROGRESS_LOGGERS = ("tinygrad_mnist.app.cli", "tinygrad_mnist.train",
+                     "tinygrad_mnist.data.fetch")
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
@@ -798,11 +806,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (UsageError, ValueError, TypeError, OSError) as error:
+    except (UsageError, ValueError, TypeError, OSError, MemoryError, RecursionError) as error:
         if show_traceback:
             raise
-        print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+        print(f"{PROG}: error: {_RESOURCE_ERRORS.get(type(error), '')}{_one_line(error)}",
+              file=sys.stderr)
         return EXIT_USAGE
+
+
+# What a bare MemoryError or RecursionError means here: something given was too large.
+_RESOURCE_ERRORS = {
+    MemoryError: "out of memory (try smaller layers, batches or data): ",
+    RecursionError: "input nested too deeply: ",
+}
 
 
 if __name__ == "__main__":

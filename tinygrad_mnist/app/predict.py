@@ -27,6 +27,19 @@ class Classified:
     probabilities: list[float]
 
 
+def _leaves(model) -> list:
+    """The computing layers of `model`, in order (a `Sequential` is opened up)."""
+    if hasattr(model, "__iter__"):
+        return [leaf for layer in model for leaf in _leaves(layer)]
+    return [model]
+
+
+def model_classes(model) -> int | None:
+    """How many classes `model` scores: its last layer's `out_features` (None if unknown)."""
+    sized = [layer for layer in _leaves(model) if hasattr(layer, "out_features")]
+    return int(sized[-1].out_features) if sized else None
+
+
 def model_inputs(model, images: np.ndarray, what: str = "the images") -> np.ndarray:
     """uint8 images (n, height, width) prepared in the layout the model's first layer takes:
     rows of pixels for a `Dense`, (n, 1, height, width) for a `Conv2d`.
@@ -34,9 +47,7 @@ def model_inputs(model, images: np.ndarray, what: str = "the images") -> np.ndar
     A model made for another image size is a ValueError saying so.
     """
     images = np.asarray(images)
-    first = model
-    while hasattr(first, "__iter__") and len(first):  # into a Sequential (an MLP, a CNN)
-        first = next(iter(first))
+    first = next(iter(_leaves(model)), None)
     height, width = images.shape[1:3]
     if type(first).__name__ == "Conv2d":
         if first.in_channels != 1:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -316,6 +315,9 @@ def read_run_config(folder) -> TrainConfig:
         config = TrainConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"config: {str(config_path)!r} is not valid JSON ({error})") from None
+    except RecursionError:
+        raise ValueError(f"config: {str(config_path)!r} is nested too deeply to be a run "
+                         "configuration") from None
     except (TypeError, ValueError) as error:
         raise ValueError(f"config: {str(config_path)!r} is not a run configuration: {error}") \
             from None
@@ -341,15 +343,19 @@ def load_run_model(model_path):
     """
     model_path = model_file(model_path)
     config = read_run_config(model_path.parent)
-    from tinygrad_mnist.npz import read_npz
+    config_path = model_path.with_name(CONFIG_FILE)
+    from tinygrad_mnist.npz import npz_headers
 
-    if not zipfile.is_zipfile(model_path):  # checked first: NumPy leaks the file of a bad one
-        raise ValueError(f"model: {str(model_path)!r} is not an .npz archive")
-    state = read_npz(model_path)
-    input_size = _input_size(state, model_path)
-    model = config.build(input_size=input_size, num_classes=_output_size(state)).model
+    # Only the headers first: the architecture comes from them and the config, and a file
+    # that does not fit it is refused before any array is decompressed.
+    declared = npz_headers(model_path)
+    weights = _layer_weights(declared, model_path)
     try:
-        model.load_state_dict(state)
+        model = config.build(input_size=weights[0][1][0], num_classes=weights[-1][1][1]).model
+    except ValueError as error:  # e.g. layers too large for this machine
+        raise ValueError(f"config: {str(config_path)!r}: {error}") from None
+    try:
+        model.load(model_path)
     except ValueError as error:
         raise ValueError(
             f"model: {str(model_path)!r} does not match its {CONFIG_FILE}: {error}"
@@ -357,15 +363,16 @@ def load_run_model(model_path):
     return model, config
 
 
-def _input_size(state: dict, path: Path) -> int:
-    first = state.get("0.weight")
-    if first is None or first.ndim != 2:
+def _layer_weights(declared: dict, path: Path) -> list[tuple[int, tuple]]:
+    """(layer number, shape) of each 2-D `N.weight` entry, in layer order; others refused."""
+    weights = []
+    for name, (shape, _) in declared.items():
+        number, _, kind = name.partition(".")
+        if not (number.isdigit() and kind in ("weight", "bias")):
+            raise ValueError(f"model: {str(path)!r} holds {name!r}, which is no MLP parameter "
+                             "(expected names like '0.weight' and '0.bias')")
+        if kind == "weight" and len(shape) == 2:
+            weights.append((int(number), tuple(shape)))
+    if not any(number == 0 for number, _ in weights):
         raise ValueError(f"model: {str(path)!r} holds no MLP weights (no 2-D '0.weight')")
-    return int(first.shape[0])
-
-
-def _output_size(state: dict) -> int:
-    weights = [name for name, array in state.items() if name.endswith("weight")
-               and array.ndim == 2]
-    last = max(weights, key=lambda name: int(name.split(".")[0]))
-    return int(state[last].shape[1])
+    return sorted(weights)

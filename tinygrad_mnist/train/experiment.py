@@ -104,6 +104,10 @@ def load_experiment(path) -> Experiment:
             document = tomllib.load(file)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"{path}: not valid TOML ({error})") from None
+    except UnicodeDecodeError as error:  # TOML is UTF-8 text; the decoder's message names no file
+        raise ValueError(f"{path}: not valid TOML: not UTF-8 text ({error})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not valid TOML: nested too deeply") from None
     where = str(path)
 
     for key, value in document.items():
