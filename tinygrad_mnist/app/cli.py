@@ -401,8 +401,8 @@ _CONFIG_OPTIONS = {"hidden": "hidden_sizes", "activation": "activation",
                    "optimizer": "optimizer", "lr": "learning_rate", "momentum": "momentum",
                    "weight_decay": "weight_decay", "batch_size": "batch_size",
                    "epochs": "epochs", "schedule": "schedule", "patience": "patience",
-                   "seed": "seed", "dataset": "dataset"}
-_CONFIG_OPTIONS.update(clip_grad_norm="clip_grad_norm", validation="validation")
+                   "seed": "seed", "dataset": "dataset", "clip_grad_norm": "clip_grad_norm",
+                   "validation": "validation"}
 _OPTION_OF = {field: option.replace("_", "-") for option, field in _CONFIG_OPTIONS.items()}
 
 
