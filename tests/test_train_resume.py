@@ -172,3 +172,20 @@ def test_clip_grad_norm_bounds_every_step():
 def test_bad_clip_grad_norm_is_refused(bad):
     with pytest.raises((ValueError, TypeError), match="clip_grad_norm"):
         make_trainer(clip_grad_norm=bad)
+
+
+def test_a_batch_transforms_generator_is_saved_and_restored():
+    class Shift:
+        def __init__(self, seed):
+            self.rng = np.random.default_rng(seed)
+
+    trainer = make_trainer()
+    trainer.transform = Shift(5)
+    trainer.transform.rng.random(7)  # the stream has moved on
+    state = trainer.state_dict()
+    other = make_trainer()
+    other.transform = Shift(6)
+    other.load_state_dict(state)
+    assert other.transform.rng.random() == trainer.transform.rng.random()
+    with pytest.raises(ValueError, match="random generators"):
+        make_trainer().load_state_dict(state)  # this one has no transform to restore

@@ -7,8 +7,9 @@
                             the state of every random generator, callbacks' other values
 
 A resumed run is bit for bit the uninterrupted one only if every source of randomness
-comes back: the trainer's batch-order generator and any `numpy.random.Generator` a
-layer keeps as an attribute (`Dropout.rng`) are saved with their exact state. The file
+comes back: the trainer's batch-order generator, and any `numpy.random.Generator` that
+its batch `transform` (augmentation) or a layer (`Dropout.rng`) keeps as an attribute,
+are saved with their exact state. The file
 is an `.npz` read with `allow_pickle=False`: no Python object is ever unpickled.
 """
 
@@ -42,8 +43,13 @@ class Restored:
 
 
 def _generators(trainer) -> Iterator[tuple[str, np.random.Generator]]:
-    """Every random generator the run draws from, by a stable name."""
+    """Every random generator the run draws from, by a stable name: the batch order's, a
+    batch transform's (augmentation), and those the model's layers keep (dropout)."""
     yield "trainer.rng", trainer.rng
+    transform = getattr(trainer, "transform", None)
+    for attribute, value in vars(transform).items() if hasattr(transform, "__dict__") else ():
+        if isinstance(value, np.random.Generator):
+            yield f"transform.{attribute}", value
 
     def walk(layer, prefix):
         for attribute, value in vars(layer).items():
