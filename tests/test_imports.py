@@ -17,7 +17,7 @@ PACKAGE = Path(tinygrad_mnist.__file__).parent
 LAYERS = [
     {"atomic", "checks", "memory", "npz", "terminal", "figure_file"},  # helpers every layer shares
     {"tensor", "ops"},
-    {"gradcheck", "graph", "testing", "__init__"},
+    {"gradcheck", "graph", "testing", "inference", "__init__"},
     {"nn", "optim"},
     {"data"},
     {"train"},

@@ -9,7 +9,8 @@ import pytest
 
 from tinygrad_mnist.train import expand_grid, grid_search, load_experiment
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "seed_grid.toml"
+EXAMPLE = (Path(__file__).resolve().parents[1] / "tinygrad_mnist" / "app" / "experiments"
+           / "seed-grid.toml")
 
 
 def write(tmp_path, text) -> Path:

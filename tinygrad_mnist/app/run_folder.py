@@ -1,12 +1,15 @@
 """A run folder: everything one `tinygrad-mnist train` run leaves behind.
 
     runs/20250101-120000/
+        config.json             the `TrainConfig` (written first), so the model can be rebuilt
+        checkpoint.npz          the whole training state after the last finished epoch,
+                                so `train --resume` goes on after a crash or a kill
         model.npz               the weights (`Layer.save`)
-        config.json             the `TrainConfig`, so `load_run_model` can rebuild the model
         history.json            per-epoch losses, accuracies, seconds, learning rates
         metrics.json            test accuracy, per-class accuracy, confusion matrix
         report.md               all of it for people to read, the figures embedded
-        learning_curves.png  predictions.png  confusion_matrix.png  true_vs_predicted.png
+        learning_curves.png  mistakes.png  predictions.png  confusion_matrix.png
+        true_vs_predicted.png
 """
 
 from __future__ import annotations
@@ -26,10 +29,14 @@ __all__ = [
     "Evaluation",
     "evaluate",
     "load_run_model",
+    "model_file",
     "new_run_folder",
+    "read_run_config",
+    "run_class_names",
     "prepare_run_folder",
     "render_report",
     "save_model_first",
+    "write_config",
     "write_run_folder",
 ]
 
@@ -38,8 +45,10 @@ CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
+CHECKPOINT_FILE = "checkpoint.npz"
 FIGURES = {
     "learning_curves.png": "Learning curves",
+    "mistakes.png": "The most confident mistakes",
     "predictions.png": "Predictions on test images",
     "confusion_matrix.png": "Confusion matrix",
     "true_vs_predicted.png": "True vs predicted labels",
@@ -139,6 +148,13 @@ def save_model_first(folder, *, model, config: TrainConfig, history) -> None:
     _write_json(folder / HISTORY_FILE, history.to_dict())
 
 
+def write_config(folder, config: TrainConfig) -> Path:
+    """Write `config.json` into `folder`: first of all, so a killed run can be resumed."""
+    path = Path(folder) / CONFIG_FILE
+    _write_json(path, config.to_dict())
+    return path
+
+
 def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation: Evaluation,
                      class_names=None, dataset_label: str | None = None) -> dict[str, Path]:
     """Write the model, config, history, test metrics, figures and report into `folder`.
@@ -159,7 +175,16 @@ def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation:
         _write_json(folder / name, data)
         written[name] = folder / name
 
+    from tinygrad_mnist.train.metrics import confident_mistakes
+
+    mistakes = confident_mistakes(evaluation.labels, evaluation.probabilities)
+    mistakes = mistakes[:PREDICTIONS_SHOWN]
     figures = {
+        "mistakes.png": lambda path: viz.plot_predictions(
+            evaluation.images[mistakes], evaluation.labels[mistakes],
+            evaluation.predictions[mistakes], n=len(mistakes),
+            probabilities=evaluation.probabilities[mistakes], class_names=class_names,
+            title="The most confident mistakes", path=path),
         "predictions.png": lambda path: viz.plot_predictions(
             evaluation.images, evaluation.labels, evaluation.predictions,
             n=min(PREDICTIONS_SHOWN, len(evaluation.labels)),
@@ -170,8 +195,11 @@ def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation:
             evaluation.labels, evaluation.predictions, num_classes=evaluation.num_classes,
             class_names=class_names, path=path),
     }
+    if not len(mistakes):  # every test image right: no mistakes to show
+        del figures["mistakes.png"]
     if history.epochs_run:  # a run stopped before its first epoch ended has no curves
-        figures["learning_curves.png"] = lambda path: viz.plot_learning_curves(history, path=path)
+        figures["learning_curves.png"] = lambda path: viz.plot_learning_curves(
+            history, test_accuracy=evaluation.accuracy, path=path)
     for name, draw in figures.items():
         draw(folder / name)
         written[name] = folder / name
@@ -237,6 +265,9 @@ def render_report(title: str, config: TrainConfig, history, evaluation: Evaluati
         lines += ["", f"## {FIGURES[name]}", "", f"![{FIGURES[name]}]({name})"]
         if name == "learning_curves.png":
             lines += ["", *_history_table(history)]
+        elif name == "mistakes.png":
+            lines += ["", "The test images the model gets wrong with the highest confidence, "
+                      "most confident first."]
         elif name == "predictions.png":
             lines += ["", f"The first {min(PREDICTIONS_SHOWN, len(evaluation.labels))} test "
                       "images; mistakes are framed in red. Only the mistakes: "
@@ -282,20 +313,26 @@ def _per_class_table(evaluation: Evaluation, names: list[str]) -> list[str]:
     return lines
 
 
-def load_run_model(model_path):
-    """The model saved at `model_path` and its `TrainConfig`, read from `config.json` beside it.
+def model_file(path) -> Path:
+    """The `model.npz` that `path` names: the file itself, or the one in a run folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+        if not path.is_file():
+            raise FileNotFoundError(2, "no model.npz in this folder (not a finished run)",
+                                    str(path.parent))
+    elif not path.is_file():
+        raise FileNotFoundError(2, "no such model file or run folder", str(path))
+    return path
 
-    Errors name the file: a missing model, a missing or invalid `config.json`, or
-    weights that do not fit the architecture the config describes.
-    """
-    model_path = Path(model_path)
-    if not model_path.is_file():
-        raise FileNotFoundError(2, "no such model file", str(model_path))
-    config_path = model_path.with_name(CONFIG_FILE)
+
+def read_run_config(folder) -> TrainConfig:
+    """The `TrainConfig` in `folder/config.json`; errors name the file."""
+    config_path = Path(folder) / CONFIG_FILE
     if not config_path.is_file():
         raise ValueError(
-            f"model: {str(model_path)!r} has no {CONFIG_FILE} beside it, so its architecture "
-            "is unknown; pass the model.npz of a run folder written by 'tinygrad-mnist train'"
+            f"run: {str(Path(folder))!r} has no {CONFIG_FILE}, so its model is unknown; give "
+            "a run folder written by 'tinygrad-mnist train' (or its model.npz)"
         )
     try:
         config = TrainConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
@@ -307,6 +344,29 @@ def load_run_model(model_path):
     except (TypeError, ValueError) as error:
         raise ValueError(f"config: {str(config_path)!r} is not a run configuration: {error}") \
             from None
+    return config
+
+
+def run_class_names(model_path) -> list[str] | None:
+    """The class names the run's `metrics.json` records (None when there is none)."""
+    path = model_file(model_path).with_name(METRICS_FILE)
+    try:
+        names = json.loads(path.read_text(encoding="utf-8")).get("class_names")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return [str(name) for name in names] if isinstance(names, list) else None
+
+
+def load_run_model(model_path):
+    """The model of a run and its `TrainConfig`, read from `config.json` beside it.
+
+    `model_path` is a `model.npz` or the run folder holding one. Errors name the
+    file: a missing model, a missing or invalid `config.json`, or weights that do not
+    fit the architecture the config describes.
+    """
+    model_path = model_file(model_path)
+    config = read_run_config(model_path.parent)
+    config_path = model_path.with_name(CONFIG_FILE)
     from tinygrad_mnist.npz import npz_headers
 
     # Only the headers first: the architecture comes from them and the config, and a file

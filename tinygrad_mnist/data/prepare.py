@@ -9,11 +9,13 @@ def prepare_images(images, flatten: bool = True) -> np.ndarray:
     """uint8 images (n, ...) as float32 in [0, 1]: pixel / 255.
 
     `flatten=True` gives one row per image, (n, 784) for MNIST; `False` keeps
-    the shape given, e.g. (n, 28, 28).
+    the shape given, e.g. (n, 28, 28). One 28x28 image is a batch of one.
     """
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise TypeError(f"images: expected uint8 pixel values 0..255, got dtype {images.dtype}")
+    if images.shape == (28, 28):  # one image, not 28 rows of 28 pixels
+        images = images[np.newaxis]
     if images.ndim < 2:
         raise ValueError(f"images: expected shape (n, ...) with one image per row, "
                          f"got shape {images.shape}")

@@ -47,6 +47,7 @@ CONFIG_DEFAULTS = {
     "min_delta": 0.0,
     "schedule": "cosine",  # "cosine": CosineLR down to 0 over the epochs; "step": StepLR
     # halving the rate every third of the epochs; "none": constant
+    "clip_grad_norm": None,  # None: no clipping; else the most a batch's gradient norm may be
 }
 
 # Named sets of choices laid over the defaults. "seed": how the seed project trained
@@ -118,6 +119,8 @@ _NORMALISE = {
     "patience": lambda v: _int("patience", v, 0, allow_none=True),
     "min_delta": lambda v: _float("min_delta", v, 0.0),
     "schedule": lambda v: _choice("schedule", v, SCHEDULES),
+    "clip_grad_norm": lambda v: None if v is None else _float("clip_grad_norm", v, 0.0,
+                                                              low_open=True),
 }
 
 
@@ -190,7 +193,8 @@ def build_from_config(config: dict, seed=None, *, input_size: int, num_classes: 
         stopping = [EarlyStopping(patience=config["patience"], min_delta=config["min_delta"])]
     trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer,
                       batch_size=config["batch_size"], callbacks=[*stopping, *callbacks],
-                      seed=np.random.default_rng(order_seed), scheduler=scheduler)
+                      seed=np.random.default_rng(order_seed), scheduler=scheduler,
+                      clip_grad_norm=config["clip_grad_norm"])
     return TrainingSetup(model, trainer.loss, optimizer, trainer, config["epochs"], config)
 
 
