@@ -92,10 +92,10 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError("matmul needs operands with at least one axis, got a scalar")
+            raise ValueError("operands need at least one axis, got a scalar")
         if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
             raise ValueError(
-                f"matmul: the last axis of the left operand ({a.shape[-1]}) must equal the "
+                f"the last axis of the left operand ({a.shape[-1]}) must equal the "
                 f"{'only' if b.ndim == 1 else 'second-to-last'} axis of the right operand "
                 f"({b.shape[0 if b.ndim == 1 else -2]})"
             )
