@@ -517,6 +517,34 @@ class Tensor:
         """Maximum over `axis`; tied maxima share the gradient equally."""
         return ops.Max.apply(self, axis=axis, keepdims=keepdims)
 
+    def min(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Minimum over `axis`: `-max(-x)`, so tied minima share the gradient too."""
+        return -(-self).max(axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Index of the maximum over `axis` (of the flattened tensor when None); int64, no gradient."""
+        return Tensor(np.argmax(self.data, axis=axis, keepdims=keepdims), dtype=np.int64)
+
+    def var(self, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
+        """Variance over `axis`: squared deviations from the mean, summed, over `n - correction`.
+
+        `correction=1` (Bessel's correction, the unbiased estimate) is PyTorch's default;
+        `correction=0` gives NumPy's default, the mean squared deviation.
+        """
+        mean = self.mean(axis=axis, keepdims=True)
+        count = self.size // mean.size  # elements averaged into each mean
+        if count - correction <= 0:
+            raise ValueError(
+                f"var: correction={correction} needs more than {correction} elements along "
+                f"axis {axis}, got {count}"
+            )
+        deviation = self - mean
+        return (deviation * deviation).sum(axis=axis, keepdims=keepdims) / (count - correction)
+
+    def std(self, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
+        """Standard deviation, `sqrt(var(...))` (see `var` for `correction`)."""
+        return self.var(axis=axis, keepdims=keepdims, correction=correction).sqrt()
+
     def exp(self) -> Tensor:
         """e to the power of each element."""
         return ops.Exp.apply(self)
@@ -528,6 +556,10 @@ class Tensor:
     def sqrt(self) -> Tensor:
         """The square root of each element."""
         return ops.Sqrt.apply(self)
+
+    def abs(self) -> Tensor:
+        """|x| of each element (gradient `sign(x)`, 0 at 0)."""
+        return ops.Abs.apply(self)
 
     def tanh(self) -> Tensor:
         """The hyperbolic tangent of each element."""
@@ -546,6 +578,28 @@ class Tensor:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return ops.Reshape.apply(self, shape=shape)
+
+    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+        """Merge axes `start_axis` to `end_axis` (both included) into one: all of them by default."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        for axis in (start_axis, end_axis):
+            if not -self.ndim <= axis < self.ndim:
+                raise ValueError(f"flatten: axis {axis} is out of range for shape {self.shape}")
+        start, end, shape = start_axis % self.ndim, end_axis % self.ndim, self.shape
+        return self.reshape(*shape[:start], int(np.prod(shape[start:end + 1])), *shape[end + 1:])
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        """A new axis of length 1 at position `axis`."""
+        return self.reshape(np.expand_dims(self.data, axis).shape)
+
+    def squeeze(self, axis=None) -> Tensor:
+        """Drop axes of length 1: all of them, or those named by `axis` (an int or a tuple)."""
+        return self.reshape(np.squeeze(self.data, axis).shape)
+
+    def clone(self) -> Tensor:
+        """A copy of the data that stays in the graph (the gradient passes straight through)."""
+        return ops.Clone.apply(self)
 
     def transpose(self, *axes) -> Tensor:
         """Permute the axes (reverse them when none are given)."""
