@@ -522,7 +522,7 @@ class Tensor:
         return -(-self).max(axis=axis, keepdims=keepdims)
 
     def argmax(self, axis=None, keepdims: bool = False) -> Tensor:
-        """Index of the maximum over `axis` (of the flattened tensor when None); int64, no gradient."""
+        """Index of the maximum over `axis` (of all elements when None): int64, no gradient."""
         return Tensor(np.argmax(self.data, axis=axis, keepdims=keepdims), dtype=np.int64)
 
     def var(self, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
@@ -580,7 +580,7 @@ class Tensor:
         return ops.Reshape.apply(self, shape=shape)
 
     def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-        """Merge axes `start_axis` to `end_axis` (both included) into one: all of them by default."""
+        """Merge axes `start_axis` to `end_axis` (both included) into one; all by default."""
         if self.ndim == 0:
             return self.reshape(1)
         for axis in (start_axis, end_axis):
