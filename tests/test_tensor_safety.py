@@ -333,3 +333,13 @@ def test_a_decorated_function_called_from_inside_itself_restores_grad_mode():
 
     assert not countdown(3).requires_grad
     assert (x * 2).requires_grad
+
+
+def test_a_forward_error_already_naming_its_op_is_not_prefixed_again():
+    class Named(Function):
+        @staticmethod
+        def forward(ctx, a):
+            raise ValueError("Named: bad input")
+
+    with pytest.raises(ValueError, match=r"^Named: bad input \(input shapes \(1,\)\)$"):
+        Named.apply(Tensor([1.0]))

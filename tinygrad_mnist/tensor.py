@@ -154,8 +154,10 @@ class Function:
             data = cls.forward(ctx, *[t.data for t in tensors], **params)
         except ValueError as error:
             # Chained, so the traceback still ends at the line in forward that failed.
+            message, prefix = str(error), f"{cls.__name__}: "
             shapes = ", ".join(str(t.shape) for t in tensors)
-            raise ValueError(f"{cls.__name__}: {error} (input shapes {shapes})") from error
+            raise ValueError(f"{'' if message.startswith(prefix) else prefix}{message} "
+                             f"(input shapes {shapes})") from error
         if type(data) is not np.ndarray:
             data = np.asarray(data)
         if not needs_grad:
