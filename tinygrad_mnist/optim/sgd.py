@@ -32,7 +32,9 @@ class SGD(Optimizer):
                 continue
             g = p.grad + decay * p.data if decay else p.grad
             if momentum:
-                v = self.velocities[i] = momentum * self.velocities[i] + g
+                v = self.velocities[i]
+                v *= momentum  # v = momentum * v + g, in place: see Adam.step for why
+                v += g
                 g = g + momentum * v if self.nesterov else v
             p.sub_(lr * g)
 
