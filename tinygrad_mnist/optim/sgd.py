@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tinygrad_mnist.nn.checks import check_number
+from tinygrad_mnist.checks import check_number
 from tinygrad_mnist.optim.optimizer import Optimizer
 
 
