@@ -1,6 +1,7 @@
 """Graph inspection for students: the text tree and the DOT string."""
 
 import numpy as np
+import pytest
 
 from tinygrad_mnist import Tensor, graph_dot, graph_text
 from tinygrad_mnist.graph import graph_nodes
@@ -48,6 +49,7 @@ def test_names_can_be_given_without_naming_tensors():
     assert "x: leaf" in text
 
 
+@pytest.mark.slow
 def test_a_chain_of_100000_ops_prints_in_linear_space():
     # Indenting every level would take 4 * 100,000^2 / 2 characters (20 GB) for the text tree.
     x = Tensor([1.0], requires_grad=True)
