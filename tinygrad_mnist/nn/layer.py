@@ -54,12 +54,19 @@ class Layer:
             yield child
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        """Every parameter of this layer and its sub-layers, with dotted names (`0.weight`)."""
+        """Every parameter of this layer and its sub-layers, with dotted names (`0.weight`).
+
+        A tensor reached twice (tied weights, a layer used twice) is listed once, under
+        the first name found, as in PyTorch.
+        """
+        yield from _first_of_each(self._every_named_parameter(prefix))
+
+    def _every_named_parameter(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
         for name, value in vars(self).items():
             if isinstance(value, Tensor):
                 yield prefix + name, value
         for name, child in self.named_children():
-            yield from child.named_parameters(f"{prefix}{name}.")
+            yield from child._every_named_parameter(f"{prefix}{name}.")
 
     def parameters(self) -> list[Tensor]:
         """Every parameter, in a fixed order (what an optimizer is given)."""
@@ -76,11 +83,14 @@ class Layer:
             self._buffer_names = (*self._buffer_names, name)
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
-        """Every buffer of this layer and its sub-layers, with dotted names."""
+        """Every buffer of this layer and its sub-layers, with dotted names; each array once."""
+        yield from _first_of_each(self._every_named_buffer(prefix))
+
+    def _every_named_buffer(self, prefix: str) -> Iterator[tuple[str, np.ndarray]]:
         for name in self._buffer_names:
             yield prefix + name, getattr(self, name)
         for name, child in self.named_children():
-            yield from child.named_buffers(f"{prefix}{name}.")
+            yield from child._every_named_buffer(f"{prefix}{name}.")
 
     # ------------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> Layer:
@@ -127,6 +137,10 @@ class Layer:
         arrays.update(self.named_buffers())
         return arrays
 
+    def _named_targets(self) -> dict[str, Tensor | np.ndarray]:
+        """Parameters (as tensors, whose in-place update bumps their version) and buffers."""
+        return {**dict(self.named_parameters()), **dict(self.named_buffers())}
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """A copy of every parameter and buffer, by dotted name."""
         return {name: array.copy() for name, array in self._named_arrays().items()}
@@ -143,9 +157,12 @@ class Layer:
         state = {name: np.asarray(value) for name, value in state.items()}
         self._check_state({name: (array.shape, array.dtype) for name, array in state.items()},
                           strict)
-        for name, array in self._named_arrays().items():
+        for name, target in self._named_targets().items():
             if name in state:
-                array[...] = state[name]
+                if isinstance(target, Tensor):
+                    target.copy_(state[name])  # bumps its version: a recorded graph notices
+                else:
+                    target[...] = state[name]
         return self
 
     def _check_state(self, declared: dict, strict: bool) -> list[str]:
@@ -223,3 +240,12 @@ def _same_kind(given: np.dtype, own: np.dtype) -> bool:
     if own.kind == "f":  # floats take any float width, never complex, ints, strings...
         return given.kind == "f" and given.fields is None
     return given.kind == own.kind  # an integer counter takes integers, and so on
+
+
+def _first_of_each(named: Iterator[tuple[str, object]]) -> Iterator[tuple[str, object]]:
+    """The (name, object) pairs whose object was not seen before (compared by identity)."""
+    seen = set()
+    for name, value in named:
+        if id(value) not in seen:
+            seen.add(id(value))
+            yield name, value

@@ -52,8 +52,6 @@ class Optimizer:
         self.lr = check_number("lr", lr, owner)
         self.step_count = 0
         self.state: dict[str, list[np.ndarray]] = {}
-        # One scratch array per parameter, so an update allocates nothing.
-        self._scratch = [np.empty_like(p.data) for p in self.params]
 
     def _new_state(self, name: str) -> list[np.ndarray]:
         self.state[name] = [np.zeros_like(p.data) for p in self.params]
