@@ -33,6 +33,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    fresh_gradients = True  # backward returns new products (saves a copy per leaf, see tensor.py)
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.a, ctx.b = a, b
@@ -89,6 +91,8 @@ class Neg(Function):
 class MatMul(Function):
     """`a @ b` with NumPy's rules: 1-D operands are vectors, leading axes broadcast."""
 
+    fresh_gradients = True  # backward returns new products (or views of them)
+
     @staticmethod
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:
@@ -143,6 +147,8 @@ def _expand_reduced(grad, shape, axis, keepdims):
 
 
 class Sum(Function):
+    fresh_gradients = True  # backward fills a new array
+
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
@@ -265,6 +271,8 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
+    fresh_gradients = True  # a new product, or the private grad it was allowed to overwrite
+
     @staticmethod
     def forward(ctx, a):
         ctx.out = np.maximum(a, 0)
@@ -272,6 +280,10 @@ class ReLU(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.grad_is_private:
+            # No one else holds grad: mask it in place (saves a batch-sized array per step).
+            grad *= ctx.out > 0
+            return grad
         return grad * (ctx.out > 0)
 
 

@@ -92,8 +92,13 @@ class Context:
     """What a `Function.forward` leaves for its `backward`: any attributes it likes.
 
     `needs_input_grad[i]` tells whether input `i` needs a gradient, so that
-    `backward` can skip work (and return None) for the others.
+    `backward` can skip work (and return None) for the others. `grad_is_private`,
+    set by `backward()` just before it calls the op's backward, is True when no one
+    but the engine holds the `grad` array it passes: backward may then write into it
+    (the built-in ReLU multiplies by its mask in place instead of making a new array).
     """
+
+    grad_is_private = False
 
     def save_for_backward(self, *arrays):
         """Keep arrays for backward, which reads them as `ctx.saved_tensors` (as in PyTorch).
@@ -125,7 +130,17 @@ class Function:
     gradient of the output and returns one gradient per input, a tuple when there
     are several, or None for an input that needs none. A gradient that has the
     broadcast shape of the output is summed back to its input's shape for you.
+
+    Whatever backward returns may be an array the op keeps (on ctx, on its class...):
+    the engine copies it before it ever adds into it. A built-in op whose backward
+    returns only arrays it has just made (or the grad it was allowed to overwrite, see
+    `Context`), a different one per input and kept nowhere, says so with
+    `fresh_gradients = True` in its own class body; the engine then passes those arrays
+    on without copying. The flag is read from the class itself, never inherited, so a
+    subclass with a backward of its own is copied as usual.
     """
+
+    fresh_gradients = False
 
     @staticmethod
     def forward(ctx, *arrays, **params):
@@ -293,11 +308,9 @@ class Tensor:
 
     def _update_in_place(self, update, values, method: str) -> Tensor:
         values = values.data if isinstance(values, Tensor) else values
-        try:
-            fits = np.broadcast_shapes(np.shape(values), self.shape) == self.shape
-        except ValueError:
-            fits = False
-        if not fits:
+        shape = np.shape(values)
+        # The common case, an array of this very shape, skips broadcast_shapes (~3 µs a call).
+        if shape != self.shape and not _broadcasts_to(shape, self.shape):
             raise ValueError(
                 f"{method}: values of shape {np.shape(values)} do not fit a tensor of shape "
                 f"{self.shape}"
@@ -335,54 +348,73 @@ class Tensor:
                     f"backward(): the tensor has shape {self.shape}, not one element; pass the "
                     "gradient of the final scalar with respect to it as backward(grad)"
                 )
-            grad = np.array(1, dtype=self.data.dtype).reshape(self.data.shape)
+            grad = np.ones(self.data.shape, dtype=self.data.dtype)
+            seeded = True
         else:
+            seeded = False
             grad = _as_array(grad).astype(self.dtype, copy=False)
             if grad.shape != self.shape:
                 raise ValueError(
                     f"backward(): grad has shape {grad.shape}, expected {self.shape}"
                 )
 
+        if self._op is None:  # a leaf: nothing to walk
+            self._accumulate(grad, seeded)
+            return
         # Tensors hash by identity, so they key the gradients being gathered directly.
-        # Gradients flow as arrays that ops and callers may still hold, so the engine
-        # never writes into one: sums make new arrays, and a leaf copies the first
-        # gradient it receives before accumulating into it (`_accumulate`).
-        grads = {self: grad}
+        # Gradients flow as arrays that ops and callers may still hold, so the engine writes
+        # into one only when it is `private`: made by the engine itself (a sum of two
+        # gradients, an unbroadcast) or returned by an op declaring `fresh_gradients`.
+        # Anything else a leaf receives first is copied before later gradients add into it.
+        grads, private = {self: grad}, {self} if seeded else set()
         for node in reversed(self._topological_order()):
             grad = grads.pop(node, None)
             if grad is None:
                 continue
-            op = node._op
-            if op is None or node._retains_grad:
-                node._accumulate(grad)
-            if op is None:
-                continue
-            ctx = node._ctx
+            is_private = node in private
+            if node._retains_grad:
+                is_private = node._accumulate(grad, is_private)
+            op, ctx, inputs = node._op, node._ctx, node._inputs
             if ctx is None:
                 raise RuntimeError(
                     f"backward(): the graph through {op.__name__} was freed by an earlier "
                     "backward(); pass retain_graph=True to the first call to walk it twice"
                 )
-            node._check_input_versions()
+            for tensor, recorded in zip(inputs, node._input_versions):
+                if tensor._version != recorded:
+                    node._refuse_stale_input()
+            ctx.grad_is_private = is_private
             input_grads = op.backward(ctx, grad)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
-            if len(input_grads) != len(node._inputs):
+            if len(input_grads) != len(inputs):
                 raise ValueError(
                     f"{op.__name__}.backward returned {len(input_grads)} gradients for "
-                    f"{len(node._inputs)} inputs"
+                    f"{len(inputs)} inputs"
                 )
-            for i, (parent, parent_grad) in enumerate(zip(node._inputs, input_grads)):
+            fresh = op.__dict__.get("fresh_gradients", False)  # the op's own word, not a base's
+            for i, (parent, parent_grad) in enumerate(zip(inputs, input_grads)):
                 if parent_grad is None or not parent.requires_grad:
                     continue
+                made_here = fresh
                 if type(parent_grad) is not np.ndarray or parent_grad.shape != parent.data.shape:
-                    parent_grad = _sum_to_shape(parent_grad, parent.data.shape, op, i)
-                previous = grads.get(parent)
-                grads[parent] = parent_grad if previous is None else previous + parent_grad
+                    parent_grad, summed = _sum_to_shape(parent_grad, parent.data.shape, op, i)
+                    made_here = made_here or summed
+                if parent._op is None:
+                    # A leaf adds each gradient into `.grad` as it comes: sums are sums in any
+                    # order, so leaves need no turn in the walk (saves most of its steps).
+                    parent._accumulate(parent_grad, made_here)
+                elif parent not in grads:
+                    grads[parent] = parent_grad
+                    if made_here:
+                        private.add(parent)
+                else:
+                    grads[parent] = grads[parent] + parent_grad
+                    private.add(parent)
             if not retain_graph:
                 node._ctx, node._inputs, node._input_versions = None, (), ()
 
-    def _check_input_versions(self) -> None:
+    def _refuse_stale_input(self) -> None:
         """Refuse to differentiate through an op whose input was changed in place since."""
         for i, (tensor, recorded) in enumerate(zip(self._inputs, self._input_versions)):
             if tensor._version != recorded:
@@ -397,18 +429,19 @@ class Tensor:
                 )
 
     def _topological_order(self) -> list[Tensor]:
-        """Every tensor that needs a gradient, inputs before the results made from them.
+        """Every result of an op that needs a gradient, inputs before results made from them.
 
         Depth-first with an explicit stack instead of recursion, so a chain of any
         length works: `path` is the way down from `self`, and `unvisited` holds, for
         each tensor on it, an iterator over the inputs not looked at yet. A tensor joins
-        the order once all its inputs have.
+        the order once all its inputs have. Leaves are left out: `backward` adds into
+        their `.grad` as soon as a gradient reaches them.
         """
         order, visited = [], {self}
         path, unvisited = [self], [iter(self._inputs)]
         while path:
             for parent in unvisited[-1]:
-                if parent.requires_grad and parent not in visited:
+                if parent._op is not None and parent.requires_grad and parent not in visited:
                     visited.add(parent)
                     path.append(parent)
                     unvisited.append(iter(parent._inputs))
@@ -418,12 +451,19 @@ class Tensor:
                 order.append(path.pop())
         return order
 
-    def _accumulate(self, grad: np.ndarray) -> None:
-        if self.grad is None:
-            # Always a copy, which no one else can hold: later gradients add into it.
-            self.grad = np.array(grad, dtype=self.data.dtype)
-        else:
+    def _accumulate(self, grad: np.ndarray, is_private: bool) -> bool:
+        """Add `grad` into `.grad`; returns whether the engine may still write into `grad`."""
+        if self.grad is not None:
             self.grad += grad
+            return is_private
+        if is_private and grad.dtype == self.data.dtype:
+            # No one else holds it, so it becomes `.grad` as it is: saves a copy of every
+            # weight's gradient on every step (W1: ~3% of an epoch).
+            self.grad = grad
+            return False
+        # A copy, which no one else can hold: later gradients add into it.
+        self.grad = np.array(grad, dtype=self.data.dtype)
+        return is_private
 
     # ------------------------------------------------------------------ operators
     def _operand(self, other) -> Tensor | np.ndarray:
@@ -651,15 +691,25 @@ def stack(tensors, axis: int = 0) -> Tensor:
     return ops.Stack.apply(*tensors, axis=axis)
 
 
-def _sum_to_shape(grad, shape: tuple, op: type, index: int) -> np.ndarray:
+def _broadcasts_to(shape: tuple, target: tuple) -> bool:
+    """Whether an array of `shape` broadcasts to `target` without changing it."""
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
+def _sum_to_shape(grad, shape: tuple, op: type, index: int) -> tuple[np.ndarray, bool]:
     """Sum a gradient back over the axes that broadcasting expanded ("unbroadcast").
+
+    Returns the array and whether it is a new one (summed here) rather than `grad` itself.
 
     Anything that cannot have come from broadcasting `shape` is a bug in the op's
     backward, reported as such.
     """
     grad = np.asarray(grad)
     if grad.shape == shape:
-        return grad
+        return grad, False
     extra = grad.ndim - len(shape)
     if extra < 0 or any(
         n != 1 and n != g for n, g in zip(shape, grad.shape[extra:], strict=True)
@@ -670,7 +720,7 @@ def _sum_to_shape(grad, shape: tuple, op: type, index: int) -> np.ndarray:
         )
     leading = tuple(range(extra))
     stretched = tuple(extra + i for i, n in enumerate(shape) if n == 1 != grad.shape[extra + i])
-    return grad.sum(axis=leading + stretched).reshape(shape)
+    return grad.sum(axis=leading + stretched).reshape(shape), True
 
 
 # The ops need `Function` and `Tensor` from above; the methods above need the ops.

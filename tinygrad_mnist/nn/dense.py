@@ -15,10 +15,14 @@ class Affine(Function):
     """`x @ weight + bias` in one step: one node in the graph instead of two.
 
     `x` has shape `(..., in)`, `weight` `(in, out)`, `bias` `(out,)` and may be left out.
+    With `relu=True` it is `max(x @ weight + bias, 0)`, still one node (what `MLP` runs
+    for a Dense layer followed by ReLU).
     """
 
+    fresh_gradients = True  # backward returns new products and sums, one per input
+
     @staticmethod
-    def forward(ctx, x, weight, bias=None):
+    def forward(ctx, x, weight, bias=None, relu=False):
         if x.ndim == 0 or x.shape[-1] != weight.shape[0]:
             raise ValueError(
                 f"Dense expects inputs whose last axis has {weight.shape[0]} features, "
@@ -28,12 +32,19 @@ class Affine(Function):
         out = x @ weight
         if bias is not None:
             out += bias  # in place: no second output-sized array
+        # ReLU in place on this op's own new array: saves a batch-sized array a layer (W2).
+        ctx.relu_out = np.maximum(out, 0, out=out) if relu else None
         return out
 
     @staticmethod
     def backward(ctx, grad):
         need = ctx.needs_input_grad  # two entries, or three with a bias
         x, weight = ctx.x, ctx.weight
+        if ctx.relu_out is not None:
+            if ctx.grad_is_private:
+                grad *= ctx.relu_out > 0  # no one else holds grad: saves a batch-sized array
+            else:
+                grad = grad * (ctx.relu_out > 0)
         # The first layer's input never needs a gradient: skip its (largest) product.
         grad_x = grad @ weight.T if need[0] else None
         rows = grad.reshape(-1, grad.shape[-1])  # any leading axes as one batch axis (a view)
@@ -66,10 +77,11 @@ class Dense(Layer):
         self.bias = Tensor(np.zeros(self.out_features, dtype=dtype), requires_grad=True) \
             if bias else None
 
-    def forward(self, x):
+    def forward(self, x, relu: bool = False):
+        """`x @ weight + bias`; with `relu=True`, `max(x @ weight + bias, 0)` as one op."""
         if self.bias is None:
-            return Affine.apply(x, self.weight)
-        return Affine.apply(x, self.weight, self.bias)
+            return Affine.apply(x, self.weight, relu=relu)
+        return Affine.apply(x, self.weight, self.bias, relu=relu)
 
     def extra_repr(self) -> str:
         return f"{self.in_features} -> {self.out_features}, bias={self.bias is not None}"
