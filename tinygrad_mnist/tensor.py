@@ -308,9 +308,9 @@ class Tensor:
 
     def _update_in_place(self, update, values, method: str) -> Tensor:
         values = values.data if isinstance(values, Tensor) else values
-        shape = np.shape(values)
         # The common case, an array of this very shape, skips broadcast_shapes (~3 µs a call).
-        if shape != self.shape and not _broadcasts_to(shape, self.shape):
+        shape = values.shape if type(values) is np.ndarray else np.shape(values)
+        if shape != self.data.shape and not _broadcasts_to(shape, self.data.shape):
             raise ValueError(
                 f"{method}: values of shape {np.shape(values)} do not fit a tensor of shape "
                 f"{self.shape}"

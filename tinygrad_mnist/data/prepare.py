@@ -19,7 +19,8 @@ def prepare_images(images, flatten: bool = True) -> np.ndarray:
     if images.ndim < 2:
         raise ValueError(f"images: expected shape (n, ...) with one image per row, "
                          f"got shape {images.shape}")
-    scaled = images.astype(np.float32) / np.float32(255)
+    scaled = images.astype(np.float32)
+    scaled /= np.float32(255)  # in place: one float copy of the images, not two
     return scaled.reshape(len(images), -1) if flatten else scaled
 
 

@@ -30,7 +30,6 @@ import sys
 import time
 
 import numpy as np
-from tqdm import tqdm
 
 from tinygrad_mnist.terminal import stderr_is_terminal
 
@@ -226,6 +225,8 @@ class ProgressBar(Callback):
         self._started = time.perf_counter()
         if self._shown:
             width = min(self.columns, shutil.get_terminal_size((self.columns, 24)).columns)
+            from tqdm import tqdm  # only for a terminal: a log or a pipe never loads it
+
             self._bar = tqdm(total=trainer.batches_per_epoch, desc=self._prefix(trainer, epoch),
                              unit="batch", leave=False, file=sys.stderr, ncols=width,
                              mininterval=self.refresh_seconds, miniters=1,
@@ -253,6 +254,8 @@ class ProgressBar(Callback):
         if trainer.has_validation:
             line += f", val loss {logs['val_loss']:.4f} acc {logs['val_accuracy']:.2%}"
         timed = f"{line}, {logs['seconds']:.1f}s"
+        from tqdm import tqdm  # loaded already, by on_epoch_begin
+
         tqdm.write(timed if len(timed) <= self.columns else line, file=sys.stderr)
 
     def on_train_end(self, trainer, history) -> None:

@@ -33,7 +33,6 @@ import traceback
 from dataclasses import dataclass
 
 import numpy as np
-from joblib import Parallel, delayed, parallel_config
 
 from tinygrad_mnist.data import stratified_kfold, stratified_split
 from tinygrad_mnist.train.builders import canonical_config, config_key
@@ -141,6 +140,8 @@ def grid_search(space: dict, data, *, store=None, n_jobs: int = 1, backend: str 
     owns_store = not isinstance(store, ResultStore)
     store = ResultStore(":memory:" if store is None else store) if owns_store else store
     try:
+        from joblib import parallel_config  # here, not at the top: `train` never needs it
+
         with store.lock(), parallel_config(**runner.settings(backend)):
             store.claim(experiment)
             holdout_ids = runner.run(store, configs, "holdout", f"holdout {train_fraction:g}",
@@ -235,6 +236,8 @@ class _Runner:
                     if failed else "")
         if pending:
             test_x, test_y = self.test if self.test is not None else (None, None)
+            from joblib import Parallel, delayed
+
             calls = (delayed(run_trial)(task, self.x, self.y, train_index, valid_index,
                                         test_x, test_y, driver_pid=os.getpid())
                      for task, train_index, valid_index in pending)

@@ -47,6 +47,20 @@ def class_labels(y: np.ndarray) -> np.ndarray:
     return y if y.ndim == 1 else y.argmax(axis=1)
 
 
+def _batch_scorer(loss, y: np.ndarray, batch_shape: tuple):
+    """What scores each batch: `loss.score` once `loss.check_target` has accepted all of `y`
+    (saves the checks on every batch), or `loss` itself.
+
+    Only when the class that defines the loss's `forward` defines those two as well, so
+    that a subclass's own `forward` is never skipped.
+    """
+    owner = next((cls for cls in type(loss).__mro__ if "forward" in vars(cls)), None)
+    if owner is None or not {"score", "check_target"} <= vars(owner).keys():
+        return loss
+    loss.check_target(y, (len(y), *batch_shape[1:]))
+    return loss.score
+
+
 class Trainer:
     """Trains `model` on `loss` with `optimizer`; evaluates and predicts.
 
@@ -98,6 +112,7 @@ class Trainer:
         self.batch_logs: dict = {}
         self.batches_per_epoch = 0
         self._restored: checkpoint.Restored | None = None
+        self._score = None
 
     def stop(self, reason: str) -> None:
         """Ask training to stop after the current batch; the first reason given is kept."""
@@ -144,6 +159,7 @@ class Trainer:
         self.max_epochs, self.has_validation = int(epochs), validation is not None
         self.batches_per_epoch = 1 if self.batch_size is None else -(-len(x) // self.batch_size)
         self.stop_training, self.stop_reason = False, None
+        self._score = None  # how batches are scored, once the targets are checked
         history = self.history = History() if restored is None else restored.history
         self._restored = None
         self.model.train()
@@ -192,10 +208,15 @@ class Trainer:
             batches = ((x[index], y[index])
                        for index in shuffled_batches(n, self.batch_size, rng=self.rng))
         total_loss, correct, seen = 0.0, 0, 0
+        # Only the hooks a callback defines: the others do nothing, on every batch.
+        batch_hooks = [callback.on_batch_end for callback in self.callbacks
+                       if type(callback).on_batch_end is not Callback.on_batch_end]
         for batch, (xb, yb) in enumerate(batches):
             self.optimizer.zero_grad()
             logits = self.model(Tensor(xb))
-            loss = self.loss(logits, yb)
+            if self._score is None:  # the first batch of this fit
+                self._score = _batch_scorer(self.loss, y, logits.shape)
+            loss = self._score(logits, yb)
             loss.backward()
             if self.clip_grad_norm is not None:
                 clip_gradients(self.optimizer.params, self.clip_grad_norm)
@@ -206,7 +227,8 @@ class Trainer:
             correct += right
             seen += len(xb)
             self.batch_logs = {"loss": value, "accuracy": right / len(xb), "examples": len(xb)}
-            self._notify("on_batch_end", batch, value)
+            for hook in batch_hooks:
+                hook(self, batch, value)
             if self.stop_training:
                 break
         logs = {"train_loss": total_loss / seen, "train_accuracy": _accuracy(correct, seen,
