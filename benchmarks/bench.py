@@ -4,6 +4,8 @@
     python benchmarks/bench.py --only W1,W3 --repeats 9
     python benchmarks/bench.py --train         # + the default `train`: time, accuracy, RSS
     python benchmarks/bench.py --grid          # + the seed's grid with --jobs 1 and --jobs 2
+    python benchmarks/bench.py --memory        # + the peak memory of one W2 step
+    python benchmarks/bench.py --threads 1     # BLAS on one thread (see below)
 
 Workloads (real MNIST, float32; the data is loaded once, outside the timings):
   W1  MLP 784-128-10 ReLU, softmax cross-entropy, SGD lr 0.1, batch 128: one epoch on 60k
@@ -13,6 +15,13 @@ Workloads (real MNIST, float32; the data is loaded once, outside the timings):
 Each workload runs in a process of its own; within it every repetition runs each
 implementation once, in turn (alternating who goes first), so that a slow moment of the
 machine hits all of them alike; the table shows medians and the ratio project / NumPy.
+`--memory` runs one W2 step of each implementation in a fresh process and reports the
+most memory it held at once beyond what it held before the step (tracemalloc, which
+NumPy reports its arrays to; the data set and the parameters are not counted).
+`--threads N` limits BLAS to N threads for every contender alike (default: BLAS's own
+choice, all cores). On a 2-core machine that other work shares, a second OpenBLAS thread
+waits for a busy core and single products take up to 50 times as long, which drowns the
+differences measured here; `tinygrad-mnist train` uses one thread for that reason.
 Timing assertions have no place in the test suite: this script is where speed is measured.
 """
 
@@ -152,19 +161,21 @@ def _has_torch() -> bool:
     return True
 
 
-def run_workloads(only, repeats):
+def run_workloads(only, repeats, threads=None):
     """One new process per workload: one that ran before leaves the allocator and the
     caches in a state that can slow the next by 10-60%, NumPy's side included."""
     kinds = ["numpy", "project"] + (["torch"] if _has_torch() else [])
     header = f"{'workload':<44}" + "".join(f"{k:>12}" for k in kinds) + f"{'project/numpy':>15}"
     if "torch" in kinds:
         header += f"{'project/torch':>15}"
-    print(f"medians of {repeats} interleaved repetitions, each workload in a new process")
+    print(f"medians of {repeats} interleaved repetitions, each workload in a new process"
+          + (f", BLAS on {threads} thread(s)" if threads else ""))
     print(header, flush=True)
     for name in ("W3", "W1", "W2", "W4"):
         if name in only:
             subprocess.run([sys.executable, __file__, "--only", name, "--repeats", str(repeats),
-                            "--in-this-process"], check=True)
+                            "--in-this-process"]
+                           + (["--threads", str(threads)] if threads else []), check=True)
 
 
 def measure_in_this_process(only, repeats):
@@ -196,19 +207,54 @@ def measure_in_this_process(only, repeats):
 # --------------------------------------------------------- whole-process measurements
 
 
+def measure_step_memory(kind: str) -> int:
+    """Bytes allocated at the peak of one full-batch W2 step of `kind`, beyond what was held.
+
+    A warm-up step first, so that what lives across steps (optimizer state, cached
+    arrays) counts as held, as it does for every later step.
+    """
+    import tracemalloc
+
+    (x_train, y_train), _ = load_mnist()
+    x, y = prepare_images(x_train), y_train.astype(np.int64)
+    step = (project_mlp_epoch if kind == "project" else numpy_mlp_epoch)(x, y, [784, 128, 10],
+                                                                          None)
+    step()
+    tracemalloc.start()
+    held = tracemalloc.get_traced_memory()[0]
+    step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak - held
+
+
+def measure_memory():
+    """The peak memory of a W2 step, each implementation in a new process."""
+    peaks = {}
+    for kind in ("numpy", "project"):
+        done = subprocess.run([sys.executable, __file__, "--step-memory-of", kind],
+                              capture_output=True, text=True, check=True)
+        peaks[kind] = int(done.stdout.split()[-1])
+    print(f"W2 step peak memory (tracemalloc, beyond data and parameters): hand NumPy "
+          f"{peaks['numpy'] / 2**20:.1f} MiB, project {peaks['project'] / 2**20:.1f} MiB, "
+          f"ratio {peaks['project'] / peaks['numpy']:.2f}x")
+
+
 def measure_default_train(repeats: int):
     """Run the default `tinygrad-mnist train` as a new process: seconds, accuracy, peak RSS."""
     load_mnist()  # the cache is filled first: the figure is for cached data
     for i in range(repeats):
         with tempfile.TemporaryDirectory() as out:
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
             start = time.perf_counter()
             done = subprocess.run(
                 [sys.executable, "-m", "tinygrad_mnist", "train", "--out", out],
                 capture_output=True, text=True, cwd=ROOT,
             )
             seconds = time.perf_counter() - start
-            rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            rss, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu_before
             if done.returncode != 0:
                 print(done.stderr)
                 raise SystemExit(f"train failed with exit status {done.returncode}")
@@ -217,8 +263,9 @@ def measure_default_train(repeats: int):
             # ru_maxrss is the largest child so far (KiB on Linux): exact for the first run,
             # an upper bound for later ones.
             note = "" if i == 0 or rss > before else " (upper bound)"
-            print(f"default train #{i + 1}: {seconds:.1f} s whole process, test accuracy "
-                  f"{accuracy}, peak RSS {rss / 1024:.0f} MB{note}")
+            # CPU seconds (user + system) say what a loaded machine's wall clock hides.
+            print(f"default train #{i + 1}: {seconds:.1f} s whole process ({cpu:.1f} s of CPU), "
+                  f"test accuracy {accuracy}, peak RSS {rss / 1024:.0f} MB{note}")
 
 
 def measure_grid(jobs=(1, 2), out=ROOT / "runs" / "bench_seed_grid"):
@@ -256,12 +303,25 @@ def main():
     parser.add_argument("--train-repeats", type=int, default=1)
     parser.add_argument("--grid", action="store_true", help="also time the seed's grid")
     parser.add_argument("--no-workloads", action="store_true", help="skip W1-W4")
+    parser.add_argument("--threads", type=int, help="BLAS threads (default: BLAS's choice)")
+    parser.add_argument("--memory", action="store_true",
+                        help="also measure the peak memory of a W2 step")
     parser.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--step-memory-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=args.threads, user_api="blas")
+    if args.step_memory_of:
+        print(measure_step_memory(args.step_memory_of))
+        return
     if args.in_this_process:
         measure_in_this_process(set(args.only.split(",")), args.repeats)
     elif not args.no_workloads:
-        run_workloads(set(args.only.split(",")), args.repeats)
+        run_workloads(set(args.only.split(",")), args.repeats, args.threads)
+    if args.memory:
+        measure_memory()
     if args.train:
         measure_default_train(args.train_repeats)
     if args.grid:

