@@ -458,7 +458,7 @@ class Tensor:
             return is_private
         if is_private and grad.dtype == self.data.dtype:
             # No one else holds it, so it becomes `.grad` as it is: saves a copy of every
-            # weight's gradient on every step (W1: ~3% of an epoch).
+            # weight's gradient on every step (forcing the copy made a W1 epoch 28% slower).
             self.grad = grad
             return False
         # A copy, which no one else can hold: later gradients add into it.
