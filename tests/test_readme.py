@@ -39,5 +39,5 @@ def test_the_one_minute_tour_runs(tmp_path, monkeypatch):
     namespace = {}
     exec(tour, namespace)  # noqa: S102 - our own README
     np.testing.assert_allclose(namespace["a"].grad, namespace["b"].data + 1)
-    assert len(namespace["history"].train_loss) == 6
+    assert len(namespace["history"].train_loss) == 5
     assert (tmp_path / "mlp.npz").exists()

@@ -404,5 +404,5 @@ def test_an_empty_config_builds_what_the_command_line_trains_by_default():
     assert from_dict.model.sizes == from_cli.model.sizes == (784, 256, 128, 10)
     assert isinstance(from_dict.optimizer, optim.SGD) and from_dict.optimizer.nesterov
     assert from_dict.optimizer.lr == 0.1 and from_dict.optimizer.momentum == 0.9
-    assert from_dict.trainer.batch_size == 128 and from_dict.epochs == 6
+    assert from_dict.trainer.batch_size == 128 and from_dict.epochs == 5
     assert isinstance(from_dict.trainer.scheduler, optim.CosineLR)

