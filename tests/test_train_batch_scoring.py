@@ -73,3 +73,31 @@ def test_a_plain_function_works_as_the_loss():
     cross_entropy = nn.CrossEntropyLoss()
     history = _trainer(lambda logits, target: cross_entropy(logits, target)).fit((x, y), epochs=1)
     assert np.isfinite(history.train_loss[0])
+
+
+def test_gradients_are_there_for_batch_callbacks_and_released_after():
+    from tinygrad_mnist.train import Callback
+
+    seen = []
+
+    class GradientNorms(Callback):
+        def on_batch_end(self, trainer, batch, loss):
+            seen.append([p.grad is not None for p in trainer.model.parameters()])
+
+    x, y = _data()
+    trainer = _trainer()
+    trainer.callbacks.append(GradientNorms())
+    trainer.fit((x, y), epochs=1)
+    assert len(seen) == 5 and all(all(batch) for batch in seen)
+    assert all(p.grad is None for p in trainer.model.parameters())
+
+
+def test_a_gradient_left_before_fit_does_not_add_into_the_first_step():
+    x, y = _data()
+    fresh, stale = _trainer(), _trainer()
+    for p in stale.model.parameters():
+        p.grad = np.full(p.shape, 100.0, dtype=p.dtype)
+    fresh.fit((x, y), epochs=1)
+    stale.fit((x, y), epochs=1)
+    for a, b in zip(fresh.model.parameters(), stale.model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
