@@ -49,14 +49,16 @@ class Trainer:
     each epoch visits a fresh permutation drawn from `seed` in batches (the last one
     may be smaller). `scheduler` (if any) steps once per epoch. A `DivergenceGuard`
     is added unless `callbacks` holds one. Set `trainer.stop(reason)` from a callback
-    to end training early.
+    to end training early. `transform` (say `data.RandomShift`), if given, is applied
+    to the inputs of each training batch as it is gathered: augmentation without copying
+    the training set.
     """
 
     #: Rows per forward pass in `evaluate` and `predict`: bounds memory, not results.
     eval_batch_size = 4096
 
     def __init__(self, model, loss, optimizer, batch_size: int | None = 128,
-                 callbacks=(), seed=None, scheduler=None):
+                 callbacks=(), seed=None, scheduler=None, transform=None):
         if batch_size is not None and (
             isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
             or batch_size < 1
@@ -72,6 +74,9 @@ class Trainer:
         self.batch_size = batch_size
         self.callbacks = callbacks
         self.scheduler = scheduler
+        if transform is not None and not callable(transform):
+            raise TypeError(f"transform: expected a callable batch -> batch, got {transform!r}")
+        self.transform = transform
         self.rng = np.random.default_rng(seed)
         self.epochs = 0
         self.has_validation = False
@@ -151,6 +156,8 @@ class Trainer:
                        for index in shuffled_batches(n, self.batch_size, rng=self.rng))
         total_loss, correct, seen = 0.0, 0, 0
         for batch, (xb, yb) in enumerate(batches):
+            if self.transform is not None:
+                xb = self.transform(xb)
             self.optimizer.zero_grad()
             logits = self.model(Tensor(xb))
             loss = self.loss(logits, yb)
