@@ -1,6 +1,6 @@
 """Speed and memory of tinygrad_mnist against hand-written NumPy (and PyTorch if installed).
 
-    python benchmarks/bench.py                 # W1-W4, 7 interleaved repetitions
+    python benchmarks/bench.py                 # W1-W5, 7 interleaved repetitions
     python benchmarks/bench.py --only W1,W3 --repeats 9
     python benchmarks/bench.py --train         # + the default `train`: time, accuracy, RSS
     python benchmarks/bench.py --grid          # + the seed's grid with --jobs 1 and --jobs 2
@@ -10,6 +10,8 @@ Workloads (real MNIST, float32; the data is loaded once, outside the timings):
   W2  the same net: one full-batch step on 60k
   W3  (a*b + a).sum().backward() on 4x4 tensors: the engine's own overhead, in microseconds
   W4  MLP 784-1024-1024-10, batch 1024: one epoch on 60k
+  W5  CNN conv(1->16, 5x5, pad 2)-ReLU-maxpool 2-conv(16->32, 5x5, pad 2)-ReLU-maxpool 2-
+      flatten-dense(1568->10), SGD lr 0.01 momentum 0.9, batch 128: one epoch on 60k
 Each workload runs in a process of its own; within it every repetition runs each
 implementation once, in turn (alternating who goes first), so that a slow moment of the
 machine hits all of them alike; the table shows medians and the ratio project / NumPy.
@@ -36,7 +38,7 @@ import reference_numpy  # noqa: E402
 
 from tinygrad_mnist import Tensor  # noqa: E402
 from tinygrad_mnist.data import load_mnist, prepare_images  # noqa: E402
-from tinygrad_mnist.nn import MLP, CrossEntropyLoss  # noqa: E402
+from tinygrad_mnist.nn import CNN, MLP, CrossEntropyLoss  # noqa: E402
 from tinygrad_mnist.optim import SGD  # noqa: E402
 from tinygrad_mnist.train.trainer import Trainer  # noqa: E402
 
@@ -95,6 +97,47 @@ def torch_mlp_epoch(x, y, sizes, batch_size, lr=0.1):
     return epoch
 
 
+def project_cnn_epoch(x, y, batch_size=128, lr=0.01):
+    """One epoch of this project's Trainer on the W5 CNN (`x` is NCHW)."""
+    model = CNN((1, 28, 28), [16, 32], 10, kernel_size=5, seed=0)
+    trainer = Trainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=lr, momentum=0.9),
+                      batch_size=batch_size, seed=0)
+    return lambda: trainer.fit((x, y), epochs=1)
+
+
+def numpy_cnn_epoch(x, y, batch_size=128, lr=0.01):
+    params = reference_numpy.init_cnn()
+    velocities = [np.zeros_like(p) for p in params]
+    rng = np.random.default_rng(0)
+    return lambda: reference_numpy.cnn_train_epoch(params, velocities, x, y, lr, batch_size, rng)
+
+
+def torch_cnn_epoch(x, y, batch_size=128, lr=0.01):
+    import torch
+
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(1568, 10))
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+
+    def epoch():
+        order = torch.randperm(len(ty))
+        for start in range(0, len(ty), batch_size):
+            index = order[start:start + batch_size]
+            optimizer.zero_grad()
+            logits = model(tx[index])
+            loss = loss_fn(logits, ty[index])
+            loss.backward()
+            optimizer.step()
+            loss.item()
+            (logits.argmax(1) == ty[index]).sum().item()
+
+    return epoch
+
+
 def tiny_expression(kind, iterations=2000):
     rng = np.random.default_rng(0)
     a_data, b_data = (rng.normal(size=(4, 4)).astype(np.float32) for _ in range(2))
@@ -138,6 +181,12 @@ def workloads(x, y, only):
     for name, (text, sizes, batch) in specs.items():
         if name in only:
             table[name] = (text, "s", {k: (makers[k](x, y, sizes, batch), 1) for k in kinds})
+    if "W5" in only:
+        cnn_makers = {"numpy": numpy_cnn_epoch, "project": project_cnn_epoch,
+                      "torch": torch_cnn_epoch}
+        images = x.reshape(-1, 1, 28, 28)  # the NCHW view of the prepared rows
+        table["W5"] = ("CNN 2x conv5x5+pool, batch 128, one epoch", "s",
+                       {k: (cnn_makers[k](images, y), 1) for k in kinds})
     if "W3" in only:
         table["W3"] = ("(a*b + a).sum().backward(), 4x4", "us",
                        {k: tiny_expression(k) for k in kinds})
@@ -161,7 +210,7 @@ def run_workloads(only, repeats):
         header += f"{'project/torch':>15}"
     print(f"medians of {repeats} interleaved repetitions, each workload in a new process")
     print(header, flush=True)
-    for name in ("W3", "W1", "W2", "W4"):
+    for name in ("W3", "W1", "W2", "W4", "W5"):
         if name in only:
             subprocess.run([sys.executable, __file__, "--only", name, "--repeats", str(repeats),
                             "--in-this-process"], check=True)
@@ -250,12 +299,12 @@ def measure_grid(jobs=(1, 2), out=ROOT / "runs" / "bench_seed_grid"):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="W1,W2,W3,W4", help="workloads, comma-separated")
+    parser.add_argument("--only", default="W1,W2,W3,W4,W5", help="workloads, comma-separated")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--train", action="store_true", help="also time the default train")
     parser.add_argument("--train-repeats", type=int, default=1)
     parser.add_argument("--grid", action="store_true", help="also time the seed's grid")
-    parser.add_argument("--no-workloads", action="store_true", help="skip W1-W4")
+    parser.add_argument("--no-workloads", action="store_true", help="skip W1-W5")
     parser.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.in_this_process:
