@@ -34,7 +34,7 @@ def main() -> None:
     result = holdout(config, train, train_fraction=0.8, seed=0, test=test)
 
     history, metrics = result.history, result.metrics
-    print(f"stopped: {history.stopped_reason} after {history.epochs} epochs; "
+    print(f"stopped: {history.stopped_reason} after {history.epochs_run} epochs; "
           f"best epoch {history.best_epoch}")
     print(f"validation accuracy {metrics['val_accuracy']:.2%}, "
           f"test accuracy {metrics['test_accuracy']:.2%}")

@@ -4,7 +4,7 @@ Set `TINYGRAD_MNIST_QUICK=1` to run any example in seconds (the test suite does)
 
 - the data: MNIST cut to its first 2,000 training and 500 test images when MNIST is
   already in the cache; otherwise a small synthetic MNIST-shaped set (see
-  `tinygrad_mnist.datasets.synthetic_digits`). A quick run never downloads anything.
+  `tinygrad_mnist.data.by_name.synthetic_digits`). A quick run never downloads anything.
 - fewer epochs (`epochs(full, quick)`).
 
 Without it, the examples fetch MNIST if need be and train on all of it.
@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from tinygrad_mnist.data import FetchError
-from tinygrad_mnist.datasets import ImageDataset, load_named_dataset, synthetic_digits
+from tinygrad_mnist.data.by_name import ImageDataset, load_named_dataset, synthetic_digits
 
 QUICK = os.environ.get("TINYGRAD_MNIST_QUICK") == "1"
 QUICK_TRAIN, QUICK_TEST = 2000, 500

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_mnist.data.idx import encode_idx, write_idx
-from tinygrad_mnist.data.mnist import MNIST, IdxDataset
+from tinygrad_mnist.data.mnist import MNIST, IdxSpec
 
 NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -52,7 +52,7 @@ def write_csv(path: Path, images: np.ndarray, labels: np.ndarray, header: bool =
     return path
 
 
-def spec_for(arrays: dict[str, np.ndarray], **changes) -> IdxDataset:
+def spec_for(arrays: dict[str, np.ndarray], **changes) -> IdxSpec:
     """MNIST's spec with the checksums of `arrays`, no web and no package index."""
     return dataclasses.replace(MNIST, checksums=checksums_of(arrays), mirrors=(),
                                package_index=False, **changes)

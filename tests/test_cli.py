@@ -21,9 +21,11 @@ import numpy as np
 import pytest
 
 from tinygrad_mnist.data import write_idx
+from tinygrad_mnist.data.by_name import save_npz_dataset, synthetic_digits
 from tinygrad_mnist.data.idx import encode_idx
-from tinygrad_mnist.datasets import save_npz_dataset, synthetic_digits
 from tinygrad_mnist.train import ResultStore
+
+pytestmark = pytest.mark.slow
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("learning_curves.png", "predictions.png", "confusion_matrix.png",
@@ -40,7 +42,7 @@ from tinygrad_mnist.data import mnist
 fake = dataclasses.replace(mnist.MNIST, checksums=json.loads(os.environ["FAKE_MNIST_SHA256"]),
                            mirrors=(), package_index=False)
 data.MNIST = mnist.MNIST = fake
-from tinygrad_mnist.cli import main
+from tinygrad_mnist.app.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -93,7 +95,7 @@ def test_help_lists_every_subcommand_and_each_option_is_explained(tmp_path, env)
     assert result.returncode == 0
     for command in ("train", "search", "kfold", "report", "show", "fetch"):
         assert command in result.stdout
-    from tinygrad_mnist.cli import build_parser
+    from tinygrad_mnist.app.cli import build_parser
 
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices

@@ -10,21 +10,21 @@ import numpy as np
 import pytest
 
 from tinygrad_mnist import optim
-from tinygrad_mnist.cli import batch_size, build_parser, hidden_sizes, main
-from tinygrad_mnist.data import prepare_images
-from tinygrad_mnist.datasets import (
-    load_named_dataset,
-    load_npz_dataset,
-    save_npz_dataset,
-    synthetic_digits,
-)
-from tinygrad_mnist.run_config import TrainConfig
-from tinygrad_mnist.run_folder import (
+from tinygrad_mnist.app.cli import batch_size, build_parser, hidden_sizes, main
+from tinygrad_mnist.app.run_config import TrainConfig
+from tinygrad_mnist.app.run_folder import (
     evaluate,
     load_run_model,
     new_run_folder,
     prepare_run_folder,
     write_run_folder,
+)
+from tinygrad_mnist.data import prepare_images
+from tinygrad_mnist.data.by_name import (
+    load_named_dataset,
+    load_npz_dataset,
+    save_npz_dataset,
+    synthetic_digits,
 )
 from tinygrad_mnist.train import History
 
@@ -34,11 +34,11 @@ def test_option_types_parse_what_users_type():
     assert hidden_sizes("512,256") == (512, 256)
     assert hidden_sizes("100") == (100,)
     assert hidden_sizes("none") == ()
-    assert batch_size("full") is None and batch_size("64") == 64
+    assert batch_size("full") == "full" and batch_size("64") == 64
 
 
 def test_train_options_become_a_config_with_the_defaults_elsewhere():
-    from tinygrad_mnist.cli import _config_from_args
+    from tinygrad_mnist.app.cli import _config_from_args
 
     args = build_parser().parse_args(["train", "--hidden", "64", "--patience", "2"])
     config = _config_from_args(args)
@@ -151,6 +151,7 @@ def small_run(tmp_path_factory):
     return folder, built, evaluation
 
 
+@pytest.mark.slow  # trains and writes a whole run folder, figures included
 def test_saved_model_comes_back_with_its_config(small_run):
     folder, built, evaluation = small_run
     model, config = load_run_model(folder / "model.npz")
@@ -161,6 +162,7 @@ def test_saved_model_comes_back_with_its_config(small_run):
         prepare_run_folder(folder)
 
 
+@pytest.mark.slow  # trains and writes a whole run folder, figures included
 def test_an_interrupted_run_before_its_first_epoch_still_gets_a_report(small_run, tmp_path):
     _, built, evaluation = small_run
     empty = History(stopped_reason="interrupted")
@@ -171,6 +173,7 @@ def test_an_interrupted_run_before_its_first_epoch_still_gets_a_report(small_run
     assert f"interrupted (Ctrl-C) after 0 of {TrainConfig().epochs} epochs" in report
 
 
+@pytest.mark.slow  # trains and writes a whole run folder, figures included
 def test_model_that_does_not_fit_its_config_is_refused(small_run, tmp_path):
     folder, built, _ = small_run
     (tmp_path / "model.npz").write_bytes((folder / "model.npz").read_bytes())

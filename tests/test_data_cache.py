@@ -30,12 +30,12 @@ from tinygrad_mnist.data import (
     FetchError,
     IdxDirectory,
     fetch_dataset,
-    fetch_files,
-    load_dataset,
-    read_cached,
 )
 from tinygrad_mnist.data.checksums import sha256_file
+from tinygrad_mnist.data.fetch import _fetch_files as fetch_files
+from tinygrad_mnist.data.fetch import _read_cached as read_cached
 from tinygrad_mnist.data.lock import FileLock
+from tinygrad_mnist.data.mnist import _load_dataset as load_dataset
 from tinygrad_mnist.data.sources import SourceUnavailable
 
 
@@ -228,11 +228,13 @@ def test_fetch_dataset_returns_the_filled_cache(tmp_path):
 _FETCH_SCRIPT = """
 import json, logging, sys
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-from tinygrad_mnist.data import Mirror, fetch_files
+from tinygrad_mnist.data import Mirror
+from tinygrad_mnist.data.fetch import _fetch_files as fetch_files
 fetch_files(json.loads(sys.argv[1]), sys.argv[2], [Mirror(sys.argv[3], timeout=20)])
 """
 
 
+@pytest.mark.slow
 def test_two_processes_filling_one_cache_both_succeed_and_download_once(tmp_path):
     arrays = make_arrays(n_train=200)
     checksums = checksums_of(arrays)

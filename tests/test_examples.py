@@ -22,8 +22,10 @@ import pytest
 
 from tinygrad_mnist import data
 from tinygrad_mnist.data import Mirror, PackageIndex, mnist, write_idx
+from tinygrad_mnist.data.by_name import synthetic_digits
 from tinygrad_mnist.data.idx import encode_idx
-from tinygrad_mnist.datasets import synthetic_digits
+
+pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # Small matrices gain nothing from BLAS threads, and on a busy machine their spinning

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import tinygrad_mnist.data
 
@@ -21,6 +22,7 @@ def test_the_readme_opens_with_the_two_commands_and_ci_runs_the_second():
     assert README.startswith("# tinygrad_mnist\n\n```bash\n")  # the README opens with them
 
 
+@pytest.mark.slow  # runs the README's example: trains a network
 def test_the_one_minute_tour_runs(tmp_path, monkeypatch):
     # The tour trains on MNIST; here it gets 300 small random images instead, so the test
     # checks the code, not the accuracy (the README's figures come from real runs).

@@ -94,3 +94,34 @@ def test_mistakes_are_value_errors_naming_the_file_and_key(tmp_path, text, match
     with pytest.raises(ValueError, match=match) as raised:
         load_experiment(path)
     assert str(path) in str(raised.value)
+
+
+def test_a_minimal_experiment_trains_like_the_train_command(tmp_path):
+    from tinygrad_mnist.app.run_config import TrainConfig
+    from tinygrad_mnist.train import canonical_config
+
+    experiment = load_experiment(write(tmp_path, """
+        [grid]
+        learning_rate = [0.1]
+    """))
+    (config,) = expand_grid(experiment.space)
+    assert canonical_config(config) == canonical_config(TrainConfig().trial_config())
+    assert config["optimizer"] == "nesterov" and config["batch_size"] == 128
+
+
+def test_a_preset_fills_what_the_file_leaves_out_and_the_file_wins(tmp_path):
+    from tinygrad_mnist.train import PRESETS
+
+    experiment = load_experiment(write(tmp_path, """
+        preset = "seed"
+        [grid]
+        hidden_sizes = [[64]]
+        [config]
+        epochs = 3
+    """))
+    (config,) = expand_grid(experiment.space)
+    assert config["hidden_sizes"] == [64] and config["epochs"] == 3  # the file's own values
+    assert config["optimizer"] == PRESETS["seed"]["optimizer"] == "sgd"
+    assert config["batch_size"] is None and config["schedule"] == "none"
+    with pytest.raises(ValueError, match="'preset' must be one of seed, got 'fast'"):
+        load_experiment(write(tmp_path, 'preset = "fast"\n[grid]\nepochs = [1]\n'))

@@ -69,7 +69,8 @@ def test_build_from_config_makes_the_described_model_optimizer_and_trainer():
     assert built.trainer.batch_size == 16
     assert [type(c) for c in built.trainer.callbacks if isinstance(c, EarlyStopping)]
     adam = build_from_config({"optimizer": "adam"}, seed=0, input_size=8, num_classes=3)
-    assert isinstance(adam.optimizer, optim.Adam) and adam.trainer.batch_size is None
+    assert isinstance(adam.optimizer, optim.Adam)
+    assert adam.trainer.batch_size == CONFIG_DEFAULTS["batch_size"]
 
 
 def test_a_step_schedule_halves_the_rate_every_third_of_the_epochs():
@@ -98,7 +99,7 @@ def test_canonical_configs_and_keys_treat_equivalent_configs_as_one():
     assert config_key({"batch_size": "full"}) == config_key({"batch_size": None})
     assert config_key({"activation": "ReLU"}) == config_key({})
     # momentum only matters to the momentum optimizers
-    assert config_key({"optimizer": "sgd", "momentum": 0.5}) == config_key({})
+    assert config_key({"optimizer": "sgd", "momentum": 0.5}) == config_key({"optimizer": "sgd"})
     assert config_key({"optimizer": "momentum", "momentum": 0.5}) != config_key(
         {"optimizer": "momentum"})
     assert config_key({"learning_rate": 0.5}) != config_key({"learning_rate": 0.1})
@@ -302,6 +303,7 @@ def test_a_search_started_again_on_its_store_runs_nothing_twice(tmp_path):
         assert len(store) == 8 + 2 + 1
 
 
+@pytest.mark.slow  # two joblib worker processes
 def test_results_are_identical_to_the_bit_with_one_or_two_jobs(tmp_path):
     x, y = blobs(n=300)
     test, (x, y) = (x[240:], y[240:]), (x[:240], y[:240])
@@ -312,6 +314,7 @@ def test_results_are_identical_to_the_bit_with_one_or_two_jobs(tmp_path):
     assert one.best_key == two.best_key and one.test_accuracy == two.test_accuracy
 
 
+@pytest.mark.slow
 def test_a_dask_cluster_gives_the_same_results_as_one_job():
     from dask.distributed import Client, LocalCluster
 
@@ -350,6 +353,7 @@ def _stored_count(path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_a_search_killed_mid_trial_resumes_with_every_trial_exactly_once(tmp_path):
     script = tmp_path / "search.py"
     script.write_text(textwrap.dedent(KILL_SCRIPT))
@@ -384,3 +388,16 @@ def test_a_search_killed_mid_trial_resumes_with_every_trial_exactly_once(tmp_pat
         if row["trial_id"] in before:
             assert row["finished_at"] == before[row["trial_id"]]["finished_at"]
             assert row["seconds"] == before[row["trial_id"]]["seconds"]
+
+
+def test_an_empty_config_builds_what_the_command_line_trains_by_default():
+    from tinygrad_mnist.app.run_config import TrainConfig
+
+    from_dict = build_from_config({}, seed=0, input_size=784, num_classes=10)
+    from_cli = TrainConfig().build(input_size=784, num_classes=10)
+    assert from_dict.config == from_cli.config
+    assert from_dict.model.sizes == from_cli.model.sizes == (784, 256, 128, 10)
+    assert isinstance(from_dict.optimizer, optim.SGD) and from_dict.optimizer.nesterov
+    assert from_dict.optimizer.lr == 0.1 and from_dict.optimizer.momentum == 0.9
+    assert from_dict.trainer.batch_size == 128 and from_dict.epochs == 6
+    assert isinstance(from_dict.trainer.scheduler, optim.CosineLR)

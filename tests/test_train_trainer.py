@@ -59,7 +59,7 @@ def test_fit_learns_separable_data_and_history_is_complete():
     x, y = blobs()
     trainer = make_trainer()
     history = trainer.fit((x[:200], y[:200]), Dataset(x[200:], y[200:]), epochs=5)
-    assert history.epochs == 5 and history.stopped_reason == "completed"
+    assert history.epochs_run == 5 and history.stopped_reason == "completed"
     assert history.status == "ok"
     for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds", "lr"):
         assert len(getattr(history, name)) == 5
@@ -211,7 +211,7 @@ def test_keyboard_interrupt_marks_the_history_and_still_ends_callbacks():
     with pytest.raises(KeyboardInterrupt):
         trainer.fit((x, y), epochs=5)
     assert trainer.history.stopped_reason == "interrupted"
-    assert trainer.history.epochs == 2
+    assert trainer.history.epochs_run == 2
     assert recorder.calls[-1] == "train_end interrupted"
 
 
@@ -242,7 +242,7 @@ def test_early_stopping_stops_at_the_right_epoch_and_restores_the_best_weights(p
     assert all(a > b for a, b in zip(losses[:best - 1], losses[1:best]))  # fell to the best
     assert all(a < b for a, b in zip(losses[best - 1:], losses[best:]))  # then rose
     assert history.stopped_reason == "early-stopped" and history.status == "early-stopped"
-    assert history.epochs == best + max(patience, 1)
+    assert history.epochs_run == best + max(patience, 1)
     assert history.best_epoch == best == stopper.best_epoch
     for name, value in recorder.weights[best - 1].items():
         np.testing.assert_array_equal(model.state_dict()[name], value)
@@ -297,7 +297,7 @@ def test_monitoring_validation_figures_without_validation_data_is_an_error():
     with pytest.raises(ValueError, match="needs validation data"):
         make_trainer(callbacks=[EarlyStopping()]).fit((x, y), epochs=2)
     history = make_trainer(callbacks=[EarlyStopping(monitor="train_loss")]).fit((x, y), epochs=2)
-    assert history.epochs == 2
+    assert history.epochs_run == 2
     with pytest.raises(ValueError, match="not a logged figure"):
         make_trainer(callbacks=[EarlyStopping(monitor="train_los")]).fit((x, y), epochs=2)
 
@@ -309,7 +309,7 @@ def test_divergence_guard_is_added_by_default_and_stops_a_diverging_run():
     assert any(isinstance(c, DivergenceGuard) for c in trainer.callbacks)
     history = trainer.fit((x, y), (x, y), epochs=50)
     assert history.stopped_reason == "diverged" and history.status == "diverged"
-    assert history.epochs < 50
+    assert history.epochs_run < 50
     assert not math.isfinite(history.train_loss[-1])
     assert math.isnan(history.train_accuracy[-1]) and math.isnan(history.val_accuracy[-1])
     # A guard given explicitly is not doubled.
@@ -358,7 +358,7 @@ def test_history_round_trips_through_dict_and_json(tmp_path):
     assert data["train_loss"] == [1.0, None] and data["val_loss"] == [1.5, None]
     back = History.from_dict(data)
     assert back.train_accuracy == history.train_accuracy and back.best_epoch == 1
-    assert math.isnan(back.train_loss[1]) and back.status == "diverged" and back.epochs == 2
+    assert math.isnan(back.train_loss[1]) and back.status == "diverged" and back.epochs_run == 2
     history.save_json(tmp_path / "h.json")
     import json
 

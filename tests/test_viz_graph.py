@@ -9,7 +9,7 @@ from test_viz_common import assert_png, render
 
 from tinygrad_mnist import Tensor
 from tinygrad_mnist.viz import draw_graph
-from tinygrad_mnist.viz.graph import MAX_NODES, STYLES
+from tinygrad_mnist.viz.graph_figure import MAX_NODES, STYLES
 
 
 def boxes(fig) -> dict:

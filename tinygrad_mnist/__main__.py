@@ -2,7 +2,7 @@
 
 import sys
 
-from tinygrad_mnist.cli import main
+from tinygrad_mnist.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,8 +8,14 @@ from __future__ import annotations
 from tinygrad_mnist.tensor import Tensor
 
 
-def _label(tensor: Tensor, names: dict) -> str:
-    name = tensor.name or names.get(id(tensor))
+def node_name(tensor: Tensor, names: dict) -> str | None:
+    """The name shown for `tensor`: its own `name`, else the one `names` gives its id."""
+    return tensor.name or names.get(id(tensor))
+
+
+def node_label(tensor: Tensor, names: dict) -> str:
+    """One line: name, op (or "leaf"), shape, dtype, and whether a leaf requires grad."""
+    name = node_name(tensor, names)
     kind = tensor.op.__name__ if tensor.op is not None else "leaf"
     grad = " requires_grad" if tensor.requires_grad and tensor.op is None else ""
     prefix = f"{name}: " if name else ""
@@ -43,7 +49,7 @@ def graph_text(root: Tensor, names: dict | None = None) -> str:
     while stack:
         node, depth = stack.pop()
         again = id(node) in seen
-        lines.append("    " * depth + _label(node, names) + ("  (seen above)" if again else ""))
+        lines.append("    " * depth + node_label(node, names) + ("  (seen above)" if again else ""))
         if again:
             continue
         seen.add(id(node))
@@ -58,7 +64,7 @@ def graph_dot(root: Tensor, names: dict | None = None) -> str:
     lines = ["digraph autograd {", "  rankdir=LR;", '  node [shape=box, fontname="monospace"];']
     for i, node in enumerate(nodes):
         shape = "ellipse" if node.op is None else "box"
-        label = _label(node, names).replace('"', r"\"")
+        label = node_label(node, names).replace('"', r"\"")
         lines.append(f'  n{i} [label="{label}", shape={shape}];')
     lines += [f"  n{a} -> n{b};" for a, b in edges]
     lines.append("}")

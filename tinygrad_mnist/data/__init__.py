@@ -7,16 +7,15 @@ from tinygrad_mnist.data.augment import RandomShift
 from tinygrad_mnist.data.batches import batches
 from tinygrad_mnist.data.checksums import FASHION_MNIST_SHA256, MNIST_SHA256, ChecksumError
 from tinygrad_mnist.data.dataset import Dataset
-from tinygrad_mnist.data.fetch import FetchError, fetch_files, load_files, read_cached
+from tinygrad_mnist.data.fetch import FetchError
 from tinygrad_mnist.data.idx import read_idx, write_idx
 from tinygrad_mnist.data.mnist import (
     FASHION_MNIST,
     MNIST,
-    IdxDataset,
+    IdxSpec,
     default_cache_dir,
     fetch_dataset,
     fetch_mnist,
-    load_dataset,
     load_fashion_mnist,
     load_mnist,
     read_mnist_idx,
@@ -36,7 +35,7 @@ __all__ = [
     "CsvDirectory",
     "Dataset",
     "FetchError",
-    "IdxDataset",
+    "IdxSpec",
     "IdxDirectory",
     "Mirror",
     "PackageIndex",
@@ -45,15 +44,11 @@ __all__ = [
     "batches",
     "default_cache_dir",
     "fetch_dataset",
-    "fetch_files",
     "fetch_mnist",
-    "load_dataset",
     "load_fashion_mnist",
-    "load_files",
     "load_mnist",
     "one_hot",
     "prepare_images",
-    "read_cached",
     "read_idx",
     "read_mnist_csv",
     "read_mnist_idx",

@@ -13,7 +13,7 @@ TRAIN_LABELS = "train-labels-idx1-ubyte"
 TEST_IMAGES = "t10k-images-idx3-ubyte"
 TEST_LABELS = "t10k-labels-idx1-ubyte"
 
-# SHA-256 of the four uncompressed IDX files (DATA.md; they match the MD5 sums that
+# SHA-256 of the four uncompressed IDX files (docs/data.md; they match the MD5 sums that
 # public loaders publish, 6bbc9ace..., a25bea73..., 2646ac64..., 27ae3e4e...).
 MNIST_SHA256 = MappingProxyType({
     TRAIN_IMAGES: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",

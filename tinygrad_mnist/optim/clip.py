@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from tinygrad_mnist.nn.checks import check_number
+from tinygrad_mnist.checks import check_number
 from tinygrad_mnist.optim.optimizer import check_parameters
 
 

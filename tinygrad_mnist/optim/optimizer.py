@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_mnist.nn.checks import check_number
+from tinygrad_mnist.checks import check_number
 from tinygrad_mnist.tensor import Tensor
 
 

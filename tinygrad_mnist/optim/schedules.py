@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from tinygrad_mnist.nn.checks import check_number, check_positive_int
+from tinygrad_mnist.checks import check_number, check_positive_int
 from tinygrad_mnist.optim.optimizer import Optimizer
 
 

@@ -9,7 +9,8 @@ grid search with a resumable SQLite result store, exports and TOML experiment fi
 
 from tinygrad_mnist.train.builders import (
     CONFIG_DEFAULTS,
-    Built,
+    PRESETS,
+    TrainingSetup,
     build_from_config,
     canonical_config,
     config_key,
@@ -18,22 +19,16 @@ from tinygrad_mnist.train.callbacks import (
     Callback,
     DivergenceGuard,
     EarlyStopping,
+    EpochLog,
     ModelCheckpoint,
     ProgressBar,
+    progress_report,
 )
 from tinygrad_mnist.train.experiment import Experiment, load_experiment
-from tinygrad_mnist.train.export import (
-    export_csv,
-    export_json,
-    export_markdown,
-    kfold_summary,
-    markdown_report,
-    rank,
-    ranking_table,
-    summary_table,
-)
+from tinygrad_mnist.train.export import export_csv, export_json, export_markdown, markdown_report
 from tinygrad_mnist.train.history import History
 from tinygrad_mnist.train.metrics import accuracy, confusion_matrix, per_class_accuracy
+from tinygrad_mnist.train.ranking import kfold_summary, rank, ranking_table, summary_table
 from tinygrad_mnist.train.search import SearchResult, expand_grid, grid_search
 from tinygrad_mnist.train.store import ResultStore
 from tinygrad_mnist.train.trainer import Trainer
@@ -42,14 +37,16 @@ from tinygrad_mnist.train.validation import KFoldResult, SplitResult, holdout, k
 __all__ = [
     "accuracy",
     "build_from_config",
-    "Built",
+    "TrainingSetup",
     "Callback",
     "canonical_config",
     "CONFIG_DEFAULTS",
+    "PRESETS",
     "config_key",
     "confusion_matrix",
     "DivergenceGuard",
     "EarlyStopping",
+    "EpochLog",
     "expand_grid",
     "Experiment",
     "export_csv",
@@ -66,6 +63,7 @@ __all__ = [
     "ModelCheckpoint",
     "per_class_accuracy",
     "ProgressBar",
+    "progress_report",
     "rank",
     "ranking_table",
     "ResultStore",

@@ -11,18 +11,21 @@ The interface (every method optional; override the ones you need)::
 
 A callback stops training with `trainer.stop(reason)`; the trainer finishes the current
 batch (or epoch), then calls `on_train_end`. Callbacks see `trainer.model`,
-`trainer.optimizer`, `trainer.epochs` (the epochs asked for) and `trainer.has_validation`.
+`trainer.optimizer`, `trainer.max_epochs` (the epochs asked for) and `trainer.has_validation`.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
 
 from tqdm import tqdm
 
-from tinygrad_mnist.data.progress import stderr_is_terminal
+from tinygrad_mnist.terminal import stderr_is_terminal
+
+logger = logging.getLogger("tinygrad_mnist.train")
 
 
 class Callback:
@@ -131,7 +134,7 @@ class EarlyStopping(MonitorCallback):
         if self.best_epoch is None:
             return
         history.best_epoch = self.best_epoch
-        if self._best_state is not None and self.best_epoch != history.epochs:
+        if self._best_state is not None and self.best_epoch != history.epochs_run:
             trainer.model.load_state_dict(self._best_state)
         self._best_state = None
 
@@ -167,7 +170,7 @@ class ProgressBar(Callback):
 
     def on_train_begin(self, trainer) -> None:
         enabled = stderr_is_terminal() if self.enabled is None else self.enabled
-        self._bar = tqdm(total=trainer.epochs, desc=self.description, unit="epoch",
+        self._bar = tqdm(total=trainer.max_epochs, desc=self.description, unit="epoch",
                          disable=not enabled, leave=True, file=sys.stderr)
 
     def on_epoch_end(self, trainer, epoch, logs) -> None:
@@ -196,3 +199,25 @@ class ModelCheckpoint(MonitorCallback):
     def on_epoch_end(self, trainer, epoch, logs) -> None:
         if self.improved(epoch, logs):
             trainer.model.save(self.path)
+
+
+class EpochLog(Callback):
+    """One log line per epoch: the progress report when stderr is not a terminal."""
+
+    def __init__(self, prefix: str = ""):
+        self.prefix = prefix
+
+    def on_epoch_end(self, trainer, epoch, logs) -> None:
+        line = (f"{self.prefix}epoch {epoch}/{trainer.max_epochs}: "
+                f"loss {logs['train_loss']:.4f}, accuracy {logs['train_accuracy']:.2%}")
+        if trainer.has_validation:
+            line += (f"; validation loss {logs['val_loss']:.4f}, "
+                     f"accuracy {logs['val_accuracy']:.2%}")
+        logger.info("%s (%.1f s)", line, logs["seconds"])
+
+
+def progress_report(prefix: str = "") -> Callback:
+    """A tqdm bar when stderr is a terminal, else one log line per epoch (an `EpochLog`)."""
+    if stderr_is_terminal():
+        return ProgressBar(enabled=True, description=prefix.rstrip(": ") or "training")
+    return EpochLog(prefix)

@@ -7,6 +7,7 @@
     top_n = 3                 # how many configs go on to k-fold (0: none)
     jobs = 2                  # trials in parallel (-1: one per core)
     dataset = "mnist"         # read by the command line: "mnist", "fashion-mnist", a path
+    preset = "seed"           # optional: a named set of config values (`builders.PRESETS`)
 
     [grid]                    # config keys -> lists of values: their Cartesian product
     hidden_sizes = [[100], [128, 64]]
@@ -24,8 +25,10 @@
     csv = "runs/seed_grid/results.csv"
     markdown = "runs/seed_grid/report.md"
 
-The config keys are those of `builders.CONFIG_DEFAULTS`. Every error names the file
-and the offending key.
+The config keys and their defaults are those of `builders.CONFIG_DEFAULTS`, the same
+schema as `tinygrad-mnist train`'s: a key given nowhere trains as `train` does. A
+`preset` lays its values under `[config]` and `[grid]`. Every error names the file and
+the offending key.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, canonical_config
+from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, PRESETS, canonical_config
 from tinygrad_mnist.train.export import export_csv, export_json, export_markdown
 from tinygrad_mnist.train.search import expand_grid
 
@@ -44,7 +47,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 _TOP_LEVEL = {"name": str, "seed": int, "train_fraction": float, "k": int, "top_n": int,
-              "jobs": int, "dataset": str, "grid": dict, "config": dict, "outputs": dict}
+              "jobs": int, "dataset": str, "preset": str, "grid": dict, "config": dict,
+              "outputs": dict}
 _OUTPUTS = ("store", "json", "csv", "markdown")
 _EXPORTS = {"json": export_json, "csv": export_csv, "markdown": export_markdown}
 
@@ -131,6 +135,12 @@ def load_experiment(path) -> Experiment:
         if key in grid:
             raise ValueError(f"{where}: config.{key} is also in [grid]; give it in one place")
         _check_config_value(where, f"config.{key}", key, value)
+
+    preset = document.get("preset")
+    if preset is not None and preset not in PRESETS:
+        raise ValueError(f"{where}: 'preset' must be one of {', '.join(PRESETS)}, got {preset!r}")
+    if preset is not None:
+        fixed = {**{k: v for k, v in PRESETS[preset].items() if k not in grid}, **fixed}
 
     outputs = document.get("outputs", {})
     for key, value in outputs.items():

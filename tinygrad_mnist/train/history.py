@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 
-# Why a run ended -> the status a result store records for it. A reason of a user's
-# own callback (say "target-reached") is an early stop.
-STATUS_BY_REASON = {
-    "completed": "ok",
-    "early-stopped": "early-stopped",
-    "diverged": "diverged",
-    "interrupted": "interrupted",
-}
+from tinygrad_mnist.atomic import atomic_write_text
+from tinygrad_mnist.train.store import status_of
 
 _CURVES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds", "lr")
 
@@ -41,14 +34,14 @@ class History:
     stopped_reason: str = "completed"
 
     @property
-    def epochs(self) -> int:
+    def epochs_run(self) -> int:
         """The number of epochs run."""
         return len(self.train_loss)
 
     @property
     def status(self) -> str:
         """The result-store status: "ok", "early-stopped", "diverged" or "interrupted"."""
-        return STATUS_BY_REASON.get(self.stopped_reason, "early-stopped")
+        return status_of(self.stopped_reason)
 
     def append(self, logs: dict) -> None:
         """Record one epoch from a `Trainer` log dict (the keys of the curves)."""
@@ -86,8 +79,7 @@ class History:
 
     def save_json(self, path) -> None:
         """Write `to_dict()` to `path` as JSON."""
-        with open(os.fspath(path), "w", encoding="utf-8") as file:
-            json.dump(self.to_dict(), file, indent=1)
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
 
 
 def _finite_or_none(value: float) -> float | None:

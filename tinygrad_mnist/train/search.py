@@ -29,7 +29,7 @@ from joblib import Parallel, delayed, parallel_config
 
 from tinygrad_mnist.data import stratified_kfold, stratified_split
 from tinygrad_mnist.train.builders import canonical_config, config_key
-from tinygrad_mnist.train.export import kfold_summary, rank
+from tinygrad_mnist.train.ranking import kfold_summary, rank
 from tinygrad_mnist.train.store import METRICS, ResultStore
 from tinygrad_mnist.train.trainer import as_arrays, class_labels
 from tinygrad_mnist.train.validation import fit_split, trial_seed

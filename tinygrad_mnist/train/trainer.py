@@ -78,7 +78,7 @@ class Trainer:
             raise TypeError(f"transform: expected a callable batch -> batch, got {transform!r}")
         self.transform = transform
         self.rng = np.random.default_rng(seed)
-        self.epochs = 0
+        self.max_epochs = 0
         self.has_validation = False
         self.stop_training = False
         self.stop_reason: str | None = None
@@ -114,14 +114,14 @@ class Trainer:
         if validation is not None:
             validation_x, validation_y = as_arrays(validation, "validation")
             validation = validation_x.astype(self._dtype(), copy=False), validation_y
-        self.epochs, self.has_validation = int(epochs), validation is not None
+        self.max_epochs, self.has_validation = int(epochs), validation is not None
         self.stop_training, self.stop_reason = False, None
         history = self.history = History()
         self.model.train()
         with np.errstate(**_QUIET_OVERFLOW):
             try:
                 self._notify("on_train_begin")
-                for epoch in range(1, self.epochs + 1):
+                for epoch in range(1, self.max_epochs + 1):
                     self._notify("on_epoch_begin", epoch)
                     logs = self._run_epoch(x, y, validation)
                     history.append(logs)

@@ -18,8 +18,8 @@ import numpy as np
 
 from tinygrad_mnist.data import stratified_kfold, stratified_split
 from tinygrad_mnist.train.builders import build_from_config, config_key
-from tinygrad_mnist.train.export import validation_order
 from tinygrad_mnist.train.history import History
+from tinygrad_mnist.train.ranking import validation_order
 from tinygrad_mnist.train.trainer import Trainer, as_arrays, class_labels
 
 #: The figures each trained split reports (`SplitResult.metrics`).
@@ -114,14 +114,14 @@ def fit_split(build, x: np.ndarray, y: np.ndarray, train_index, valid_index, see
     scores = {f"val_{name}": value for name, value in trainer.evaluate(validation).items()}
     if test is not None:
         scores.update({f"test_{n}": v for n, v in trainer.evaluate(test).items()})
-    best = history.best_epoch or history.epochs
+    best = history.best_epoch or history.epochs_run
     metrics = {
         "train_loss": history.train_loss[best - 1],
         "train_accuracy": history.train_accuracy[best - 1],
         "val_loss": scores["val_loss"], "val_accuracy": scores["val_accuracy"],
         "test_loss": scores.get("test_loss", math.nan),
         "test_accuracy": scores.get("test_accuracy", math.nan),
-        "epochs_run": history.epochs, "best_epoch": history.best_epoch,
+        "epochs_run": history.epochs_run, "best_epoch": history.best_epoch,
         "seconds": time.perf_counter() - start, "status": history.status,
     }
     return SplitResult(metrics, history, trainer, seed)

@@ -7,7 +7,7 @@ global state, so the figures work headless, in threads and in tests.
 from tinygrad_mnist.viz._common import save_figure
 from tinygrad_mnist.viz.confusion import plot_confusion_matrix
 from tinygrad_mnist.viz.curves import plot_learning_curves
-from tinygrad_mnist.viz.graph import draw_graph
+from tinygrad_mnist.viz.graph_figure import draw_graph
 from tinygrad_mnist.viz.heatmap import plot_search_heatmap
 from tinygrad_mnist.viz.predictions import plot_predictions
 from tinygrad_mnist.viz.true_vs_predicted import plot_true_vs_predicted

@@ -1,36 +1,14 @@
-"""What every figure shares: saving a PNG and checking the arrays it is given."""
+"""What every figure shares: saving when given a path, and checking the arrays it is given."""
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from tinygrad_mnist.figure_file import save_figure
 from tinygrad_mnist.tensor import Tensor
 
-DPI = 120
 MISTAKE_COLOR = "#c0392b"
-
-
-def save_figure(fig: Figure, path, dpi: int = DPI) -> Path:
-    """Write `fig` to `path` (PNG unless the suffix names another format) and return the path.
-
-    Parent folders are created. The file is written beside the target and then moved
-    over it, so a figure saved earlier survives a failed save.
-    """
-    path = Path(path)
-    if not path.suffix:
-        path = path.with_suffix(".png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        fig.savefig(partial, dpi=dpi, format=path.suffix[1:])
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
 
 
 def finish(fig: Figure, path) -> Figure:

@@ -13,27 +13,25 @@ import argparse
 import itertools
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from tinygrad_mnist import data as data_module
-from tinygrad_mnist.data import prepare_images, stratified_split
-from tinygrad_mnist.data.progress import stderr_is_terminal
-from tinygrad_mnist.datasets import DATASET_NAMES, load_named_dataset
-from tinygrad_mnist.run_config import OPTIMIZERS, SCHEDULES, TrainConfig
-from tinygrad_mnist.run_folder import (
+from tinygrad_mnist.app.run_config import OPTIMIZERS, SCHEDULES, TrainConfig
+from tinygrad_mnist.app.run_folder import (
     evaluate,
     load_run_model,
     new_run_folder,
     prepare_run_folder,
     write_run_folder,
 )
+from tinygrad_mnist.data import prepare_images, stratified_split
+from tinygrad_mnist.data.by_name import DATASET_NAMES, load_named_dataset
 from tinygrad_mnist.tensor import Tensor, no_grad
 from tinygrad_mnist.train import (
-    Callback,
-    ProgressBar,
     ResultStore,
     expand_grid,
     export_csv,
@@ -44,15 +42,17 @@ from tinygrad_mnist.train import (
     load_experiment,
     markdown_report,
     metrics,
+    progress_report,
     ranking_table,
 )
-from tinygrad_mnist.train.export import json_safe, markdown_table, rows_of
+from tinygrad_mnist.train.ranking import rows_of
+from tinygrad_mnist.train.tables import json_safe, markdown_table
 
 PROG = "tinygrad-mnist"
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-logger = logging.getLogger("tinygrad_mnist.cli")
+logger = logging.getLogger("tinygrad_mnist.app.cli")
 
 
 class UsageError(Exception):
@@ -72,24 +72,26 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
     if text.strip().lower() == "none":
         return ()
     try:
-        sizes = tuple(int(part) for part in text.split(","))
+        return tuple(int(part) for part in text.split(","))
     except ValueError:
-        sizes = ()
-    if not sizes or any(size < 1 for size in sizes):
         raise argparse.ArgumentTypeError(
-            f"expected positive layer sizes separated by commas (e.g. 512,256), got {text!r}"
-        )
-    return sizes
+            f"expected layer sizes separated by commas (e.g. 512,256), got {text!r}"
+        ) from None
 
 
-def batch_size(text: str) -> int | None:
-    """An int >= 1, or `"full"` (None: full-batch gradient descent)."""
+def batch_size(text: str) -> int | str:
+    """An int, or `"full"` (full-batch gradient descent; the schema reads it as None)."""
     if text.strip().lower() == "full":
-        return None
-    return _int_at_least(1, "or 'full'")(text)
+        return "full"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or 'full', got {text!r}") \
+            from None
 
 
 def _int_at_least(low: int, also: str = ""):
+    """For options outside the training schema (--k, --jobs, --n): parsed and checked here."""
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -103,32 +105,6 @@ def _int_at_least(low: int, also: str = ""):
 
     parse.__name__ = f"int>={low}"
     return parse
-
-
-def _float_in(low: float, high: float | None, low_open: bool, high_open: bool = True):
-    shown = f"{'(' if low_open else '['}{low:g}, {'inf' if high is None else f'{high:g}'}" + (
-        ")" if high_open or high is None else "]")
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        above = value > low if low_open else value >= low
-        below = high is None or (value < high if high_open else value <= high)
-        if not (above and below) or value != value or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"expected a number in {shown}, got {text!r}")
-        return value
-
-    parse.__name__ = "number"
-    return parse
-
-
-positive_float = _float_in(0.0, None, low_open=True)
-non_negative_float = _float_in(0.0, None, low_open=False)
-fraction = _float_in(0.0, 1.0, low_open=False)
-positive_int = _int_at_least(1)
-non_negative_int = _int_at_least(0)
 
 
 # --------------------------------------------------------------------- parser
@@ -157,7 +133,7 @@ def _add_model_options(parser: argparse.ArgumentParser, holdout: bool = True) ->
     d = TrainConfig()
     model = parser.add_argument_group("model")
     model.add_argument(
-        "--hidden", type=hidden_sizes, default=d.hidden_sizes, metavar="SIZES",
+        "--hidden", type=hidden_sizes, default=None, metavar="SIZES",
         help="hidden layer sizes, comma-separated, e.g. 512,256 or 100; 'none' for a linear "
              f"model (default: {','.join(map(str, d.hidden_sizes))})",
     )
@@ -165,46 +141,46 @@ def _add_model_options(parser: argparse.ArgumentParser, holdout: bool = True) ->
 
     model.add_argument(
         "--activation", choices=[name for name in ACTIVATIONS if name != "softmax"],
-        default=d.activation, metavar="NAME",
+        default=None, metavar="NAME",
         help="the activation between layers: "
              f"{', '.join(n for n in ACTIVATIONS if n != 'softmax')} (default: {d.activation})",
     )
     training = parser.add_argument_group("training")
     training.add_argument(
-        "--optimizer", choices=OPTIMIZERS, default=d.optimizer, metavar="NAME",
+        "--optimizer", choices=OPTIMIZERS, default=None, metavar="NAME",
         help="sgd (plain), momentum (SGD with --momentum), nesterov (SGD with Nesterov "
              f"momentum), adam or adamw (default: {d.optimizer})",
     )
     training.add_argument(
-        "--lr", type=positive_float, default=d.learning_rate, metavar="RATE",
+        "--lr", type=float, default=None, metavar="RATE",
         help=f"the learning rate, > 0 (default: {d.learning_rate:g}; about 1e-3 suits adam)",
     )
     training.add_argument(
-        "--momentum", type=fraction, default=d.momentum, metavar="M",
+        "--momentum", type=float, default=None, metavar="M",
         help=f"the momentum of the momentum and nesterov optimizers, in [0, 1) "
              f"(default: {d.momentum:g})",
     )
     training.add_argument(
-        "--weight-decay", type=non_negative_float, default=d.weight_decay, metavar="W",
+        "--weight-decay", type=float, default=None, metavar="W",
         help=f"L2 weight decay (decoupled for adamw), >= 0 (default: {d.weight_decay:g})",
     )
     training.add_argument(
-        "--schedule", choices=SCHEDULES, default=d.schedule, metavar="NAME",
+        "--schedule", choices=SCHEDULES, default=None, metavar="NAME",
         help="how the learning rate changes per epoch: none (constant), cosine (down to zero "
              f"at the last epoch) or step (halved every third of the epochs) "
              f"(default: {d.schedule})",
     )
     training.add_argument(
-        "--batch-size", type=batch_size, default=d.batch_size, metavar="N|full",
+        "--batch-size", type=batch_size, default=None, metavar="N|full",
         help="examples per gradient step, or 'full' for full-batch gradient descent as the "
              f"seed project trained (default: {d.batch_size})",
     )
     training.add_argument(
-        "--epochs", type=positive_int, default=d.epochs, metavar="N",
+        "--epochs", type=int, default=None, metavar="N",
         help=f"the most epochs to train (default: {d.epochs})",
     )
     training.add_argument(
-        "--patience", type=non_negative_int, default=d.patience, metavar="N",
+        "--patience", type=int, default=None, metavar="N",
         help="stop when the validation loss has not improved for N epochs and keep the best "
              "weights (default: no early stopping)" + (
                  "; needs validation data, so it sets --validation-fraction 0.1 unless given"
@@ -212,12 +188,12 @@ def _add_model_options(parser: argparse.ArgumentParser, holdout: bool = True) ->
     )
     if holdout:
         training.add_argument(
-            "--validation-fraction", type=fraction, default=None, metavar="F",
+            "--validation-fraction", type=float, default=None, metavar="F",
             help="hold out this stratified fraction of the training set to validate each "
                  "epoch, in [0, 1) (default: 0, or 0.1 with --patience)",
         )
     training.add_argument(
-        "--seed", type=non_negative_int, default=d.seed, metavar="N",
+        "--seed", type=int, default=None, metavar="N",
         help=f"seeds the weights, the batch order and the validation split (default: {d.seed})",
     )
 
@@ -335,39 +311,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------- subcommands
-class EpochLog(Callback):
-    """One log line per epoch: the progress report when stderr is not a terminal."""
-
-    def __init__(self, prefix: str = ""):
-        self.prefix = prefix
-
-    def on_epoch_end(self, trainer, epoch, logs) -> None:
-        line = (f"{self.prefix}epoch {epoch}/{trainer.epochs}: "
-                f"loss {logs['train_loss']:.4f}, accuracy {logs['train_accuracy']:.2%}")
-        if trainer.has_validation:
-            line += (f"; validation loss {logs['val_loss']:.4f}, "
-                     f"accuracy {logs['val_accuracy']:.2%}")
-        logger.info("%s (%.1f s)", line, logs["seconds"])
-
-
-def _progress(prefix: str = ""):
-    """A tqdm bar when stderr is a terminal, else one log line per epoch."""
-    if stderr_is_terminal():
-        return ProgressBar(enabled=True, description=prefix.rstrip(": ") or "training")
-    return EpochLog(prefix)
+# Option -> TrainConfig field. argparse only parses: an option not given stays None and
+# the schema (train.builders.CONFIG_DEFAULTS, through TrainConfig) fills it and checks it.
+_CONFIG_OPTIONS = {"hidden": "hidden_sizes", "activation": "activation",
+                   "optimizer": "optimizer", "lr": "learning_rate", "momentum": "momentum",
+                   "weight_decay": "weight_decay", "batch_size": "batch_size",
+                   "epochs": "epochs", "schedule": "schedule", "patience": "patience",
+                   "seed": "seed", "dataset": "dataset"}
+_OPTION_OF = {field: option.replace("_", "-") for option, field in _CONFIG_OPTIONS.items()}
+_OPTION_OF["validation_fraction"] = "validation-fraction"
 
 
 def _config_from_args(args) -> TrainConfig:
+    given = {field: getattr(args, option) for option, field in _CONFIG_OPTIONS.items()
+             if getattr(args, option, None) is not None}
     validation = getattr(args, "validation_fraction", None)  # kfold has none
     if validation is None:
         validation = 0.1 if args.patience is not None else 0.0
-    return TrainConfig(
-        hidden_sizes=args.hidden, activation=args.activation, optimizer=args.optimizer,
-        learning_rate=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
-        batch_size=args.batch_size, epochs=args.epochs, schedule=args.schedule,
-        patience=args.patience, validation_fraction=validation, seed=args.seed,
-        dataset=str(args.dataset),
-    )
+    try:
+        return TrainConfig(**{**given, "dataset": str(given.get("dataset", "mnist"))},
+                           validation_fraction=validation)
+    except (TypeError, ValueError) as error:  # the schema's word for it, under the option's name
+        field = re.match(r"(?:config\[')?(\w+)", str(error)).group(1)
+        option = _OPTION_OF.get(field)
+        raise UsageError(f"argument --{option}: {error}" if option else str(error)) from None
 
 
 def _cmd_train(args) -> int:
@@ -380,7 +347,7 @@ def _cmd_train(args) -> int:
                                                     seed=config.seed)
         train, validation = (x[train_index], y[train_index]), (x[valid_index], y[valid_index])
     built = config.build(input_size=x.shape[1], num_classes=data.num_classes,
-                         callbacks=[_progress()])
+                         callbacks=[progress_report()])
     folder = prepare_run_folder(args.out) if args.out is not None else new_run_folder()
     # The first log line comes only now, once every input has been checked: an error
     # before this point is the one line on stderr.
@@ -399,10 +366,10 @@ def _cmd_train(args) -> int:
                                dataset_label=data.title)
     figures = sum(name.endswith(".png") for name in written)
     print(f"test accuracy: {evaluation.accuracy:.2%} on {len(data.test_labels):,} {data.title} "
-          f"test images, after {history.epochs} epochs ({sum(history.seconds):.1f} s)")
+          f"test images, after {history.epochs_run} epochs ({sum(history.seconds):.1f} s)")
     print(f"run folder: {folder} (report.md, model.npz, history.json, {figures} figures)")
     if interrupted:
-        print(f"{PROG}: interrupted after {history.epochs} of {config.epochs} epochs; kept the "
+        print(f"{PROG}: interrupted after {history.epochs_run} of {config.epochs} epochs; kept the "
               f"run folder {folder} with the model and the history so far", file=sys.stderr)
         return EXIT_INTERRUPTED
     if history.stopped_reason == "diverged":
@@ -420,7 +387,7 @@ def _cmd_kfold(args) -> int:
     def build(seed):
         prefix = f"fold {next(fold_numbers)}/{args.k}: "
         return config.build(input_size=x.shape[1], num_classes=data.num_classes,
-                            callbacks=[_progress(prefix)], seed=seed).trainer
+                            callbacks=[progress_report(prefix)], seed=seed).trainer
 
     _check_folds("--k", args.k, y)
     logger.info("%d-fold cross-validation of %s on %s %s training images", args.k,
@@ -433,7 +400,7 @@ def _cmd_kfold(args) -> int:
              "test accuracy": fold.metrics["test_accuracy"],
              "seconds": round(fold.metrics["seconds"], 1)}
             for i, fold in enumerate(result.folds, 1)]
-    print(markdown_table(rows, percent=("validation accuracy", "test accuracy")), end="")
+    print(markdown_table(rows, percent_columns=("validation accuracy", "test accuracy")), end="")
     print(f"mean validation accuracy {result.mean['val_accuracy']:.2%} "
           f"(std {result.std['val_accuracy']:.2%}); mean test accuracy "
           f"{result.mean['test_accuracy']:.2%} (std {result.std['test_accuracy']:.2%}); "
@@ -510,7 +477,7 @@ def _cmd_search(args) -> int:
         return EXIT_INTERRUPTED
     outputs = {} if args.out is not None else experiment.outputs
     written = _write_exports(result, Path(store_path).parent, experiment.name, outputs)
-    print(markdown_table(ranking_table(result)[:10], percent=(
+    print(markdown_table(ranking_table(result)[:10], percent_columns=(
         "test accuracy", "validation accuracy", "validation error")), end="")
     print(f"best: {_describe(result.best_config)}; test accuracy {result.test_accuracy:.2%}")
     print(f"store: {store_path}")
@@ -578,7 +545,7 @@ def _cmd_fetch(args) -> int:
 # ----------------------------------------------------------------------- main
 # Loggers whose INFO lines are the progress a user wants to see by default; the rest of
 # the package (say, each data source tried in turn) speaks up at WARNING, or with -v.
-_PROGRESS_LOGGERS = ("tinygrad_mnist.cli", "tinygrad_mnist.train")
+_PROGRESS_LOGGERS = ("tinygrad_mnist.app.cli", "tinygrad_mnist.train")
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:

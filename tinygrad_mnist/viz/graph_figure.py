@@ -10,7 +10,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from tinygrad_mnist.graph import graph_nodes
+from tinygrad_mnist.graph import graph_nodes, node_name
 from tinygrad_mnist.tensor import Tensor
 from tinygrad_mnist.viz._common import finish, text_width
 
@@ -34,9 +34,9 @@ def _kind(tensor: Tensor) -> str:
     return "parameter" if tensor.requires_grad else "constant"
 
 
-def _label(tensor: Tensor, names: dict) -> str:
+def _box_text(tensor: Tensor, names: dict) -> str:
     """Two lines: what the tensor is (name, op, or a small leaf's value), then shape and dtype."""
-    name = tensor.name or names.get(id(tensor))
+    name = node_name(tensor, names)
     if tensor.op is not None:
         what = f"{name} = {tensor.op.__name__}" if name else tensor.op.__name__
     else:
@@ -138,7 +138,7 @@ def draw_graph(tensor: Tensor, *, names: dict | None = None, path=None):
         users_of[source].append(target)
     column = _columns(len(nodes), inputs_of, users_of)
     height = _rows(column, inputs_of, users_of)
-    labels = [_label(node, names or {}) for node in nodes]
+    labels = [_box_text(node, names or {}) for node in nodes]
 
     lanes = _lanes(column, height, edges)
     widest_line = max(len(line) for label in labels for line in label.splitlines())

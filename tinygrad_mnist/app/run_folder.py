@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tinygrad_mnist.app.run_config import TrainConfig
 from tinygrad_mnist.atomic import atomic_write_text
-from tinygrad_mnist.run_config import TrainConfig
+from tinygrad_mnist.train.tables import percent
 
 __all__ = [
     "Evaluation",
@@ -151,7 +152,7 @@ def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation:
             evaluation.labels, evaluation.predictions, num_classes=evaluation.num_classes,
             class_names=class_names, path=path),
     }
-    if history.epochs:  # a run stopped before its first epoch ended has no curves
+    if history.epochs_run:  # a run stopped before its first epoch ended has no curves
         figures["learning_curves.png"] = lambda path: viz.plot_learning_curves(history, path=path)
     for name, draw in figures.items():
         draw(folder / name)
@@ -194,7 +195,7 @@ def render_report(title: str, config: TrainConfig, history, evaluation: Evaluati
         f"**Test accuracy: {evaluation.accuracy:.2%}** on {len(evaluation.labels):,} "
         f"{dataset_label} test images.",
         "",
-        f"Training {stopped[history.stopped_reason]} after {history.epochs} of {config.epochs} "
+        f"Training {stopped[history.stopped_reason]} after {history.epochs_run} of {config.epochs} "
         f"epochs ({sum(history.seconds):.1f} s)"
         + (f"; the model holds the weights of epoch {history.best_epoch}."
            if history.best_epoch is not None and config.patience is not None else "."),
@@ -228,20 +229,16 @@ def render_report(title: str, config: TrainConfig, history, evaluation: Evaluati
     return "\n".join(lines)
 
 
-def _percent(value: float) -> str:
-    return "" if not np.isfinite(value) else f"{value:.2%}"
-
-
 def _history_table(history) -> list[str]:
     lines = ["| epoch | train loss | train accuracy | validation loss | validation accuracy "
              "| learning rate | seconds |", "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for epoch in range(history.epochs):
+    for epoch in range(history.epochs_run):
         val_loss = history.val_loss[epoch]
         lines.append(
             f"| {epoch + 1} | {history.train_loss[epoch]:.4f} "
-            f"| {_percent(history.train_accuracy[epoch])} "
+            f"| {percent(history.train_accuracy[epoch], missing='')} "
             f"| {'' if not np.isfinite(val_loss) else f'{val_loss:.4f}'} "
-            f"| {_percent(history.val_accuracy[epoch])} | {history.lr[epoch]:.4g} "
+            f"| {percent(history.val_accuracy[epoch], missing='')} | {history.lr[epoch]:.4g} "
             f"| {history.seconds[epoch]:.2f} |"
         )
     return lines
@@ -259,7 +256,7 @@ def _per_class_table(evaluation: Evaluation, names: list[str]) -> list[str]:
     counts = np.bincount(evaluation.labels, minlength=evaluation.num_classes)
     lines = ["| class | test images | accuracy |", "| --- | ---: | ---: |"]
     for name, count, value in zip(names, counts, evaluation.per_class_accuracy()):
-        lines.append(f"| {name} | {int(count):,} | {_percent(value)} |")
+        lines.append(f"| {name} | {int(count):,} | {percent(value, missing='')} |")
     return lines
 
 
@@ -285,7 +282,7 @@ def load_run_model(model_path):
     except (TypeError, ValueError) as error:
         raise ValueError(f"config: {str(config_path)!r} is not a run configuration: {error}") \
             from None
-    from tinygrad_mnist.nn import read_npz
+    from tinygrad_mnist.npz import read_npz
 
     if not zipfile.is_zipfile(model_path):  # checked first: NumPy leaks the file of a bad one
         raise ValueError(f"model: {str(model_path)!r} is not an .npz archive")

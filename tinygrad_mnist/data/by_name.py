@@ -148,7 +148,7 @@ def load_npz_dataset(path) -> ImageDataset:
     Images are uint8, either (n, h, w) or flattened (n, h*w) with square images; labels
     are integers from 0. Every problem is a ValueError naming the file and the array.
     """
-    from tinygrad_mnist.nn import read_npz
+    from tinygrad_mnist.npz import read_npz
 
     path = Path(path)
     if not path.is_file():

@@ -1,0 +1,117 @@
+"""The house's layers (docs: DESIGN.md): imports point down, and no circle but tensor <-> ops.
+
+Every `import` in the package is read with `ast`, those inside functions too, so a
+lazy import cannot hide an upward step.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import tinygrad_mnist
+
+PACKAGE = Path(tinygrad_mnist.__file__).parent
+
+# The lowest layer first. A module may import from its own layer or any below it.
+LAYERS = [
+    {"atomic", "checks", "npz", "terminal", "figure_file"},  # helpers every layer shares
+    {"tensor", "ops"},
+    {"gradcheck", "graph", "testing", "__init__"},
+    {"nn", "optim"},
+    {"data"},
+    {"train"},
+    {"viz"},
+    {"app", "__main__"},
+]
+# Same layer, but they must not know each other.
+FORBIDDEN = {("optim", "nn"), ("nn", "optim")}
+ALLOWED_CYCLE = {"tinygrad_mnist.tensor", "tinygrad_mnist.ops"}  # see the end of tensor.py
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (a `from pkg import name` counts as pkg.name
+    when that is a module, else as pkg)."""
+    modules = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}"
+                           in modules else node.module for alias in node.names]
+            graph[name].update(t for t in targets if t.split(".")[0] == "tinygrad_mnist")
+    return graph
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _layer(module: str) -> int:
+    room = _room(module)
+    return next(i for i, rooms in enumerate(LAYERS) if room in rooms)
+
+
+def test_every_module_belongs_to_a_layer():
+    for module in _imports():
+        assert any(_room(module) in rooms for rooms in LAYERS), module
+
+
+def _upward(graph) -> list[tuple[str, str]]:
+    return [(module, target) for module, targets in graph.items() for target in targets
+            if _layer(target) > _layer(module) or (_room(module), _room(target)) in FORBIDDEN]
+
+
+def _circles(graph) -> list[list[str]]:
+    circles = []
+    done: set[str] = set()
+
+    def visit(module, path):
+        for target in sorted(graph.get(module, ())):
+            if target in path:
+                circle = path[path.index(target):]
+                if set(circle) != ALLOWED_CYCLE:
+                    circles.append(circle + [target])
+            elif target not in done:
+                visit(target, path + [target])
+        done.add(module)
+
+    for module in sorted(graph):
+        if module not in done:
+            visit(module, [module])
+    return circles
+
+
+def test_no_module_imports_from_a_layer_above_it():
+    assert _upward(_imports()) == []
+
+
+def test_data_does_not_import_nn_and_train_not_the_download_progress_bar():
+    graph = _imports()
+    assert not [t for m, ts in graph.items() if _room(m) == "data" for t in ts
+                if _room(t) in ("nn", "optim", "train")]
+    assert not [t for m, ts in graph.items() if _room(m) == "train" for t in ts
+                if t == "tinygrad_mnist.data.progress"]
+
+
+def test_the_only_import_circle_is_tensor_and_ops():
+    assert _circles(_imports()) == []
+
+
+def test_the_checker_sees_an_upward_import_and_a_circle():
+    graph = {name: set(targets) for name, targets in _imports().items()}
+    graph["tinygrad_mnist.nn.layer"].add("tinygrad_mnist.train.trainer")
+    graph["tinygrad_mnist.optim.sgd"].add("tinygrad_mnist.nn.layer")
+    assert set(_upward(graph)) == {("tinygrad_mnist.nn.layer", "tinygrad_mnist.train.trainer"),
+                                   ("tinygrad_mnist.optim.sgd", "tinygrad_mnist.nn.layer")}
+    graph["tinygrad_mnist.ops"].add("tinygrad_mnist.gradcheck")
+    assert _circles(graph)  # gradcheck -> tensor -> ops -> gradcheck

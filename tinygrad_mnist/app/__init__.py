@@ -1,0 +1,1 @@
+"""The `tinygrad-mnist` application: command line, run folders, run configuration."""

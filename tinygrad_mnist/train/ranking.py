@@ -1,0 +1,141 @@
+"""Rankings and summaries of trial rows: which trial is best, and tables that say why.
+
+Every function takes `source`: a `ResultStore`, the path of one, a `SearchResult`, or a
+list of flat row dicts (as `ResultStore.rows()` gives). Accuracies are fractions in
+the rows; `train.export` writes them to files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter
+
+import numpy as np
+
+from tinygrad_mnist.train.builders import CONFIG_DEFAULTS
+from tinygrad_mnist.train.store import METRICS, ResultStore
+from tinygrad_mnist.train.tables import architecture
+
+# The seed's ranking columns: (title, row -> value).
+_SEED_COLUMNS = {
+    "hidden layers": lambda row: architecture(row["hidden_sizes"]),
+    "activation": lambda row: row["activation"],
+    "learning rate": lambda row: row["learning_rate"],
+    "test accuracy": lambda row: row["test_accuracy"],
+    "validation accuracy": lambda row: row["val_accuracy"],
+    "epochs": lambda row: row["epochs_run"],
+    "validation error": lambda row: 1.0 - row["val_accuracy"],
+    "status": lambda row: row["status"],
+}
+
+
+
+def rows_of(source) -> list[dict]:
+    """The flat rows of a store, a store's path, a `SearchResult` or a list of rows."""
+    if isinstance(source, ResultStore):
+        return source.rows()
+    if isinstance(source, (str, os.PathLike)):
+        if not os.path.exists(source):
+            raise ValueError(f"source: no result store at {os.fspath(source)!r}")
+        with ResultStore(source) as store:
+            return store.rows()
+    rows = getattr(source, "rows", source)
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):
+        raise TypeError(
+            "source: expected a ResultStore, its path, a SearchResult or a list of row dicts, "
+            f"got {type(source).__name__}"
+        )
+    return list(rows)
+
+
+def validation_order(metrics: dict) -> tuple:
+    """A sort key, best first: higher validation accuracy, then lower validation loss; NaN last."""
+    accuracy, loss = metrics["val_accuracy"], metrics["val_loss"]
+    return (-accuracy if math.isfinite(accuracy) else math.inf,
+            loss if math.isfinite(loss) else math.inf)
+
+
+def _ranking_key(row: dict) -> tuple:
+    """`validation_order`, then the config key and the fold, so ties rank the same every time."""
+    return (*validation_order(row), row["key"], row["fold"] or 0)
+
+
+def rank(rows: list[dict]) -> list[dict]:
+    """`rows` sorted best first (validation accuracy, then validation loss, then key)."""
+    return sorted(rows, key=_ranking_key)
+
+
+def ranking_table(source, phase: str = "holdout") -> list[dict]:
+    """The ranked trials of `phase` with the seed's columns, plus any other setting that varies."""
+    rows = rank([row for row in rows_of(source) if row["phase"] == phase])
+    varying = [name for name in CONFIG_DEFAULTS
+               if name not in ("hidden_sizes", "activation", "learning_rate")
+               and len({json.dumps(row[name]) for row in rows}) > 1]
+    table = []
+    for place, row in enumerate(rows, 1):
+        entry = {"rank": place, **{title: get(row) for title, get in _SEED_COLUMNS.items()}}
+        entry.update({name: row[name] for name in varying})
+        table.append(entry)
+    return table
+
+
+def _statistics(values: list[float]) -> dict:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return {"mean": math.nan, "std": math.nan, "best": math.nan, "worst": math.nan}
+    return {"mean": float(np.mean(finite)), "std": float(np.std(finite)),
+            "best": max(finite), "worst": min(finite)}
+
+
+def summary_table(source, by: str = "activation", metric: str = "val_accuracy",
+                  phase: str = "holdout") -> list[dict]:
+    """Mean, standard deviation, best and worst of `metric` per value of the setting `by`.
+
+    `by` is any config key ("activation", "hidden_sizes", "learning_rate"...). Trials
+    whose metric is NaN (diverged, failed) are left out of the figures and counted.
+    """
+    rows = [row for row in rows_of(source) if row["phase"] == phase]
+    if by not in CONFIG_DEFAULTS:
+        raise ValueError(f"by: expected a config key ({', '.join(CONFIG_DEFAULTS)}), got {by!r}")
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        label = architecture(row[by]) if by == "hidden_sizes" else str(row[by])
+        groups.setdefault(label, []).append(row)
+    table = []
+    for label, group in groups.items():
+        values = [row[metric] for row in group]
+        table.append({by: label, "trials": len(group),
+                      "not finite": sum(not math.isfinite(v) for v in values),
+                      **_statistics(values)})
+    return table
+
+
+def kfold_summary(source) -> list[dict]:
+    """One entry per k-fold-validated config, best mean validation accuracy first.
+
+    Each has the config, its `key`, the fold rows, the mean and standard deviation of
+    every metric over the folds, the best fold's row and the count of each status.
+    """
+    groups: dict[str, list[dict]] = {}
+    for row in rows_of(source):
+        if row["phase"] == "kfold":
+            groups.setdefault(row["key"], []).append(row)
+    summaries = []
+    for key, folds in groups.items():
+        folds = sorted(folds, key=lambda row: row["fold"])
+        figures = {name: [row[name] for row in folds] for name in
+                   (*METRICS, "epochs_run", "seconds")}
+        summaries.append({
+            "key": key,
+            "config": folds[0]["config"],
+            "folds": folds,
+            "mean": {name: float(np.mean(values)) for name, values in figures.items()},
+            "std": {name: float(np.std(values)) for name, values in figures.items()},
+            "best_fold": rank(folds)[0],
+            "statuses": dict(Counter(row["status"] for row in folds)),
+        })
+    return sorted(summaries, key=lambda s: _ranking_key(
+        {"val_accuracy": s["mean"]["val_accuracy"], "val_loss": s["mean"]["val_loss"],
+         "key": s["key"], "fold": 0}))
