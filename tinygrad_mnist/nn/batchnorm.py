@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_mnist.nn.checks import check_number, check_positive_int
+from tinygrad_mnist.checks import check_number, check_positive_int
 from tinygrad_mnist.nn.layer import Layer
 from tinygrad_mnist.tensor import Function, Tensor
 

@@ -6,9 +6,9 @@ import numbers
 
 import numpy as np
 
+from tinygrad_mnist.checks import check_positive_int
 from tinygrad_mnist.nn.activations import get_activation
 from tinygrad_mnist.nn.batchnorm import BatchNorm1d, BatchNorm2d
-from tinygrad_mnist.nn.checks import check_positive_int
 from tinygrad_mnist.nn.conv import Conv2d
 from tinygrad_mnist.nn.dense import Dense
 from tinygrad_mnist.nn.flatten import Flatten
