@@ -45,6 +45,7 @@ from tinygrad_mnist.train import (
     progress_report,
     ranking_table,
 )
+from tinygrad_mnist.train.builders import MODELS, PRESETS
 from tinygrad_mnist.train.ranking import rows_of
 from tinygrad_mnist.train.tables import json_safe, markdown_table
 
@@ -130,12 +131,32 @@ def _add_model_options(parser: argparse.ArgumentParser, holdout: bool = True) ->
     `holdout=False` (k-fold, whose folds are the validation data) leaves out
     `--validation-fraction`.
     """
-    d = TrainConfig()
+    d, cnn = TrainConfig(), TrainConfig(**PRESETS["cnn"])
     model = parser.add_argument_group("model")
+    model.add_argument(
+        "--model", choices=MODELS, default=None, metavar="KIND",
+        help="mlp (Dense layers) or cnn (convolutions, then Dense layers); cnn brings its own "
+             f"defaults: {_preset_text('cnn')} (default: {d.model})",
+    )
     model.add_argument(
         "--hidden", type=hidden_sizes, default=None, metavar="SIZES",
         help="hidden layer sizes, comma-separated, e.g. 512,256 or 100; 'none' for a linear "
-             f"model (default: {','.join(map(str, d.hidden_sizes))})",
+             f"model (default: {','.join(map(str, d.hidden_sizes))}; with --model cnn, the "
+             f"Dense layers after the convolutions: {_sizes_text(cnn.hidden_sizes)})",
+    )
+    model.add_argument(
+        "--channels", type=hidden_sizes, default=None, metavar="SIZES",
+        help="cnn: the channels of each convolution block (convolution, activation, 2x2 max "
+             f"pool), comma-separated (default: {_sizes_text(cnn.channels)})",
+    )
+    model.add_argument(
+        "--kernel-size", type=int, default=None, metavar="K",
+        help=f"cnn: the side of the convolution kernels, odd (default: {cnn.kernel_size})",
+    )
+    model.add_argument(
+        "--batch-norm", action=argparse.BooleanOptionalAction, default=None,
+        help="cnn: batch normalisation after each convolution and hidden Dense layer "
+             f"(default: {'on' if cnn.batch_norm else 'off'})",
     )
     from tinygrad_mnist.nn import ACTIVATIONS
 
@@ -192,6 +213,11 @@ def _add_model_options(parser: argparse.ArgumentParser, holdout: bool = True) ->
             help="hold out this stratified fraction of the training set to validate each "
                  "epoch, in [0, 1) (default: 0, or 0.1 with --patience)",
         )
+    training.add_argument(
+        "--augment", action=argparse.BooleanOptionalAction, default=None,
+        help="move each training image by up to 2 pixels at random, a fresh draw every batch "
+             f"(default: {'on' if d.augment else 'off'})",
+    )
     training.add_argument(
         "--seed", type=int, default=None, metavar="N",
         help=f"seeds the weights, the batch order and the validation split (default: {d.seed})",
@@ -313,7 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- subcommands
 # Option -> TrainConfig field. argparse only parses: an option not given stays None and
 # the schema (train.builders.CONFIG_DEFAULTS, through TrainConfig) fills it and checks it.
-_CONFIG_OPTIONS = {"hidden": "hidden_sizes", "activation": "activation",
+_CONFIG_OPTIONS = {"model": "model", "hidden": "hidden_sizes", "channels": "channels",
+                   "kernel_size": "kernel_size", "batch_norm": "batch_norm",
+                   "augment": "augment", "activation": "activation",
                    "optimizer": "optimizer", "lr": "learning_rate", "momentum": "momentum",
                    "weight_decay": "weight_decay", "batch_size": "batch_size",
                    "epochs": "epochs", "schedule": "schedule", "patience": "patience",
@@ -328,8 +356,10 @@ def _config_from_args(args) -> TrainConfig:
     validation = getattr(args, "validation_fraction", None)  # kfold has none
     if validation is None:
         validation = 0.1 if args.patience is not None else 0.0
+    # A model kind's preset (the CNN's) fills what the options leave out.
+    preset = PRESETS.get(given.get("model"), {})
     try:
-        return TrainConfig(**{**given, "dataset": str(given.get("dataset", "mnist"))},
+        return TrainConfig(**{**preset, **given, "dataset": str(given.get("dataset", "mnist"))},
                            validation_fraction=validation)
     except (TypeError, ValueError) as error:  # the schema's word for it, under the option's name
         field = re.match(r"(?:config\[')?(\w+)", str(error)).group(1)
@@ -337,29 +367,54 @@ def _config_from_args(args) -> TrainConfig:
         raise UsageError(f"argument --{option}: {error}" if option else str(error)) from None
 
 
+def _preset_text(name: str) -> str:
+    return ", ".join(f"{key} {_sizes_text(value) if isinstance(value, list) else value}"
+                     for key, value in PRESETS[name].items() if key != "model")
+
+
+def _sizes_text(sizes) -> str:
+    return ",".join(map(str, sizes)) or "none"
+
+
+def _prepare(images, config: TrainConfig) -> np.ndarray:
+    """Images as a model of `config` eats them: NCHW for a CNN (unless flat already), else rows."""
+    images = np.asarray(images)
+    return prepare_images(images, layout="nchw" if config.model == "cnn" and images.ndim == 3
+                          else "flat")
+
+
+def _architecture(config: TrainConfig, input_size: int, num_classes: int) -> str:
+    if config.model == "cnn":
+        return (f"a CNN (convolutions {_sizes_text(config.channels)}, Dense "
+                f"{_sizes_text([*config.hidden_sizes, num_classes])})")
+    return " -> ".join(map(str, (input_size, *config.hidden_sizes, num_classes)))
+
+
 def _cmd_train(args) -> int:
     config = _config_from_args(args)
     data = load_named_dataset(config.dataset, args.data_root)
-    x, y = prepare_images(data.train_images), data.train_labels
+    x, y = _prepare(data.train_images, config), data.train_labels
     train, validation = (x, y), None
     if config.validation_fraction:
         train_index, valid_index = stratified_split(y, 1 - config.validation_fraction,
                                                     seed=config.seed)
         train, validation = (x[train_index], y[train_index]), (x[valid_index], y[valid_index])
-    built = config.build(input_size=x.shape[1], num_classes=data.num_classes,
-                         callbacks=[progress_report()])
+    built = config.build(input_size=x[0].size, num_classes=data.num_classes,
+                         callbacks=[progress_report()],
+                         input_shape=x.shape[1:] if x.ndim == 4 else None)
     folder = prepare_run_folder(args.out) if args.out is not None else new_run_folder()
     # The first log line comes only now, once every input has been checked: an error
     # before this point is the one line on stderr.
     logger.info("training %s on %s %s images for up to %d epochs; run folder %s",
-                " -> ".join(map(str, built.model.sizes)), f"{len(train[1]):,}", data.title,
+                _architecture(config, x[0].size, data.num_classes), f"{len(train[1]):,}",
+                data.title,
                 config.epochs, folder)
     interrupted = False
     try:
         history = built.trainer.fit(train, validation, epochs=config.epochs)
     except KeyboardInterrupt:
         history, interrupted = built.trainer.history, True
-    evaluation = evaluate(built.trainer, data.test_images, prepare_images(data.test_images),
+    evaluation = evaluate(built.trainer, data.test_images, _prepare(data.test_images, config),
                           data.test_labels)
     written = write_run_folder(folder, model=built.model, config=config, history=history,
                                evaluation=evaluation, class_names=data.class_names,
@@ -380,18 +435,19 @@ def _cmd_train(args) -> int:
 def _cmd_kfold(args) -> int:
     config = _config_from_args(args)
     data = load_named_dataset(config.dataset, args.data_root)
-    x, y = prepare_images(data.train_images), data.train_labels
-    test = (prepare_images(data.test_images), data.test_labels)
+    x, y = _prepare(data.train_images, config), data.train_labels
+    test = (_prepare(data.test_images, config), data.test_labels)
     fold_numbers = itertools.count(1)  # kfold builds one model per fold, in order
 
     def build(seed):
         prefix = f"fold {next(fold_numbers)}/{args.k}: "
-        return config.build(input_size=x.shape[1], num_classes=data.num_classes,
-                            callbacks=[progress_report(prefix)], seed=seed).trainer
+        return config.build(input_size=x[0].size, num_classes=data.num_classes,
+                            callbacks=[progress_report(prefix)], seed=seed,
+                            input_shape=x.shape[1:] if x.ndim == 4 else None).trainer
 
     _check_folds("--k", args.k, y)
     logger.info("%d-fold cross-validation of %s on %s %s training images", args.k,
-                " -> ".join(map(str, (x.shape[1], *config.hidden_sizes, data.num_classes))),
+                _architecture(config, x[0].size, data.num_classes),
                 f"{len(y):,}", data.title)
     result = kfold(build, (x, y), k=args.k, seed=config.seed, test=test, epochs=config.epochs)
     rows = [{"fold": i, "status": fold.metrics["status"], "epochs": fold.metrics["epochs_run"],
@@ -511,12 +567,14 @@ def _cmd_show(args) -> int:
     model, config = load_run_model(args.model)
     data = load_named_dataset(args.dataset or config.dataset, args.data_root)
     x = prepare_images(data.test_images)
-    if x.shape[1] != model.sizes[0]:
-        raise UsageError(f"dataset: the model takes {model.sizes[0]} inputs but the "
+    inputs = int(np.prod(model.input_shape)) if config.model == "cnn" else model.sizes[0]
+    if x.shape[1] != inputs:
+        raise UsageError(f"dataset: the model takes {inputs} inputs but the "
                          f"{data.title} images have {x.shape[1]} pixels")
     model.eval()
-    with no_grad():
-        probabilities = model(Tensor(x)).softmax(axis=-1).numpy()
+    with no_grad():  # in chunks: a CNN's windows of 10,000 images would fill the memory
+        probabilities = np.concatenate([model(Tensor(x[i:i + 500])).softmax(axis=-1).numpy()
+                                        for i in range(0, len(x), 500)])
     predictions = probabilities.argmax(axis=1)
     chosen = np.flatnonzero(predictions != data.test_labels) if args.mistakes else \
         np.arange(len(predictions))

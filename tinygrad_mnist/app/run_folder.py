@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 
 from tinygrad_mnist.app.run_config import TrainConfig
 from tinygrad_mnist.atomic import atomic_write_text
+from tinygrad_mnist.train.builders import CNN_KEYS
 from tinygrad_mnist.train.tables import percent
 
 __all__ = [
@@ -206,8 +208,11 @@ def render_report(title: str, config: TrainConfig, history, evaluation: Evaluati
         "| --- | --- |",
     ]
     for key, value in config.to_dict().items():
-        if key == "hidden_sizes":
-            value = ", ".join(map(str, value)) or "none (linear model)"
+        if config.model == "mlp" and key in CNN_KEYS:
+            continue  # a CNN's settings, unused
+        if key in ("hidden_sizes", "channels"):
+            value = ", ".join(map(str, value)) or (
+                "none (linear model)" if config.model == "mlp" else "none")
         elif key == "batch_size" and value is None:
             value = "full batch"
         lines.append(f"| {key} | {value} |")
@@ -287,8 +292,13 @@ def load_run_model(model_path):
     if not zipfile.is_zipfile(model_path):  # checked first: NumPy leaks the file of a bad one
         raise ValueError(f"model: {str(model_path)!r} is not an .npz archive")
     state = read_npz(model_path)
-    input_size = _input_size(state, model_path)
-    model = config.build(input_size=input_size, num_classes=_output_size(state)).model
+    if config.model == "cnn":
+        input_shape = _cnn_input_shape(state, config, model_path)
+        input_size = int(np.prod(input_shape))
+    else:
+        input_shape, input_size = None, _input_size(state, model_path)
+    model = config.build(input_size=input_size, num_classes=_output_size(state),
+                         input_shape=input_shape).model
     try:
         model.load_state_dict(state)
     except ValueError as error:
@@ -303,6 +313,26 @@ def _input_size(state: dict, path: Path) -> int:
     if first is None or first.ndim != 2:
         raise ValueError(f"model: {str(path)!r} holds no MLP weights (no 2-D '0.weight')")
     return int(first.shape[0])
+
+
+def _cnn_input_shape(state: dict, config: TrainConfig, path: Path) -> tuple[int, int, int]:
+    """The (channels, height, width) a CNN's weights were made for, assuming square images.
+
+    The first convolution gives the channels; the first Dense layer's inputs, the side of
+    the pooled images, which each of the `len(config.channels)` blocks halved.
+    """
+    first = state.get("0.weight")
+    dense = [state[name] for name in sorted(state, key=lambda name: int(name.split(".")[0]))
+             if name.endswith("weight") and state[name].ndim == 2]
+    if first is None or first.ndim != 4 or not dense:
+        raise ValueError(f"model: {str(path)!r} holds no CNN weights (no 4-D '0.weight' and "
+                         "Dense weights after it)")
+    pooled = dense[0].shape[0] / config.channels[-1]
+    side = math.isqrt(int(pooled))
+    if side * side != pooled:
+        raise ValueError(f"model: {str(path)!r} was not made for square images ("
+                         f"{dense[0].shape[0]} features after the convolutions)")
+    return int(first.shape[1]), side * 2 ** len(config.channels), side * 2 ** len(config.channels)
 
 
 def _output_size(state: dict) -> int:
