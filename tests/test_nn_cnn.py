@@ -99,6 +99,12 @@ def test_cnn_bad_arguments_are_named(arguments, error, message):
         nn.CNN(**arguments)
 
 
-def test_cnn_input_must_be_nchw():
-    with pytest.raises(ValueError, match=r"Conv2d: expected a 4-D input .*got shape \(2, 784\)"):
-        nn.CNN(seed=0)(np.zeros((2, 784), np.float32))
+def test_cnn_takes_nchw_images_or_flat_rows_of_them():
+    model = nn.CNN(seed=0)
+    images = np.random.default_rng(0).random((3, 1, 28, 28)).astype(np.float32)
+    np.testing.assert_array_equal(model(images.reshape(3, 784)).data, model(images).data)
+    with pytest.raises(ValueError, match=r"Conv2d: expected a 4-D input .*got shape \(2, 100\)"):
+        model(np.zeros((2, 100), np.float32))
+    with pytest.raises(ValueError, match=r"Conv2d: expected a 4-D input .*got shape "
+                                         r"\(2, 28, 28\)"):
+        model(np.zeros((2, 28, 28), np.float32))

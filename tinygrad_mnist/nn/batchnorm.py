@@ -19,31 +19,47 @@ from tinygrad_mnist.tensor import Function, Tensor
 class BatchNormFunction(Function):
     """`weight * (x - mean) / sqrt(variance + eps) + bias` per channel (axis 1), one node.
 
-    `mean` and `variance` (one value per channel) are passed in. With
-    `batch_statistics=True` they are `x`'s own, so every sample moves them and the
-    gradient of `x` carries two correction terms; otherwise they are constants.
+    With `training=True` the mean and variance are `x`'s own, over every axis but the
+    channels', and `running_mean` and `running_var` move towards them by `momentum` (in
+    place, as PyTorch's `F.batch_norm` does); every sample then moves the statistics,
+    so the gradient of `x` carries two correction terms. Otherwise the running
+    statistics are used, as constants.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, mean, variance, eps, batch_statistics):
+    def forward(ctx, x, weight, bias, running_mean, running_var, momentum, eps, training):
+        others = (0, *range(2, x.ndim))  # every axis but the channel's
         channels = (1, -1) + (1,) * (x.ndim - 2)  # broadcasts one value per channel
+        if training:
+            mean = x.mean(axis=others)
+            centered = x - mean.reshape(channels)
+            variance = np.square(centered).mean(axis=others)
+            count = x.size // x.shape[1]
+            # The running variance is the unbiased estimate, as in PyTorch.
+            running_mean += momentum * (mean - running_mean)
+            running_var += momentum * (variance * (count / (count - 1)) - running_var)
+        else:
+            centered, variance = x - running_mean.reshape(channels), running_var
         inverse_std = (1 / np.sqrt(variance + eps)).astype(x.dtype).reshape(channels)
-        normalised = (x - mean.reshape(channels)) * inverse_std
-        ctx.normalised, ctx.inverse_std, ctx.weight = normalised, inverse_std, weight
-        ctx.batch_statistics, ctx.channels = batch_statistics, channels
-        return normalised * weight.reshape(channels) + bias.reshape(channels)
+        normalised = centered
+        normalised *= inverse_std  # in place: `centered` is ours, and not needed again
+        ctx.normalised, ctx.scale = normalised, weight.reshape(channels) * inverse_std
+        ctx.training, ctx.others, ctx.channels = training, others, channels
+        out = normalised * weight.reshape(channels)
+        out += bias.reshape(channels)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        normalised, channels = ctx.normalised, ctx.channels
-        others = (0, *range(2, grad.ndim))  # every axis but the channel's
+        normalised, channels, others = ctx.normalised, ctx.channels, ctx.others
         grad_bias = grad.sum(axis=others)
         grad_weight = (grad * normalised).sum(axis=others)
-        grad_x = grad * (ctx.weight.reshape(channels) * ctx.inverse_std)
-        if ctx.batch_statistics:
-            count = grad.size // grad.shape[1]
-            grad_x -= (ctx.weight.reshape(channels) * ctx.inverse_std) * (
-                grad_bias.reshape(channels) + normalised * grad_weight.reshape(channels)) / count
+        if not ctx.training:
+            return grad * ctx.scale, grad_weight, grad_bias
+        count = grad.size // grad.shape[1]
+        grad_x = grad - (grad_bias / count).reshape(channels)
+        grad_x -= normalised * (grad_weight / count).reshape(channels)
+        grad_x *= ctx.scale
         return grad_x, grad_weight, grad_bias
 
 
@@ -72,21 +88,12 @@ class _BatchNorm(Layer):
         if data.ndim not in self.input_dims or data.shape[1] != self.num_features:
             raise ValueError(f"{name}: expected input of shape {self.input_layout} with "
                              f"channels = {self.num_features}, got shape {data.shape}")
-        if not self.training:
-            return BatchNormFunction.apply(x, self.weight, self.bias, mean=self.running_mean,
-                                           variance=self.running_var, eps=self.eps,
-                                           batch_statistics=False)
-        others = (0, *range(2, data.ndim))
-        count = data.size // self.num_features
-        if count < 2:
+        if self.training and data.size // self.num_features < 2:
             raise ValueError(f"{name}: training needs more than one value per channel, got "
                              f"input of shape {data.shape}")
-        mean, variance = data.mean(axis=others), data.var(axis=others)
-        # The running variance is the unbiased estimate, as in PyTorch.
-        self.running_mean += self.momentum * (mean - self.running_mean)
-        self.running_var += self.momentum * (variance * count / (count - 1) - self.running_var)
-        return BatchNormFunction.apply(x, self.weight, self.bias, mean=mean, variance=variance,
-                                       eps=self.eps, batch_statistics=True)
+        return BatchNormFunction.apply(x, self.weight, self.bias, running_mean=self.running_mean,
+                                       running_var=self.running_var, momentum=self.momentum,
+                                       eps=self.eps, training=self.training)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps:g}, momentum={self.momentum:g}"

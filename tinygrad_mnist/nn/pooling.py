@@ -25,26 +25,30 @@ class MaxPool2dFunction(Function):
     def forward(ctx, x, kernel, stride, padding):
         padded = pad_images(x, padding, value=-np.inf)  # padding never wins a window
         out_size = output_size("max_pool2d", x.shape, kernel, stride, padding)
-        out, winner = None, None
-        for k, offset in enumerate(_offsets(kernel)):
-            candidate = padded[window_slice(offset, out_size, stride)]
-            if out is None:
-                out, winner = candidate.copy(), np.zeros(candidate.shape, np.uint16)
-            else:
-                better = candidate > out  # strict: on a tie the first offset keeps it
-                np.copyto(out, candidate, where=better)
-                winner[better] = k
-        ctx.winner, ctx.x_shape = winner, x.shape
-        ctx.kernel, ctx.stride, ctx.padding, ctx.out_size = kernel, stride, padding, out_size
+        slices = [window_slice(offset, out_size, stride) for offset in _offsets(kernel)]
+        out = padded[slices[0]].copy()
+        for index in slices[1:]:
+            np.maximum(out, padded[index], out=out)
+        ctx.padded, ctx.out, ctx.slices, ctx.padding = padded, out, slices, padding
+        ctx.overlapping = stride[0] < kernel[0] or stride[1] < kernel[1]
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        shape, (ph, pw) = ctx.x_shape, ctx.padding
-        padded = np.zeros((*shape[:2], shape[2] + 2 * ph, shape[3] + 2 * pw), grad.dtype)
-        for k, offset in enumerate(_offsets(ctx.kernel)):
-            padded[window_slice(offset, ctx.out_size, ctx.stride)] += grad * (ctx.winner == k)
-        return padded[:, :, ph:padded.shape[2] - ph, pw:padded.shape[3] - pw]
+        padded, out, (ph, pw) = ctx.padded, ctx.out, ctx.padding
+        grad_padded = np.zeros(padded.shape, grad.dtype)
+        unclaimed = np.ones(out.shape, bool)  # windows whose maximum has not been found yet
+        for k, index in enumerate(ctx.slices):
+            # The first offset that holds a window's maximum takes its whole gradient.
+            wins = padded[index] == out
+            wins &= unclaimed
+            if k < len(ctx.slices) - 1:
+                unclaimed &= ~wins
+            if ctx.overlapping:
+                grad_padded[index] += grad * wins
+            else:  # side by side, each pixel in one window: write, no need to add
+                np.multiply(grad, wins, out=grad_padded[index])
+        return grad_padded[:, :, ph:padded.shape[2] - ph, pw:padded.shape[3] - pw]
 
 
 class AvgPool2dFunction(Function):
