@@ -3,12 +3,12 @@
     python examples/cnn.py          (TINYGRAD_MNIST_QUICK=1 for a quick run)
 
 Two blocks of convolution, batch normalisation, ReLU and 2x2 max pooling turn each
-28 x 28 image into 32 maps of 7 x 7, and one Dense layer reads the digit from them:
-about 99.3% test accuracy on MNIST, where an MLP stops near 98.4%. Training moves each
-batch's images by up to 2 pixels at random (`RandomShift`), the `Trainer` switches
-the batch norms between training and evaluation, and the saved model carries their
-running statistics. `tinygrad-mnist train --model cnn` trains the same kind of network
-from the command line; `nn.CNN` builds it in one line.
+28 x 28 image into 32 maps of 7 x 7; a batch-normalised hidden layer of 128 and an
+output layer read the digit from them. Training moves each batch's images by up to 2
+pixels at random (`RandomShift`), and the `Trainer` switches the batch norms between
+training and evaluation; the saved model carries their running statistics. This is the
+network and the training of `tinygrad-mnist train --model cnn` (99.3-99.4% MNIST test
+accuracy in 7 epochs, where an MLP stops near 98.4%), which `nn.CNN` builds in one line.
 """
 
 from __future__ import annotations
@@ -23,15 +23,17 @@ from tinygrad_mnist.train import Trainer
 
 
 def make_model(seed=0) -> nn.Sequential:
-    """What `nn.CNN((1, 28, 28), [16, 32], 10, kernel_size=3, batch_norm=True)` builds."""
+    """What `nn.CNN((1, 28, 28), [16, 32], 10, kernel_size=3, hidden_sizes=[128],
+    batch_norm=True)` builds: the batch norms' shifts stand in for the biases."""
     rng = np.random.default_rng(seed)
     return nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1, bias=False, seed=rng),   # 16 x 28 x 28
         nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),          # 16 x 14 x 14
         nn.Conv2d(16, 32, 3, padding=1, bias=False, seed=rng),  # 32 x 14 x 14
         nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),          # 32 x 7 x 7
-        nn.Flatten(),
-        nn.Dense(32 * 7 * 7, 10, seed=rng),
+        nn.Flatten(),                                            # 1568
+        nn.Dense(32 * 7 * 7, 128, bias=False, seed=rng), nn.BatchNorm1d(128), nn.ReLU(),
+        nn.Dense(128, 10, seed=rng),
     )
 
 
@@ -43,9 +45,10 @@ def main() -> None:
     model = make_model()
     print(model)
 
-    n_epochs = epochs(5)
-    optimizer = optim.SGD(model.parameters(), lr=0.02, momentum=0.9, nesterov=True)
-    trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer, batch_size=128, seed=0,
+    n_epochs = epochs(7)
+    optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True,
+                          weight_decay=5e-4)
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer, batch_size=64, seed=0,
                       scheduler=optim.CosineLR(optimizer, total_epochs=n_epochs),
                       transform=RandomShift(2, seed=0))
     trainer.eval_batch_size = 500  # a chunk's windows at once: keep the chunks small

@@ -84,7 +84,9 @@ def test_the_cnn_preset_builds_a_batch_normalised_cnn_with_small_evaluation_chun
     assert isinstance(built.model, nn.CNN) and built.model.input_shape == (1, 28, 28)
     assert any(isinstance(layer, nn.BatchNorm2d) for layer in built.model)
     assert built.trainer.eval_batch_size <= 1000  # bounded memory: a chunk's windows
-    assert built.trainer.transform is None
+    assert isinstance(built.trainer.transform, RandomShift)  # the preset trains with shifts
+    plain = build_from_config({"model": "cnn"}, seed=0, input_size=784, num_classes=10)
+    assert plain.trainer.transform is None
 
 
 def test_a_cnn_takes_the_shape_it_is_given_and_refuses_what_is_not_square():
@@ -121,6 +123,6 @@ def test_cnn_settings_do_not_change_an_mlp_trial_or_its_key():
 
 
 def test_train_config_round_trips_a_cnn_through_json():
-    config = TrainConfig(**PRESETS["cnn"], augment=True)
-    assert config.channels == tuple(PRESETS["cnn"]["channels"]) and config.augment
+    config = TrainConfig(**{**PRESETS["cnn"], "batch_norm": False, "augment": False})
+    assert config.channels == tuple(PRESETS["cnn"]["channels"]) and not config.augment
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config

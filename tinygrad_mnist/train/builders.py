@@ -64,10 +64,13 @@ CONFIG_DEFAULTS = {
 PRESETS = {
     "seed": {"hidden_sizes": [100], "optimizer": "sgd", "batch_size": None, "epochs": 20,
              "schedule": "none"},
-    # "cnn": what `train --model cnn` runs (99.3% MNIST test accuracy in a few minutes).
-    "cnn": {"model": "cnn", "channels": [16, 32], "kernel_size": 5, "batch_norm": True,
-            "hidden_sizes": [], "optimizer": "nesterov", "learning_rate": 0.05,
-            "batch_size": 128, "epochs": 5, "schedule": "cosine"},
+    # "cnn": what `train --model cnn` runs: 99.38% MNIST test accuracy (seed 0) in 7 epochs.
+    # A He-initialised Dense layer straight after the pooled maps (1,568 inputs) made
+    # SGD above lr 0.02 unstable; a batch-normalised hidden layer in between takes 0.05.
+    "cnn": {"model": "cnn", "channels": [16, 32], "kernel_size": 3, "batch_norm": True,
+            "hidden_sizes": [128], "optimizer": "nesterov", "learning_rate": 0.05,
+            "weight_decay": 5e-4, "batch_size": 64, "epochs": 7, "schedule": "cosine",
+            "augment": True},
 }
 
 
