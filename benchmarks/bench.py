@@ -4,6 +4,7 @@
     python benchmarks/bench.py --only W1,W3 --repeats 9
     python benchmarks/bench.py --train         # + the default `train`: time, accuracy, RSS
     python benchmarks/bench.py --grid          # + the seed's grid with --jobs 1 and --jobs 2
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench.py --only W5 --clock cpu   # CPU seconds
 
 Workloads (real MNIST, float32; the data is loaded once, outside the timings):
   W1  MLP 784-128-10 ReLU, softmax cross-entropy, SGD lr 0.1, batch 128: one epoch on 60k
@@ -45,10 +46,17 @@ from tinygrad_mnist.train.trainer import Trainer  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _timed(fn) -> float:
-    start = time.perf_counter()
+CLOCKS = {"wall": time.perf_counter,
+          # CPU seconds of this process (all its threads): steadier than the wall clock
+          # on a shared machine, where other people's work stretches both contenders'
+          # wall times unevenly. Use it with one BLAS thread (OPENBLAS_NUM_THREADS=1).
+          "cpu": time.process_time}
+
+
+def _timed(fn, clock=time.perf_counter) -> float:
+    start = clock()
     fn()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 # ------------------------------------------------------------------ the contenders
@@ -201,22 +209,23 @@ def _has_torch() -> bool:
     return True
 
 
-def run_workloads(only, repeats):
+def run_workloads(only, repeats, clock="wall"):
     """One new process per workload: one that ran before leaves the allocator and the
     caches in a state that can slow the next by 10-60%, NumPy's side included."""
     kinds = ["numpy", "project"] + (["torch"] if _has_torch() else [])
     header = f"{'workload':<44}" + "".join(f"{k:>12}" for k in kinds) + f"{'project/numpy':>15}"
     if "torch" in kinds:
         header += f"{'project/torch':>15}"
-    print(f"medians of {repeats} interleaved repetitions, each workload in a new process")
+    print(f"medians of {repeats} interleaved repetitions, each workload in a new process"
+          + (", CPU time" if clock == "cpu" else ""))
     print(header, flush=True)
     for name in ("W3", "W1", "W2", "W4", "W5"):
         if name in only:
             subprocess.run([sys.executable, __file__, "--only", name, "--repeats", str(repeats),
-                            "--in-this-process"], check=True)
+                            "--clock", clock, "--in-this-process"], check=True)
 
 
-def measure_in_this_process(only, repeats):
+def measure_in_this_process(only, repeats, clock="wall"):
     """Print the table rows of the workloads in `only`, measured in this process."""
     (x_train, y_train), _ = load_mnist()
     x, y = prepare_images(x_train), y_train.astype(np.int64)
@@ -231,7 +240,7 @@ def measure_in_this_process(only, repeats):
         for repetition in range(repeats):
             # Alternate who goes first, so neither always meets a warm (or cold) cache.
             for kind, (run, divisor) in order if repetition % 2 == 0 else order[::-1]:
-                times[kind].append(_timed(run) / divisor)
+                times[kind].append(_timed(run, CLOCKS[clock]) / divisor)
         scale = 1e6 if unit == "us" else 1.0
         medians = {k: statistics.median(v) * scale for k, v in times.items()}
         row = f"{name + ' ' + text + ' (' + unit + ')':<44}"
@@ -301,6 +310,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="W1,W2,W3,W4,W5", help="workloads, comma-separated")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                        help="wall time (default) or this process's CPU time")
     parser.add_argument("--train", action="store_true", help="also time the default train")
     parser.add_argument("--train-repeats", type=int, default=1)
     parser.add_argument("--grid", action="store_true", help="also time the seed's grid")
@@ -308,9 +319,9 @@ def main():
     parser.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.in_this_process:
-        measure_in_this_process(set(args.only.split(",")), args.repeats)
+        measure_in_this_process(set(args.only.split(",")), args.repeats, args.clock)
     elif not args.no_workloads:
-        run_workloads(set(args.only.split(",")), args.repeats)
+        run_workloads(set(args.only.split(",")), args.repeats, args.clock)
     if args.train:
         measure_default_train(args.train_repeats)
     if args.grid:
