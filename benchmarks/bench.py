@@ -280,11 +280,11 @@ def measure_default_train(repeats: int):
 
 
 def measure_grid(jobs=(1, 2), out=ROOT / "runs" / "bench_seed_grid"):
-    """The seed's grid (examples/seed_grid.toml) with each --jobs, each on a fresh store.
+    """The seed's grid (the shipped seed-grid experiment) with each --jobs, each on a fresh store.
 
     The exports of each run stay in `out/jobs-N/` (report.md holds the results table).
     """
-    config = ROOT / "examples" / "seed_grid.toml"
+    config = ROOT / "tinygrad_mnist" / "app" / "experiments" / "seed-grid.toml"
     seconds = {}
     for n in jobs:
         folder = Path(out) / f"jobs-{n}"

@@ -37,6 +37,8 @@ MODULES = (
     ("tinygrad_mnist.data.by_name", "data sets by name, as the command line takes them"),
     ("tinygrad_mnist.app.run_config", "TrainConfig: the settings of one training run"),
     ("tinygrad_mnist.app.run_folder", "the run folder that `tinygrad-mnist train` writes"),
+    ("tinygrad_mnist.app.predict", "classifying image files, as `tinygrad-mnist predict` does"),
+    ("tinygrad_mnist.app.onnx_export", "ONNX export (the optional `onnx` extra)"),
 )
 
 

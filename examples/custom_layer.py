@@ -25,16 +25,16 @@ class BatchNormFunction(Function):
         # (which also needs them for its running averages) and passed in as parameters.
         inverse_std = 1 / np.sqrt(variance + eps)
         normalised = (x - mean) * inverse_std
-        ctx.normalised, ctx.inverse_std, ctx.weight = normalised, inverse_std, weight
+        ctx.save_for_backward(normalised, inverse_std, weight)
         return normalised * weight + bias
 
     @staticmethod
     def backward(ctx, grad):
-        normalised = ctx.normalised
+        normalised, inverse_std, weight = ctx.saved_tensors
         grad_bias = grad.sum(axis=0)
         grad_weight = (grad * normalised).sum(axis=0)
         # Every sample moves the mean and the variance, hence the two correction terms.
-        grad_x = (ctx.weight * ctx.inverse_std) * (
+        grad_x = (weight * inverse_std) * (
             grad - grad_bias / len(grad) - normalised * (grad_weight / len(grad)))
         return grad_x, grad_weight, grad_bias
 

@@ -20,12 +20,14 @@ class Softplus(Function):
     def forward(ctx, x):
         # log(1 + e^x) = max(x, 0) + log(1 + e^-|x|): the exponent is never positive.
         e = np.exp(-np.abs(x))
-        ctx.sigmoid = np.where(x >= 0, 1, e) / (1 + e)  # the derivative, kept for backward
+        sigmoid = np.where(x >= 0, 1, e) / (1 + e)  # the derivative
+        ctx.save_for_backward(sigmoid)
         return np.maximum(x, 0) + np.log1p(e)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * ctx.sigmoid
+        (sigmoid,) = ctx.saved_tensors
+        return grad * sigmoid
 
 
 def softplus(x) -> Tensor:

@@ -93,7 +93,8 @@ def trained(tmp_path_factory, env):
 def test_help_lists_every_subcommand_and_each_option_is_explained(tmp_path, env):
     result = run(["--help"], tmp_path, env)
     assert result.returncode == 0
-    for command in ("train", "search", "kfold", "report", "show", "fetch"):
+    for command in ("train", "predict", "evaluate", "export", "search", "kfold", "report",
+                    "show", "fetch"):
         assert command in result.stdout
     from tinygrad_mnist.app.cli import build_parser
 
@@ -105,7 +106,7 @@ def test_help_lists_every_subcommand_and_each_option_is_explained(tmp_path, env)
     train_help = run(["train", "--help"], tmp_path, env).stdout
     for option in ("--hidden", "--activation", "--optimizer", "--lr", "--batch-size",
                    "--epochs", "--patience", "--seed", "--out", "--dataset", "--data-root",
-                   "--validation-fraction", "--schedule"):
+                   "--validation", "--clip-grad-norm", "--resume", "--schedule"):
         assert option in train_help
 
 
@@ -157,9 +158,11 @@ def test_train_on_an_npz_data_set_with_early_stopping(tmp_path, env):
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["test_images"] == 100 and len(metrics["per_class_accuracy"]) == 3
     assert "100 mine.npz test images" in result.stdout
-    # --patience brings a 10% validation split, whose loss decides when to stop.
+    # The validation split (half of 300 images here: 5000 is more than half), whose loss
+    # decides when to stop.
     config = json.loads((tmp_path / "r" / "config.json").read_text())
-    assert config["validation_fraction"] == 0.1 and config["batch_size"] is None
+    assert config["validation"] == 5000 and config["batch_size"] is None
+    assert "on 150 mine.npz images (150 held out for validation)" in result.stderr
     history = json.loads((tmp_path / "r" / "history.json").read_text())
     assert all(value is not None for value in history["val_loss"])
     assert history["stopped_reason"] == "early-stopped" and len(history["val_loss"]) < 40

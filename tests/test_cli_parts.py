@@ -40,10 +40,21 @@ def test_option_types_parse_what_users_type():
 def test_train_options_become_a_config_with_the_defaults_elsewhere():
     from tinygrad_mnist.app.cli import _config_from_args
 
-    args = build_parser().parse_args(["train", "--hidden", "64", "--patience", "2"])
+    args = build_parser().parse_args(["train", "--hidden", "64", "--patience", "2",
+                                      "--clip-grad-norm", "5"])
     config = _config_from_args(args)
-    assert config == TrainConfig(hidden_sizes=(64,), patience=2, validation_fraction=0.1)
+    assert config == TrainConfig(hidden_sizes=(64,), patience=2, clip_grad_norm=5.0)
+    assert config.validation == 5000  # a validation split by default
     assert _config_from_args(build_parser().parse_args(["train"])) == TrainConfig()
+    off = _config_from_args(build_parser().parse_args(["train", "--validation", "0"]))
+    assert off.validation == 0 and off.validation_size(60_000) == 0
+
+
+def test_the_validation_split_is_5000_images_and_at_most_half_the_training_set():
+    config = TrainConfig()
+    assert config.validation_size(60_000) == 5000
+    assert config.validation_size(2000) == 1000
+    assert TrainConfig(validation=300).validation_size(2000) == 300
 
 
 # ---------------------------------------------------------------- TrainConfig
@@ -59,8 +70,10 @@ def test_config_round_trips_through_json():
     ({"hidden_sizes": ["a"]}, "hidden_sizes"),
     ({"optimizer": "rmsprop"}, "optimizer"),
     ({"schedule": "linear"}, "schedule"),
-    ({"patience": 3}, "validation_fraction above 0"),
-    ({"validation_fraction": 1.0}, "validation_fraction"),
+    ({"patience": 3, "validation": 0}, "validation above 0"),
+    ({"validation": -1}, "validation"),
+    ({"validation": 0.5}, "validation"),
+    ({"clip_grad_norm": 0.0}, "clip_grad_norm"),
     ({"seed": -1}, "seed"),
     ({"epochs": 0}, "epochs"),
 ])
@@ -203,7 +216,11 @@ def in_tmp(tmp_path, monkeypatch):
     (["train", "--epochs", "0"], "--epochs"),
     (["train", "--activation", "swish"], "--activation"),
     (["train", "--optimizer", "rmsprop"], "--optimizer"),
-    (["train", "--validation-fraction", "1.5"], "--validation-fraction"),
+    (["train", "--validation", "-5"], "--validation"),
+    (["train", "--clip-grad-norm", "-1"], "--clip-grad-norm"),
+    (["train", "--resume", "nowhere"], "nowhere"),
+    (["train", "--resume", "used", "--lr", "0.1"], "--lr cannot change it"),
+    (["train", "--resume", "used"], "config.json"),
     (["train", "--momentum", "1"], "--momentum"),
     (["train", "--hidden", "64,-1"], "--hidden"),
     (["train", "--seed", "x"], "--seed"),

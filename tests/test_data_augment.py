@@ -115,7 +115,7 @@ def test_the_trainer_transforms_each_training_batch_and_never_the_evaluation_dat
     x_before = x.copy()
     probe, recorder = ModeProbe(), Recorder()
     model = nn.Sequential(probe, nn.Dense(4, 2, seed=0))
-    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.0),
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=1e-9),
                       batch_size=32, seed=0, transform=recorder)
     trainer.fit((x, y), (x[:10], y[:10]), epochs=2)
     assert recorder.sizes == [32, 32, 32, 4] * 2

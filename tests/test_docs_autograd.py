@@ -24,3 +24,26 @@ def test_the_printed_graph_is_what_graph_text_prints():
     exec(re.findall(r"```python\n(.*?)```", text, re.S)[0], namespace)
     shown = re.search(r"prints what was recorded.*?```\n(.*?)```", text, re.S).group(1)
     assert namespace["graph_text"](namespace["loss"]) == shown.rstrip("\n")
+
+
+def test_the_composed_mean_matches_mean_and_passes_gradcheck():
+    text = DOC.read_text()
+    namespace = {}
+    for block in re.findall(r"```python\n(.*?)```", text, re.S):
+        exec(block, namespace)  # noqa: S102 - our own documentation
+    composed_mean, x = namespace["composed_mean"], namespace["x"]
+    for axis in (None, 0, 1):
+        np.testing.assert_allclose(composed_mean(x, axis).data, x.mean(axis=axis).data)
+        assert namespace["gradcheck"](lambda t, axis=axis: composed_mean(t, axis), x)
+
+
+def test_the_version_example_raises_as_shown():
+    text = DOC.read_text()
+    block = re.search(r"```python\n(from tinygrad_mnist import no_grad.*?)```", text, re.S)
+    namespace = {}
+    exec(re.findall(r"```python\n(.*?)```", text, re.S)[0], namespace)  # noqa: S102
+    printed = []
+    namespace["print"] = printed.append
+    exec(block.group(1), namespace)  # noqa: S102
+    assert len(printed) == 1 and "Mul's input 0 ('w', shape (2,)) was modified in place" in str(
+        printed[0])

@@ -1,6 +1,7 @@
 """Graph inspection for students: the text tree and the DOT string."""
 
 import numpy as np
+import pytest
 
 from tinygrad_mnist import Tensor, graph_dot, graph_text
 from tinygrad_mnist.graph import graph_nodes
@@ -46,3 +47,29 @@ def test_names_can_be_given_without_naming_tensors():
     x = Tensor([1.0], requires_grad=True)
     text = graph_text(x * 2, names={id(x): "x"})
     assert "x: leaf" in text
+
+
+@pytest.mark.slow
+def test_a_chain_of_100000_ops_prints_in_linear_space():
+    # Indenting every level would take 4 * 100,000^2 / 2 characters (20 GB) for the text tree.
+    x = Tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    text = graph_text(y)
+    lines = text.splitlines()
+    assert len(lines) == 200_001  # each Mul, its constant, and x
+    assert max(len(line) for line in lines) < 150
+    assert sum(line.lstrip().startswith("[depth 100000] leaf (1,)") for line in lines) == 1
+    dot = graph_dot(y)
+    assert dot.count("->") == 200_000 and len(dot) < 200 * 200_001
+
+
+def test_deep_lines_keep_their_depth_visible():
+    x = Tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(20):
+        y = y.tanh()
+    lines = graph_text(y).splitlines()
+    assert lines[16].startswith(" " * 64 + "Tanh")
+    assert lines[17].startswith(" " * 64 + "[depth 17] Tanh")

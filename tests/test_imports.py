@@ -15,9 +15,9 @@ PACKAGE = Path(tinygrad_mnist.__file__).parent
 
 # The lowest layer first. A module may import from its own layer or any below it.
 LAYERS = [
-    {"atomic", "checks", "npz", "terminal", "figure_file"},  # helpers every layer shares
+    {"atomic", "checks", "memory", "npz", "terminal", "figure_file"},  # helpers every layer shares
     {"tensor", "ops"},
-    {"gradcheck", "graph", "testing", "__init__"},
+    {"gradcheck", "graph", "testing", "inference", "__init__"},
     {"nn", "optim"},
     {"data"},
     {"train"},

@@ -55,6 +55,13 @@ UNARY = {
     "astype32_64": (lambda t: t.astype(np.float32).astype(np.float64), -2.0),
     "reshape": (lambda t: t.reshape(-1), -2.0),
     "transpose": (lambda t: t.T, -2.0),
+    "abs": (lambda t: t.abs(), -2.0),
+    "clone": (lambda t: t.clone() * t, -2.0),
+    "flatten": (lambda t: t.flatten(), -2.0),
+    "flatten_inner": (lambda t: t.flatten(min(1, max(t.ndim - 1, 0))) if t.ndim else t.flatten(),
+                      -2.0),
+    "unsqueeze": (lambda t: t.unsqueeze(0).unsqueeze(-1), -2.0),
+    "squeeze": (lambda t: t.reshape(1, *t.shape, 1).squeeze(), -2.0),
 }
 
 
@@ -75,6 +82,8 @@ REDUCTIONS = {
     "mean": lambda t, axis, keepdims: t.mean(axis=axis, keepdims=keepdims),
     "max": lambda t, axis, keepdims: t.max(axis=axis, keepdims=keepdims),
     "logsumexp": lambda t, axis, keepdims: t.logsumexp(axis=axis, keepdims=keepdims),
+    "min": lambda t, axis, keepdims: t.min(axis=axis, keepdims=keepdims),
+    "var_biased": lambda t, axis, keepdims: t.var(axis=axis, keepdims=keepdims, correction=0),
 }
 
 
@@ -162,3 +171,54 @@ def test_pow_with_tensor_exponent_and_constant_base():
     exponent = Tensor(np.array([1.5, -0.5, 2.0]), requires_grad=True)
     assert_gradients_match(lambda b, e: b**e, base, exponent)
     assert_gradients_match(lambda e: 2.0**e, exponent)
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+@given(x=tensors(shapes(min_dims=1, min_side=2)), keepdims=st.booleans(),
+       correction=st.sampled_from([0, 1]), data=st.data())
+def test_var_and_std_every_axis_and_correction(name, x, keepdims, correction, data):
+    axis = data.draw(axes(x.ndim))
+    fn = getattr(Tensor, name)
+    assert_gradients_match(lambda t: fn(t, axis=axis, keepdims=keepdims, correction=correction),
+                           x)
+    expected = getattr(np, name)(x.data, axis=axis, keepdims=keepdims, ddof=correction)
+    np.testing.assert_allclose(fn(x, axis=axis, keepdims=keepdims, correction=correction).data,
+                               expected, rtol=1e-12)
+
+
+def test_var_defaults_to_the_unbiased_estimate_and_refuses_too_few_elements():
+    x = Tensor(np.array([1.0, 2.0, 4.0]))
+    assert x.var().item() == pytest.approx(np.var(x.data, ddof=1))
+    with pytest.raises(ValueError, match="correction=1.*got 1"):
+        Tensor(np.ones((3, 1))).var(axis=1)
+
+
+@given(x=tensors(shapes(min_dims=1)), data=st.data())
+def test_argmax_matches_numpy_and_has_no_gradient(x, data):
+    axis = data.draw(st.none() | st.integers(-x.ndim, x.ndim - 1))
+    index = x.argmax(axis=axis)
+    np.testing.assert_array_equal(index.data, np.argmax(x.data, axis=axis))
+    assert index.dtype == np.int64 and not index.requires_grad
+
+
+def test_shape_methods_match_numpy():
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4))
+    assert x.flatten().shape == (24,) and x.flatten(1).shape == (2, 12)
+    assert x.flatten(0, 1).shape == (6, 4) and Tensor(3.0).flatten().shape == (1,)
+    assert x.unsqueeze(1).shape == (2, 1, 3, 4) and x.unsqueeze(-1).shape == (2, 3, 4, 1)
+    ones = Tensor(np.ones((1, 3, 1)))
+    assert ones.squeeze().shape == (3,) and ones.squeeze(0).shape == (3, 1)
+    clone = x.clone()
+    assert clone.data is not x.data and np.shares_memory(clone.data, x.data) is False
+    with pytest.raises(ValueError, match="flatten: axis 3"):
+        x.flatten(3)
+
+
+def test_max_with_a_nan_sends_the_gradient_to_the_nan_only_and_warns_nothing():
+    # filterwarnings=error: any NumPy warning fails this test.
+    x = Tensor(np.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]]), requires_grad=True)
+    x.max(axis=1).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    y = Tensor(np.array([np.nan, 2.0, np.nan]), requires_grad=True)
+    y.max().backward()
+    np.testing.assert_array_equal(y.grad, [0.5, 0.0, 0.5])

@@ -13,7 +13,7 @@ def params():
 
 
 @pytest.mark.parametrize("build, error, message", [
-    (lambda: optim.SGD(params(), lr=-1), ValueError, r"SGD: lr must be a number in \[0, inf\], "
+    (lambda: optim.SGD(params(), lr=-1), ValueError, r"SGD: lr must be a number in \(0, inf\), "
                                                      r"got -1"),
     (lambda: optim.SGD(params(), lr="fast"), TypeError, "SGD: lr must be a number"),
     (lambda: optim.SGD(params(), lr=0.1, momentum=-0.5), ValueError, "SGD: momentum must be"),

@@ -9,7 +9,8 @@ import pytest
 
 from tinygrad_mnist.train import expand_grid, grid_search, load_experiment
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "seed_grid.toml"
+EXAMPLE = (Path(__file__).resolve().parents[1] / "tinygrad_mnist" / "app" / "experiments"
+           / "seed-grid.toml")
 
 
 def write(tmp_path, text) -> Path:
@@ -27,12 +28,13 @@ def test_the_example_describes_the_seeds_grid():
     assert {c["learning_rate"] for c in configs} == {0.1, 0.5, 1.0}
     assert all(c["batch_size"] is None and c["optimizer"] == "sgd" for c in configs)
     assert experiment.train_fraction == 0.8 and experiment.k == 5 and experiment.top_n == 3
-    assert set(experiment.outputs) == {"store", "json", "csv", "markdown"}
-    assert experiment.search_arguments()["store"] == experiment.outputs["store"]
+    assert experiment.outputs == {}  # the command line's default: runs/seed_grid-<data set>
 
 
 def test_an_experiment_file_drives_a_search_and_writes_its_outputs(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # output paths are relative to the current directory
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # output paths are relative to the experiment file
     path = write(tmp_path, """
         name = "tiny"
         seed = 3
@@ -65,7 +67,11 @@ def test_an_experiment_file_drives_a_search_and_writes_its_outputs(tmp_path, mon
     written = experiment.write_outputs(result)
     assert [p.name for p in written] == ["results.json", "results.csv", "report.md"]
     assert len(json.loads((tmp_path / "out/results.json").read_text())) == 4 + 2
-    assert (tmp_path / "out/report.md").read_text().startswith("# tiny\n")
+    report = (tmp_path / "out/report.md").read_text()
+    assert report.startswith(f"<!-- tinygrad-mnist experiment {result.rows[0]['experiment']} -->"
+                             "\n# tiny\n\nExperiment: data ")
+    assert experiment.write_outputs(result) == written  # its own exports are replaced
+    assert not list(elsewhere.iterdir())
     assert (tmp_path / "out/results.sqlite").exists()
 
 

@@ -297,10 +297,15 @@ def test_a_search_started_again_on_its_store_runs_nothing_twice(tmp_path):
     assert seen == [] and comparable(again.rows) == comparable(first.rows)
     with ResultStore(path) as store:
         assert len(store) == 8 + 2
-    # Other data are other trials, kept beside the first ones.
-    grid_search({"epochs": [2]}, blobs(seed=9), store=path, top_n=0)
+    # Other data, another k or seed are another experiment: refused, nothing written.
+    for other in ({"data": blobs(seed=9)}, {"k": 3}, {"seed": 1}, {"train_fraction": 0.7}):
+        arguments = {"data": (x, y), "k": 2, "top_n": 0, **other}
+        with pytest.raises(ValueError, match=r"holds another experiment .*start a new store"):
+            grid_search({"epochs": [2]}, store=path, **arguments)
     with ResultStore(path) as store:
-        assert len(store) == 8 + 2 + 1
+        assert len(store) == 8 + 2
+        assert store.experiment["k"] == 2 and store.experiment["data_id"] == first.rows[0][
+            "data_id"]
 
 
 @pytest.mark.slow  # two joblib worker processes

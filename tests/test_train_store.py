@@ -55,7 +55,7 @@ def test_rows_come_back_flat_with_nan_for_missing_figures(tmp_path):
 def test_a_trial_is_stored_once_and_statuses_are_checked(tmp_path):
     with ResultStore(tmp_path / "r.db") as store:
         store.add(row())
-        with pytest.raises(ValueError, match="trial 't1' cannot be stored"):
+        with pytest.raises(ValueError, match="trial 't1' is already stored"):
             store.add(row())
         with pytest.raises(ValueError, match="status"):
             store.add(row("t3", status="great"))
@@ -166,7 +166,8 @@ def test_markdown_report_has_ranking_kfold_winner_and_summaries(search, tmp_path
     path = tmp_path / "report.md"
     export_markdown(search, path, title="Tiny search")
     text = path.read_text()
-    assert text.startswith("# Tiny search\n")
+    assert text.splitlines()[1:3] == ["# Tiny search", ""]
+    assert text.splitlines()[3].startswith("Experiment: data ")  # the data digest, k, seed
     assert text == markdown_report(search, title="Tiny search")
     for heading in ("## Holdout screening", "## K-fold validation", "**Winner**",
                     "## Validation accuracy per activation",

@@ -19,6 +19,7 @@ from tinygrad_mnist.train import (
     ProgressBar,
     Trainer,
     accuracy,
+    confident_mistakes,
     confusion_matrix,
     per_class_accuracy,
 )
@@ -340,13 +341,23 @@ def test_model_checkpoint_holds_the_best_epochs_weights(tmp_path):
 
 
 def test_progress_bar_is_silent_off_a_terminal_and_draws_when_enabled(monkeypatch):
-    x, y = blobs(n=20)
+    x, y = blobs(n=100)
     stream = io.StringIO()
     monkeypatch.setattr(sys, "stderr", stream)
     make_trainer(callbacks=[ProgressBar()]).fit((x, y), epochs=2)
     assert stream.getvalue() == ""
-    make_trainer(callbacks=[ProgressBar(enabled=True)]).fit((x, y), (x, y), epochs=2)
-    assert "2/2" in stream.getvalue() and "val_accuracy" in stream.getvalue()
+    bar = ProgressBar(enabled=True, description="fold 10/10")
+    bar.refresh_seconds = 0  # draw every batch, however fast
+    history = make_trainer(batch_size=10, callbacks=[bar]).fit((x, y), (x, y), epochs=2)
+    # tqdm redraws with carriage returns; the epoch lines stay, each on a line of its own.
+    screens = [part for line in stream.getvalue().split("\n") for part in line.split("\r")]
+    assert screens and max(len(screen) for screen in screens) <= 80
+    assert any("| 10/10 [" in screen and " acc " in screen for screen in screens)  # per batch
+    kept = [s for s in screens if s.startswith("fold 10/10 epoch") and s.endswith("s")
+            and "batch" not in s]
+    assert len(kept) == 2 and kept[1].startswith("fold 10/10 epoch 2/2: loss ")
+    assert f"val loss {history.val_loss[1]:.4f}" in kept[1]
+    assert f"acc {history.val_accuracy[1]:.2%}" in kept[1]
 
 
 # ----------------------------------------------------------------------- History
@@ -393,3 +404,12 @@ def test_metrics_reject_bad_labels():
         accuracy([0, 1], [0.5, 1.0])
     with pytest.raises(ValueError, match=r"y_true: labels must lie in \[0, 3\)"):
         confusion_matrix([0, 3], [0, 1], num_classes=3)
+
+
+def test_confident_mistakes_come_most_confident_first():
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.05, 0.95], [0.7, 0.3]])
+    labels = np.array([0, 0, 1, 0, 0])  # rows 1, 2 and 3 are wrong
+    np.testing.assert_array_equal(confident_mistakes(labels, probabilities), [3, 1, 2])
+    assert confident_mistakes(np.array([0]), np.array([[1.0, 0.0]])).size == 0
+    with pytest.raises(ValueError, match="probabilities"):
+        confident_mistakes(labels, probabilities[:, 0])

@@ -30,19 +30,34 @@ def lines_by_label(ax) -> dict:
 
 
 def test_two_panels_with_training_validation_and_the_best_epoch(tmp_path):
-    fig = plot_learning_curves(history(), path=tmp_path / "curves.png")
+    fig = plot_learning_curves(history(), test_accuracy=0.8512, path=tmp_path / "curves.png")
     assert_png(tmp_path / "curves.png", fig)
     loss, accuracy = fig.axes
     assert (loss.get_title(), accuracy.get_title()) == ("Loss", "Accuracy")
     lines = lines_by_label(loss)
-    assert set(lines) == {"training", "validation", "best epoch 4: 0.7"}
+    assert set(lines) == {"training", "validation", "best validation epoch 4: 0.7"}
     np.testing.assert_allclose(lines["validation"].get_ydata(), history()["val_loss"])
     np.testing.assert_array_equal(lines["training"].get_xdata(), np.arange(1, 7))
-    assert set(lines_by_label(accuracy)) == {"training", "validation", "best epoch 4: 85.00%"}
-    assert list(lines["best epoch 4: 0.7"].get_xdata()) == [4, 4]
+    assert set(lines_by_label(accuracy)) == {"training", "validation",
+                                             "best validation epoch 4: 85.00%"}
+    assert list(lines["best validation epoch 4: 0.7"].get_xdata()) == [4, 4]
     assert fig.get_suptitle() == (
-        "Learning curves: 6 epochs in 3.0 s; best epoch 4; ended: early-stopped"
+        "Learning curves: 6 epochs in 3.0 s; best validation epoch 4; test accuracy 85.12%; "
+        "ended: early-stopped"
     )
+
+
+def test_without_validation_no_training_figure_is_called_the_best():
+    run = history(val_loss=[np.nan] * 6, val_accuracy=[], best_epoch=6,
+                  stopped_reason="completed")
+    fig = plot_learning_curves(run, test_accuracy=0.9)
+    loss, accuracy = fig.axes
+    assert set(lines_by_label(loss)) == {"training", "lowest training loss: epoch 6"}
+    assert not any("%" in label for label in lines_by_label(accuracy))
+    assert fig.get_suptitle() == ("Learning curves: 6 epochs in 3.0 s; test accuracy 90.00%; "
+                                  "ended: completed")
+    with pytest.raises(ValueError, match="test_accuracy"):
+        plot_learning_curves(run, test_accuracy=90)
 
 
 @pytest.mark.parametrize("no_validation", [[], [np.nan] * 6])

@@ -2,6 +2,7 @@
 
 from tinygrad_mnist.gradcheck import GradcheckError, gradcheck
 from tinygrad_mnist.graph import graph_dot, graph_text
+from tinygrad_mnist.inference import predict, predict_proba
 from tinygrad_mnist.tensor import (
     Context,
     Function,
@@ -26,6 +27,8 @@ __all__ = [
     "graph_text",
     "is_grad_enabled",
     "no_grad",
+    "predict",
+    "predict_proba",
     "stack",
     "where",
     "__version__",

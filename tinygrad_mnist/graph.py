@@ -38,18 +38,27 @@ def graph_nodes(root: Tensor) -> tuple[list[Tensor], list[tuple[int, int]]]:
     return nodes, edges
 
 
+# Deeper lines are indented no further but show their depth, so that a chain of n ops
+# prints in O(n) characters rather than O(n^2).
+MAX_INDENT = 16
+
+
 def graph_text(root: Tensor, names: dict | None = None) -> str:
     """An indented tree of `root`'s graph, one tensor a line, its inputs below it.
 
     `names` maps tensors (by identity: `{id(t): "t"}`) to labels; a tensor's own
-    `.name` wins. A tensor reached a second time is marked "(seen above)".
+    `.name` wins. A tensor reached a second time is marked "(seen above)". Lines
+    deeper than `MAX_INDENT` levels stay at that indent, prefixed with `[depth d]`.
     """
     names = names or {}
     lines, seen, stack = [], set(), [(root, 0)]
     while stack:
         node, depth = stack.pop()
         again = id(node) in seen
-        lines.append("    " * depth + node_label(node, names) + ("  (seen above)" if again else ""))
+        indent = "    " * min(depth, MAX_INDENT)
+        if depth > MAX_INDENT:
+            indent += f"[depth {depth}] "
+        lines.append(indent + node_label(node, names) + ("  (seen above)" if again else ""))
         if again:
             continue
         seen.add(id(node))

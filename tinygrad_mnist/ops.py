@@ -92,10 +92,10 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError("matmul needs operands with at least one axis, got a scalar")
+            raise ValueError("operands need at least one axis, got a scalar")
         if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
             raise ValueError(
-                f"matmul: the last axis of the left operand ({a.shape[-1]}) must equal the "
+                f"the last axis of the left operand ({a.shape[-1]}) must equal the "
                 f"{'only' if b.ndim == 1 else 'second-to-last'} axis of the right operand "
                 f"({b.shape[0 if b.ndim == 1 else -2]})"
             )
@@ -175,7 +175,8 @@ class Max(Function):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         out = np.max(a, axis=axis, keepdims=True)
-        ctx.is_max = a == out
+        # A NaN is the maximum of its slice (NumPy propagates it): it alone gets the gradient.
+        ctx.is_max = (a == out) | (np.isnan(a) & np.isnan(out))
         ctx.axis, ctx.keepdims = axis, keepdims
         return out if keepdims else np.squeeze(out, axis=axis)
 
@@ -189,6 +190,17 @@ class Max(Function):
 
 
 # ---------------------------------------------------------------- elementwise
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.sign = np.sign(a)  # 0 at 0: the subgradient PyTorch and NumPy's conventions pick
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.sign
 
 
 class Exp(Function):
@@ -361,6 +373,16 @@ class Softmax(Function):
 
 
 # ------------------------------------------------------------------- movement
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
 
 
 class Reshape(Function):

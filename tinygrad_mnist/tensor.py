@@ -11,6 +11,7 @@ in reverse topological order and apply the chain rule.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 
 import numpy as np
@@ -34,24 +35,57 @@ class no_grad:
     """Record no graph inside a `with no_grad():` block or a function decorated `@no_grad()`.
 
     Results made inside need no gradient and keep no reference to their inputs, so
-    evaluation holds no memory beyond its own arrays.
+    evaluation holds no memory beyond its own arrays. One instance may be entered again
+    before it is left (nested blocks, recursion): each exit restores what its own entry
+    found. A decorated generator function runs without gradients only while its body
+    runs, not while the caller handles what it yielded.
     """
 
+    def __init__(self):
+        self._previous = []  # one saved mode per entry not yet left
+
     def __enter__(self):
-        self._previous = is_grad_enabled()
+        self._previous.append(_grad_mode.enabled)
         _grad_mode.enabled = False
         return self
 
     def __exit__(self, *exc_info):
-        _grad_mode.enabled = self._previous
+        _grad_mode.enabled = self._previous.pop()
 
     def __call__(self, fn):
+        if inspect.isgeneratorfunction(fn):
+            return _without_grad_while_running(fn)
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with no_grad():
                 return fn(*args, **kwargs)
 
         return wrapper
+
+
+def _without_grad_while_running(generator_function):
+    """Wrap a generator function so that each step of its body runs inside `no_grad()`."""
+
+    @functools.wraps(generator_function)
+    def wrapper(*args, **kwargs):
+        generator = generator_function(*args, **kwargs)
+        send, throw = None, None
+        while True:
+            with no_grad():
+                try:
+                    value = generator.send(send) if throw is None else generator.throw(throw)
+                except StopIteration as stop:
+                    return stop.value
+            try:
+                send, throw = (yield value), None
+            except GeneratorExit:
+                generator.close()
+                raise
+            except BaseException as error:  # thrown in by the caller: pass it on
+                send, throw = None, error
+
+    return wrapper
 
 
 class Context:
@@ -62,8 +96,12 @@ class Context:
     """
 
     def save_for_backward(self, *arrays):
-        """Keep arrays for backward as `ctx.saved` (PyTorch's spelling of `ctx.x = x`)."""
-        self.saved = arrays
+        """Keep arrays for backward, which reads them as `ctx.saved_tensors` (as in PyTorch).
+
+        The same as `ctx.x = x`; either way, backward may return a saved array as a
+        gradient: the engine never adds into an array it did not make.
+        """
+        self.saved_tensors = arrays
 
 
 class Function:
@@ -74,12 +112,13 @@ class Function:
         class Square(Function):
             @staticmethod
             def forward(ctx, x):
-                ctx.x = x
+                ctx.save_for_backward(x)
                 return x * x
 
             @staticmethod
             def backward(ctx, grad):
-                return 2 * ctx.x * grad
+                (x,) = ctx.saved_tensors
+                return 2 * x * grad
 
     then call `Square.apply(t)`. `forward` receives NumPy arrays (and any keyword
     parameters given to `apply`) and returns an array. `backward` receives the
@@ -114,17 +153,18 @@ class Function:
         try:
             data = cls.forward(ctx, *[t.data for t in tensors], **params)
         except ValueError as error:
+            # Chained, so the traceback still ends at the line in forward that failed.
+            message, prefix = str(error), f"{cls.__name__}: "
             shapes = ", ".join(str(t.shape) for t in tensors)
-            raise ValueError(f"{cls.__name__}: {error} (input shapes {shapes})") from None
-        out = Tensor.__new__(Tensor)
-        out.data = data if type(data) is np.ndarray else np.asarray(data)
-        out.grad, out.name, out._retains_grad = None, None, False
-        out.requires_grad = needs_grad
-        if needs_grad:
-            out._op, out._ctx, out._inputs = cls, ctx, tensors
-        else:
-            out._op, out._ctx, out._inputs = None, None, ()
-        return out
+            raise ValueError(f"{'' if message.startswith(prefix) else prefix}{message} "
+                             f"(input shapes {shapes})") from error
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)
+        if not needs_grad:
+            return Tensor.__new__(Tensor)._set(data)
+        # The inputs' versions now, so backward can tell if one is changed in place meanwhile.
+        versions = [t._version for t in tensors]
+        return Tensor.__new__(Tensor)._set(data, True, None, cls, ctx, tensors, versions)
 
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -136,13 +176,12 @@ def _as_array(data, dtype=None) -> np.ndarray:
         data = data.data
     given_as_array = isinstance(data, (np.ndarray, np.generic))
     array = np.asarray(data, dtype=dtype)
-    if dtype is None:
-        if array.dtype.kind not in "biuf":
-            raise TypeError(
-                f"Tensor: data must be numeric (bool, int or float), got dtype {array.dtype}"
-            )
-        if not (given_as_array and array.dtype in _FLOAT_DTYPES):
-            array = array.astype(np.float32)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Tensor: data must be numeric (bool, int or float), got dtype {array.dtype}"
+        )
+    if dtype is None and not (given_as_array and array.dtype in _FLOAT_DTYPES):
+        array = array.astype(np.float32)
     return array
 
 
@@ -154,24 +193,32 @@ class Tensor:
     else (Python numbers and lists, integer arrays) becomes float32 unless `dtype`
     says otherwise. Python scalars mixed into an operation take the tensor's dtype,
     so `t * 2` stays float32.
+
+    Change a tensor's values in place with `copy_`, `add_`, `sub_` and `mul_` (as the
+    optimizers, `load_state_dict` and layers updating running statistics do): each
+    bumps `version`, and `backward()` refuses to use an op whose input was changed
+    that way after the op recorded it, since the arrays the op saved would be stale.
+    Writing into `.data` or `.numpy()`'s array directly is not tracked.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_retains_grad", "_op", "_ctx", "_inputs",
-                 "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "name", "_retains_grad", "_version", "_op",
+                 "_ctx", "_inputs", "_input_versions", "__weakref__")
     # Make NumPy hand `ndarray * tensor` to Tensor.__rmul__ instead of looping itself.
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
-        self.data = _as_array(data, dtype)
-        if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(
-                f"Tensor: requires_grad=True needs a float dtype, got {self.data.dtype}"
-            )
-        self.grad = None
-        self.requires_grad = bool(requires_grad)
-        self.name = name
-        self._retains_grad = False
-        self._op, self._ctx, self._inputs = None, None, ()
+        data = _as_array(data, dtype)
+        if requires_grad and data.dtype.kind != "f":
+            raise TypeError(f"Tensor: requires_grad=True needs a float dtype, got {data.dtype}")
+        self._set(data, bool(requires_grad), name)
+
+    def _set(self, data, requires_grad=False, name=None, op=None, ctx=None, inputs=(),
+             input_versions=()) -> Tensor:
+        """Fill in every field: the one list of them, for `__init__` and `Function.apply`."""
+        self.data, self.grad, self.requires_grad, self.name = data, None, requires_grad, name
+        self._retains_grad, self._version = False, 0
+        self._op, self._ctx, self._inputs, self._input_versions = op, ctx, inputs, input_versions
+        return self
 
     # ----------------------------------------------------------------- properties
     shape = property(lambda self: self.data.shape, doc="The shape of the data.")
@@ -180,6 +227,8 @@ class Tensor:
     size = property(lambda self: self.data.size, doc="The number of elements.")
     op = property(lambda self: self._op, doc="The Function that made this tensor, or None.")
     inputs = property(lambda self: self._inputs, doc="The tensors this one was made from.")
+    version = property(lambda self: self._version,
+                       doc="How many in-place updates (`copy_`, `add_`, ...) the data has had.")
 
     @property
     def T(self) -> Tensor:
@@ -216,6 +265,50 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    def __bool__(self) -> bool:
+        # As in NumPy and PyTorch, so that `if t == 5:` and `t in tensors` mean what they say.
+        if self.data.size != 1:
+            raise ValueError(
+                f"bool(): the truth value of a tensor of shape {self.shape} is ambiguous; only "
+                "a one-element tensor has one (use np.any or np.all on .numpy())"
+            )
+        return bool(self.data)
+
+    # ---------------------------------------------------------- in-place updates
+    def copy_(self, values) -> Tensor:
+        """Overwrite the data with `values` (broadcast to this shape), in place; returns self."""
+        return self._update_in_place(np.copyto, values, "copy_")
+
+    def add_(self, values) -> Tensor:
+        """`data += values`, in place, counted in `version`; returns self."""
+        return self._update_in_place(np.add, values, "add_")
+
+    def sub_(self, values) -> Tensor:
+        """`data -= values`, in place, counted in `version`; returns self."""
+        return self._update_in_place(np.subtract, values, "sub_")
+
+    def mul_(self, values) -> Tensor:
+        """`data *= values`, in place, counted in `version`; returns self."""
+        return self._update_in_place(np.multiply, values, "mul_")
+
+    def _update_in_place(self, update, values, method: str) -> Tensor:
+        values = values.data if isinstance(values, Tensor) else values
+        try:
+            fits = np.broadcast_shapes(np.shape(values), self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(
+                f"{method}: values of shape {np.shape(values)} do not fit a tensor of shape "
+                f"{self.shape}"
+            )
+        if update is np.copyto:
+            np.copyto(self.data, values)
+        else:
+            update(self.data, values, out=self.data)
+        self._version += 1
+        return self
+
     def __repr__(self) -> str:
         values = np.array2string(self.data, precision=4, threshold=20, separator=", ")
         made_by = f", op={self._op.__name__}" if self._op is not None else ""
@@ -251,15 +344,17 @@ class Tensor:
                 )
 
         # Tensors hash by identity, so they key the gradients being gathered directly.
+        # Gradients flow as arrays that ops and callers may still hold, so the engine
+        # never writes into one: sums make new arrays, and a leaf copies the first
+        # gradient it receives before accumulating into it (`_accumulate`).
         grads = {self: grad}
-        owned = set()  # leaves whose gathered gradient no one else holds: kept, not copied
         for node in reversed(self._topological_order()):
             grad = grads.pop(node, None)
             if grad is None:
                 continue
             op = node._op
             if op is None or node._retains_grad:
-                node._accumulate(grad, node in owned)
+                node._accumulate(grad)
             if op is None:
                 continue
             ctx = node._ctx
@@ -268,6 +363,7 @@ class Tensor:
                     f"backward(): the graph through {op.__name__} was freed by an earlier "
                     "backward(); pass retain_graph=True to the first call to walk it twice"
                 )
+            node._check_input_versions()
             input_grads = op.backward(ctx, grad)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
@@ -282,19 +378,23 @@ class Tensor:
                 if type(parent_grad) is not np.ndarray or parent_grad.shape != parent.data.shape:
                     parent_grad = _sum_to_shape(parent_grad, parent.data.shape, op, i)
                 previous = grads.get(parent)
-                if previous is not None:
-                    grads[parent] = previous + parent_grad  # a new array: ours alone
-                    if parent._op is None:
-                        owned.add(parent)
-                else:
-                    grads[parent] = parent_grad
-                    # Only leaves keep gradients, and only large arrays are worth the
-                    # check: copying a small one costs less than proving it unshared.
-                    if (parent._op is None and parent_grad.size >= 4096
-                            and _unshared(parent_grad, grad, input_grads, ctx)):
-                        owned.add(parent)
+                grads[parent] = parent_grad if previous is None else previous + parent_grad
             if not retain_graph:
-                node._ctx, node._inputs = None, ()
+                node._ctx, node._inputs, node._input_versions = None, (), ()
+
+    def _check_input_versions(self) -> None:
+        """Refuse to differentiate through an op whose input was changed in place since."""
+        for i, (tensor, recorded) in enumerate(zip(self._inputs, self._input_versions)):
+            if tensor._version != recorded:
+                what = f"{tensor.name!r}, shape {tensor.shape}" if tensor.name else \
+                    f"shape {tensor.shape}"
+                raise RuntimeError(
+                    f"backward(): {self._op.__name__}'s input {i} ({what}) was modified in "
+                    f"place after {self._op.__name__} used it: it is at version "
+                    f"{tensor._version}, {self._op.__name__} saw version {recorded}, so what "
+                    "it saved is stale. Update tensors after backward(), or run the forward "
+                    "pass again"
+                )
 
     def _topological_order(self) -> list[Tensor]:
         """Every tensor that needs a gradient, inputs before the results made from them.
@@ -318,16 +418,12 @@ class Tensor:
                 order.append(path.pop())
         return order
 
-    def _accumulate(self, grad: np.ndarray, owned: bool = False) -> None:
-        if self.grad is not None:
-            self.grad += grad
-        elif owned and grad.dtype == self.data.dtype:
-            # Nobody else holds this array: keep it rather than copy it. This saves a
-            # copy of every weight gradient on every training step.
-            self.grad = grad
-        else:
-            # A copy we own, so later accumulation can happen in place.
+    def _accumulate(self, grad: np.ndarray) -> None:
+        if self.grad is None:
+            # Always a copy, which no one else can hold: later gradients add into it.
             self.grad = np.array(grad, dtype=self.data.dtype)
+        else:
+            self.grad += grad
 
     # ------------------------------------------------------------------ operators
     def _operand(self, other) -> Tensor | np.ndarray:
@@ -423,6 +519,34 @@ class Tensor:
         """Maximum over `axis`; tied maxima share the gradient equally."""
         return ops.Max.apply(self, axis=axis, keepdims=keepdims)
 
+    def min(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Minimum over `axis`: `-max(-x)`, so tied minima share the gradient too."""
+        return -(-self).max(axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Index of the maximum over `axis` (of all elements when None): int64, no gradient."""
+        return Tensor(np.argmax(self.data, axis=axis, keepdims=keepdims), dtype=np.int64)
+
+    def var(self, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
+        """Variance over `axis`: squared deviations from the mean, summed, over `n - correction`.
+
+        `correction=1` (Bessel's correction, the unbiased estimate) is PyTorch's default;
+        `correction=0` gives NumPy's default, the mean squared deviation.
+        """
+        mean = self.mean(axis=axis, keepdims=True)
+        count = self.size // mean.size  # elements averaged into each mean
+        if count - correction <= 0:
+            raise ValueError(
+                f"var: correction={correction} needs more than {correction} elements along "
+                f"axis {axis}, got {count}"
+            )
+        deviation = self - mean
+        return (deviation * deviation).sum(axis=axis, keepdims=keepdims) / (count - correction)
+
+    def std(self, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
+        """Standard deviation, `sqrt(var(...))` (see `var` for `correction`)."""
+        return self.var(axis=axis, keepdims=keepdims, correction=correction).sqrt()
+
     def exp(self) -> Tensor:
         """e to the power of each element."""
         return ops.Exp.apply(self)
@@ -434,6 +558,10 @@ class Tensor:
     def sqrt(self) -> Tensor:
         """The square root of each element."""
         return ops.Sqrt.apply(self)
+
+    def abs(self) -> Tensor:
+        """|x| of each element (gradient `sign(x)`, 0 at 0)."""
+        return ops.Abs.apply(self)
 
     def tanh(self) -> Tensor:
         """The hyperbolic tangent of each element."""
@@ -452,6 +580,28 @@ class Tensor:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return ops.Reshape.apply(self, shape=shape)
+
+    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+        """Merge axes `start_axis` to `end_axis` (both included) into one; all by default."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        for axis in (start_axis, end_axis):
+            if not -self.ndim <= axis < self.ndim:
+                raise ValueError(f"flatten: axis {axis} is out of range for shape {self.shape}")
+        start, end, shape = start_axis % self.ndim, end_axis % self.ndim, self.shape
+        return self.reshape(*shape[:start], int(np.prod(shape[start:end + 1])), *shape[end + 1:])
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        """A new axis of length 1 at position `axis`."""
+        return self.reshape(np.expand_dims(self.data, axis).shape)
+
+    def squeeze(self, axis=None) -> Tensor:
+        """Drop axes of length 1: all of them, or those named by `axis` (an int or a tuple)."""
+        return self.reshape(np.squeeze(self.data, axis).shape)
+
+    def clone(self) -> Tensor:
+        """A copy of the data that stays in the graph (the gradient passes straight through)."""
+        return ops.Clone.apply(self)
 
     def transpose(self, *axes) -> Tensor:
         """Permute the axes (reverse them when none are given)."""
@@ -499,17 +649,6 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
     return ops.Stack.apply(*tensors, axis=axis)
-
-
-def _unshared(array: np.ndarray, received: np.ndarray, returned: tuple, ctx) -> bool:
-    """True when an op's backward returned `array` as a new array that no one else holds.
-
-    Not a view, not the gradient the op received (passed straight through), not given
-    to two inputs, and not kept in its context.
-    """
-    return (array.base is None and array is not received
-            and sum(g is array for g in returned) == 1
-            and not any(value is array for value in vars(ctx).values()))
 
 
 def _sum_to_shape(grad, shape: tuple, op: type, index: int) -> np.ndarray:

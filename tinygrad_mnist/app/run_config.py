@@ -11,7 +11,6 @@ run is validated, seeded and which data set it reads.
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
 from dataclasses import dataclass
 
@@ -37,10 +36,12 @@ class TrainConfig:
     `kernel_size`, `batch_norm`); `augment` moves each training image by up to 2 pixels;
     `optimizer` is one of `OPTIMIZERS` ("momentum" and "nesterov" are SGD with
     `momentum`); `batch_size=None` is full-batch gradient descent; `patience` (None:
-    no early stopping) watches the validation loss on a stratified `validation_fraction`
-    of the training set; `schedule` ("none", "cosine" or "step") changes the learning
-    rate once per epoch; `dataset` is a name of `datasets.DATASET_NAMES` or the path of
-    an `.npz` file (see `tinygrad_mnist.data.by_name`). Every field is checked when made.
+    no early stopping) watches the validation loss; `schedule` ("none", "cosine" or
+    "step") changes the learning rate once per epoch; `clip_grad_norm` (None: off) caps
+    each batch's gradient norm; `validation` is the number of training images held out,
+    stratified, to validate every epoch (0: none; at most half the training set, see
+    `validation_size`); `dataset` is a name of `data.by_name.DATASET_NAMES` or the path
+    of an `.npz` file. Every field is checked when made.
     """
 
     model: str = _DEFAULTS["model"]
@@ -58,7 +59,8 @@ class TrainConfig:
     schedule: str = _DEFAULTS["schedule"]
     patience: int | None = _DEFAULTS["patience"]
     augment: bool = _DEFAULTS["augment"]
-    validation_fraction: float = 0.0
+    clip_grad_norm: float | None = _DEFAULTS["clip_grad_norm"]
+    validation: int = 5000
     seed: int = 0
     dataset: str = "mnist"
 
@@ -66,13 +68,13 @@ class TrainConfig:
         for name in ("hidden_sizes", "channels"):
             if isinstance(getattr(self, name), (list, tuple)):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
-        if not _is_number(self.validation_fraction) or not 0 <= self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction: expected a number in [0, 1), "
-                             f"got {self.validation_fraction!r}")
-        if self.patience is not None and self.validation_fraction == 0:
+        if not _is_int(self.validation) or self.validation < 0:
+            raise ValueError(f"validation: expected a number of images >= 0, "
+                             f"got {self.validation!r}")
+        if self.patience is not None and self.validation == 0:
             raise ValueError(
                 f"patience: early stopping (patience={self.patience}) needs validation data; "
-                "set validation_fraction above 0 (e.g. 0.1)"
+                "hold out some images (validation above 0, e.g. 5000)"
             )
         if not _is_int(self.seed) or self.seed < 0:
             raise ValueError(f"seed: expected an int >= 0, got {self.seed!r}")
@@ -124,7 +126,13 @@ class TrainConfig:
             "patience": self.patience,
             "schedule": self.schedule,
             "augment": self.augment,
+            "clip_grad_norm": self.clip_grad_norm,
         }
+
+    def validation_size(self, train_size: int) -> int:
+        """The images held out of `train_size` for validation: `validation`, but at most
+        half, so a small data set (say, `synthetic`) still trains on most of its images."""
+        return min(self.validation, train_size // 2)
 
     def build(self, input_size: int = 784, num_classes: int = 10, callbacks=(),
               seed=None, input_shape=None) -> builders.TrainingSetup:
@@ -141,8 +149,4 @@ class TrainConfig:
 
 def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 

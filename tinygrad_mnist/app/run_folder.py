@@ -1,12 +1,15 @@
 """A run folder: everything one `tinygrad-mnist train` run leaves behind.
 
     runs/20250101-120000/
+        config.json             the `TrainConfig` (written first), so the model can be rebuilt
+        checkpoint.npz          the whole training state after the last finished epoch,
+                                so `train --resume` goes on after a crash or a kill
         model.npz               the weights (`Layer.save`)
-        config.json             the `TrainConfig`, so `load_run_model` can rebuild the model
         history.json            per-epoch losses, accuracies, seconds, learning rates
         metrics.json            test accuracy, per-class accuracy, confusion matrix
         report.md               all of it for people to read, the figures embedded
-        learning_curves.png  predictions.png  confusion_matrix.png  true_vs_predicted.png
+        learning_curves.png  mistakes.png  predictions.png  confusion_matrix.png
+        true_vs_predicted.png
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +31,14 @@ __all__ = [
     "Evaluation",
     "evaluate",
     "load_run_model",
+    "model_file",
     "new_run_folder",
+    "read_run_config",
+    "run_class_names",
     "prepare_run_folder",
     "render_report",
+    "save_model_first",
+    "write_config",
     "write_run_folder",
 ]
 
@@ -40,8 +47,10 @@ CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
+CHECKPOINT_FILE = "checkpoint.npz"
 FIGURES = {
     "learning_curves.png": "Learning curves",
+    "mistakes.png": "The most confident mistakes",
     "predictions.png": "Predictions on test images",
     "confusion_matrix.png": "Confusion matrix",
     "true_vs_predicted.png": "True vs predicted labels",
@@ -64,6 +73,11 @@ class Evaluation:
         from tinygrad_mnist.train.metrics import accuracy
 
         return accuracy(self.labels, self.predictions)
+
+    @property
+    def diverged(self) -> bool:
+        """True when the model's outputs are not finite (NaN): it has no accuracy."""
+        return not np.isfinite(self.probabilities).all()
 
     @property
     def num_classes(self) -> int:
@@ -123,6 +137,26 @@ def _write_json(path: Path, data) -> None:
     atomic_write_text(path, json.dumps(data, indent=1) + "\n")
 
 
+def save_model_first(folder, *, model, config: TrainConfig, history) -> None:
+    """Write the model, its config and its history: what a run must never lose.
+
+    Called as soon as training ends, before the (interruptible) test evaluation;
+    `write_run_folder` writes them again beside the rest.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / MODEL_FILE)
+    _write_json(folder / CONFIG_FILE, config.to_dict())
+    _write_json(folder / HISTORY_FILE, history.to_dict())
+
+
+def write_config(folder, config: TrainConfig) -> Path:
+    """Write `config.json` into `folder`: first of all, so a killed run can be resumed."""
+    path = Path(folder) / CONFIG_FILE
+    _write_json(path, config.to_dict())
+    return path
+
+
 def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation: Evaluation,
                      class_names=None, dataset_label: str | None = None) -> dict[str, Path]:
     """Write the model, config, history, test metrics, figures and report into `folder`.
@@ -143,7 +177,16 @@ def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation:
         _write_json(folder / name, data)
         written[name] = folder / name
 
+    from tinygrad_mnist.train.metrics import confident_mistakes
+
+    mistakes = confident_mistakes(evaluation.labels, evaluation.probabilities)
+    mistakes = mistakes[:PREDICTIONS_SHOWN]
     figures = {
+        "mistakes.png": lambda path: viz.plot_predictions(
+            evaluation.images[mistakes], evaluation.labels[mistakes],
+            evaluation.predictions[mistakes], n=len(mistakes),
+            probabilities=evaluation.probabilities[mistakes], class_names=class_names,
+            title="The most confident mistakes", path=path),
         "predictions.png": lambda path: viz.plot_predictions(
             evaluation.images, evaluation.labels, evaluation.predictions,
             n=min(PREDICTIONS_SHOWN, len(evaluation.labels)),
@@ -154,8 +197,11 @@ def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation:
             evaluation.labels, evaluation.predictions, num_classes=evaluation.num_classes,
             class_names=class_names, path=path),
     }
+    if not len(mistakes):  # every test image right: no mistakes to show
+        del figures["mistakes.png"]
     if history.epochs_run:  # a run stopped before its first epoch ended has no curves
-        figures["learning_curves.png"] = lambda path: viz.plot_learning_curves(history, path=path)
+        figures["learning_curves.png"] = lambda path: viz.plot_learning_curves(
+            history, test_accuracy=evaluation.accuracy, path=path)
     for name, draw in figures.items():
         draw(folder / name)
         written[name] = folder / name
@@ -171,7 +217,8 @@ def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation:
 def _metrics(evaluation: Evaluation, class_names) -> dict:
     names = _class_names(class_names, evaluation.num_classes)
     return {
-        "test_accuracy": evaluation.accuracy,
+        "test_accuracy": None if evaluation.diverged else evaluation.accuracy,
+        "diverged": evaluation.diverged,
         "test_images": int(len(evaluation.labels)),
         "class_names": names,
         "per_class_accuracy": [None if np.isnan(a) else float(a)
@@ -194,6 +241,9 @@ def render_report(title: str, config: TrainConfig, history, evaluation: Evaluati
     lines = [
         f"# Training run {title}",
         "",
+        f"**Diverged**: the model's outputs are not finite (NaN), so it has no test accuracy "
+        f"on the {len(evaluation.labels):,} {dataset_label} test images."
+        if evaluation.diverged else
         f"**Test accuracy: {evaluation.accuracy:.2%}** on {len(evaluation.labels):,} "
         f"{dataset_label} test images.",
         "",
@@ -220,6 +270,9 @@ def render_report(title: str, config: TrainConfig, history, evaluation: Evaluati
         lines += ["", f"## {FIGURES[name]}", "", f"![{FIGURES[name]}]({name})"]
         if name == "learning_curves.png":
             lines += ["", *_history_table(history)]
+        elif name == "mistakes.png":
+            lines += ["", "The test images the model gets wrong with the highest confidence, "
+                      "most confident first."]
         elif name == "predictions.png":
             lines += ["", f"The first {min(PREDICTIONS_SHOWN, len(evaluation.labels))} test "
                       "images; mistakes are framed in red. Only the mistakes: "
@@ -265,42 +318,78 @@ def _per_class_table(evaluation: Evaluation, names: list[str]) -> list[str]:
     return lines
 
 
-def load_run_model(model_path):
-    """The model saved at `model_path` and its `TrainConfig`, read from `config.json` beside it.
+def model_file(path) -> Path:
+    """The `model.npz` that `path` names: the file itself, or the one in a run folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+        if not path.is_file():
+            raise FileNotFoundError(2, "no model.npz in this folder (not a finished run)",
+                                    str(path.parent))
+    elif not path.is_file():
+        raise FileNotFoundError(2, "no such model file or run folder", str(path))
+    return path
 
-    Errors name the file: a missing model, a missing or invalid `config.json`, or
-    weights that do not fit the architecture the config describes.
-    """
-    model_path = Path(model_path)
-    if not model_path.is_file():
-        raise FileNotFoundError(2, "no such model file", str(model_path))
-    config_path = model_path.with_name(CONFIG_FILE)
+
+def read_run_config(folder) -> TrainConfig:
+    """The `TrainConfig` in `folder/config.json`; errors name the file."""
+    config_path = Path(folder) / CONFIG_FILE
     if not config_path.is_file():
         raise ValueError(
-            f"model: {str(model_path)!r} has no {CONFIG_FILE} beside it, so its architecture "
-            "is unknown; pass the model.npz of a run folder written by 'tinygrad-mnist train'"
+            f"run: {str(Path(folder))!r} has no {CONFIG_FILE}, so its model is unknown; give "
+            "a run folder written by 'tinygrad-mnist train' (or its model.npz)"
         )
     try:
         config = TrainConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"config: {str(config_path)!r} is not valid JSON ({error})") from None
+    except RecursionError:
+        raise ValueError(f"config: {str(config_path)!r} is nested too deeply to be a run "
+                         "configuration") from None
     except (TypeError, ValueError) as error:
         raise ValueError(f"config: {str(config_path)!r} is not a run configuration: {error}") \
             from None
-    from tinygrad_mnist.npz import read_npz
+    return config
 
-    if not zipfile.is_zipfile(model_path):  # checked first: NumPy leaks the file of a bad one
-        raise ValueError(f"model: {str(model_path)!r} is not an .npz archive")
-    state = read_npz(model_path)
+
+def run_class_names(model_path) -> list[str] | None:
+    """The class names the run's `metrics.json` records (None when there is none)."""
+    path = model_file(model_path).with_name(METRICS_FILE)
+    try:
+        names = json.loads(path.read_text(encoding="utf-8")).get("class_names")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return [str(name) for name in names] if isinstance(names, list) else None
+
+
+def load_run_model(model_path):
+    """The model of a run and its `TrainConfig`, read from `config.json` beside it.
+
+    `model_path` is a `model.npz` or the run folder holding one. Errors name the
+    file: a missing model, a missing or invalid `config.json`, or weights that do not
+    fit the architecture the config describes.
+    """
+    model_path = model_file(model_path)
+    config = read_run_config(model_path.parent)
+    config_path = model_path.with_name(CONFIG_FILE)
+    from tinygrad_mnist.npz import npz_headers
+
+    # Only the headers first: the architecture comes from them and the config, and a file
+    # that does not fit it is refused before any array is decompressed.
+    declared = npz_headers(model_path)
     if config.model == "cnn":
-        input_shape = _cnn_input_shape(state, config, model_path)
+        input_shape, num_classes = _cnn_shapes(declared, config, model_path)
         input_size = int(np.prod(input_shape))
     else:
-        input_shape, input_size = None, _input_size(state, model_path)
-    model = config.build(input_size=input_size, num_classes=_output_size(state),
-                         input_shape=input_shape).model
+        weights = _layer_weights(declared, model_path)
+        input_shape, input_size, num_classes = None, weights[0][1][0], weights[-1][1][1]
     try:
-        model.load_state_dict(state)
+        model = config.build(input_size=input_size, num_classes=num_classes,
+                             input_shape=input_shape).model
+    except ValueError as error:  # e.g. layers too large for this machine
+        raise ValueError(f"config: {str(config_path)!r}: {error}") from None
+    try:
+        model.load(model_path)
     except ValueError as error:
         raise ValueError(
             f"model: {str(model_path)!r} does not match its {CONFIG_FILE}: {error}"
@@ -308,35 +397,39 @@ def load_run_model(model_path):
     return model, config
 
 
-def _input_size(state: dict, path: Path) -> int:
-    first = state.get("0.weight")
-    if first is None or first.ndim != 2:
+def _layer_weights(declared: dict, path: Path) -> list[tuple[int, tuple]]:
+    """(layer number, shape) of each 2-D `N.weight` entry, in layer order; others refused."""
+    weights = []
+    for name, (shape, _) in declared.items():
+        number, _, kind = name.partition(".")
+        if not (number.isdigit() and kind in ("weight", "bias")):
+            raise ValueError(f"model: {str(path)!r} holds {name!r}, which is no MLP parameter "
+                             "(expected names like '0.weight' and '0.bias')")
+        if kind == "weight" and len(shape) == 2:
+            weights.append((int(number), tuple(shape)))
+    if not any(number == 0 for number, _ in weights):
         raise ValueError(f"model: {str(path)!r} holds no MLP weights (no 2-D '0.weight')")
-    return int(first.shape[0])
+    return sorted(weights)
 
 
-def _cnn_input_shape(state: dict, config: TrainConfig, path: Path) -> tuple[int, int, int]:
-    """The (channels, height, width) a CNN's weights were made for, assuming square images.
+def _cnn_shapes(declared: dict, config: TrainConfig, path: Path):
+    """`((channels, height, width), classes)` a CNN's weights were made for (square images).
 
     The first convolution gives the channels; the first Dense layer's inputs, the side of
     the pooled images, which each of the `len(config.channels)` blocks halved.
     """
-    first = state.get("0.weight")
-    dense = [state[name] for name in sorted(state, key=lambda name: int(name.split(".")[0]))
-             if name.endswith("weight") and state[name].ndim == 2]
-    if first is None or first.ndim != 4 or not dense:
+    shapes = {name: tuple(shape) for name, (shape, _) in declared.items()}
+    first = shapes.get("0.weight")
+    numbered = sorted((int(name.partition(".")[0]), shape) for name, shape in shapes.items()
+                      if name.partition(".")[0].isdigit() and name.endswith(".weight")
+                      and len(shape) == 2)
+    if first is None or len(first) != 4 or not numbered:
         raise ValueError(f"model: {str(path)!r} holds no CNN weights (no 4-D '0.weight' and "
                          "Dense weights after it)")
-    pooled = dense[0].shape[0] / config.channels[-1]
-    side = math.isqrt(int(pooled))
-    if side * side != pooled:
+    features = numbered[0][1][0]
+    side = math.isqrt(features // config.channels[-1])
+    if side * side * config.channels[-1] != features:
         raise ValueError(f"model: {str(path)!r} was not made for square images ("
-                         f"{dense[0].shape[0]} features after the convolutions)")
-    return int(first.shape[1]), side * 2 ** len(config.channels), side * 2 ** len(config.channels)
-
-
-def _output_size(state: dict) -> int:
-    weights = [name for name, array in state.items() if name.endswith("weight")
-               and array.ndim == 2]
-    last = max(weights, key=lambda name: int(name.split(".")[0]))
-    return int(state[last].shape[1])
+                         f"{features} features after the convolutions)")
+    side *= 2 ** len(config.channels)
+    return (int(first[1]), side, side), int(numbered[-1][1][1])

@@ -9,6 +9,7 @@ from tinygrad_mnist.data.checksums import FASHION_MNIST_SHA256, MNIST_SHA256, Ch
 from tinygrad_mnist.data.dataset import Dataset
 from tinygrad_mnist.data.fetch import FetchError
 from tinygrad_mnist.data.idx import read_idx, write_idx
+from tinygrad_mnist.data.images import frame_digit, read_digit_image
 from tinygrad_mnist.data.mnist import (
     FASHION_MNIST,
     MNIST,
@@ -45,10 +46,12 @@ __all__ = [
     "default_cache_dir",
     "fetch_dataset",
     "fetch_mnist",
+    "frame_digit",
     "load_fashion_mnist",
     "load_mnist",
     "one_hot",
     "prepare_images",
+    "read_digit_image",
     "read_idx",
     "read_mnist_csv",
     "read_mnist_idx",

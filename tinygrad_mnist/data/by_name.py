@@ -4,7 +4,8 @@
     fashion-mnist    the same for Fashion-MNIST (`data.load_fashion_mnist`)
     synthetic        small generated MNIST-shaped images, made in milliseconds, no download
     PATH.npz         your own images: arrays train_images, train_labels, test_images,
-                     test_labels (and optionally class_names)
+                     test_labels (and optionally class_names); labels 0..MAX_CLASSES-1
+                     (at most 1000 classes)
 
 `synthetic` lets the whole tool run offline in seconds: the test suite and the examples'
 quick mode use it, and so can you, to try a command before MNIST is fetched.
@@ -12,16 +13,19 @@ quick mode use it, and so can you, to try a command before MNIST is fetched.
 
 from __future__ import annotations
 
+import math
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from tinygrad_mnist.atomic import atomic_write
+
 __all__ = [
     "DATASET_NAMES",
     "FASHION_MNIST_CLASSES",
+    "MAX_CLASSES",
     "ImageDataset",
     "NPZ_KEYS",
     "load_named_dataset",
@@ -31,6 +35,9 @@ __all__ = [
 ]
 
 DATASET_NAMES = ("mnist", "fashion-mnist", "synthetic")
+# Labels are class numbers 0..MAX_CLASSES-1: a label beyond (a pixel value, an id, a
+# corrupt byte) would otherwise make a model with that many outputs.
+MAX_CLASSES = 1000
 NPZ_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
                          "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -50,6 +57,11 @@ class ImageDataset:
     test_labels: np.ndarray
     class_names: tuple[str, ...]
     title: str
+
+    def __post_init__(self) -> None:
+        train, test = self.train_images.shape, self.test_images.shape
+        if math.prod(train[1:]) != math.prod(test[1:]):  # flattened rows count as their pixels
+            raise ValueError(_sizes_differ(self.title, train, test))
 
     @property
     def num_classes(self) -> int:
@@ -135,43 +147,32 @@ def synthetic_digits(n_train: int = 2000, n_test: int = 500, num_classes: int = 
 def save_npz_dataset(path, dataset: ImageDataset) -> Path:
     """Write `dataset` as an `.npz` that `load_npz_dataset` (and `--dataset PATH`) reads."""
     path = Path(path)
-    np.savez_compressed(path, train_images=dataset.train_images,
-                        train_labels=dataset.train_labels, test_images=dataset.test_images,
-                        test_labels=dataset.test_labels,
-                        class_names=np.array(dataset.class_names, dtype=str))
+    with atomic_write(path) as file:  # a failed write leaves an earlier file whole
+        np.savez_compressed(file, train_images=dataset.train_images,
+                            train_labels=dataset.train_labels, test_images=dataset.test_images,
+                            test_labels=dataset.test_labels,
+                            class_names=np.array(dataset.class_names, dtype=str))
     return path
 
 
 def load_npz_dataset(path) -> ImageDataset:
     """An `ImageDataset` from an `.npz` holding `NPZ_KEYS` (and optionally `class_names`).
 
-    Images are uint8, either (n, h, w) or flattened (n, h*w) with square images; labels
-    are integers from 0. Every problem is a ValueError naming the file and the array.
+    Images are uint8, either (n, h, w) or flattened (n, h*w) with square images, of one
+    size in both sets; labels are integers 0..`MAX_CLASSES`-1. Every problem is a
+    ValueError naming the file and the array; what the array headers declare is checked
+    before any array is decompressed, and other arrays in the file are not read.
     """
     from tinygrad_mnist.npz import read_npz
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(2, "no such data file", str(path))
-    if not zipfile.is_zipfile(path):  # checked first: NumPy leaks the file of a bad archive
-        raise ValueError(f"dataset: {str(path)!r} is not an .npz archive")
-    arrays = read_npz(path)
-    missing = [key for key in NPZ_KEYS if key not in arrays]
-    if missing:
-        raise ValueError(f"dataset: {str(path)!r} lacks the arrays {missing}; an .npz data set "
-                         f"holds {', '.join(NPZ_KEYS)}")
+    arrays = read_npz(path, check=lambda declared: _check_declared(declared, path))
     split = {}
     for part in ("train", "test"):
         images = _square_images(arrays[f"{part}_images"], f"{path}: {part}_images")
-        labels = np.asarray(arrays[f"{part}_labels"])
-        if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(labels) != len(images):
-            raise ValueError(
-                f"dataset: {str(path)!r}: {part}_labels must be {len(images)} integer labels "
-                f"(one per image), got {labels.dtype} of shape {labels.shape}"
-            )
-        if labels.size and labels.min() < 0:
-            raise ValueError(f"dataset: {str(path)!r}: {part}_labels has a negative label")
-        split[part] = (images, labels.astype(np.int64))
+        split[part] = (images, _class_numbers(arrays[f"{part}_labels"], f"{part}_labels", path))
     num_classes = int(max(split["train"][1].max(initial=0), split["test"][1].max(initial=0))) + 1
     names = tuple(str(c) for c in range(num_classes))
     if "class_names" in arrays:
@@ -180,6 +181,68 @@ def load_npz_dataset(path) -> ImageDataset:
             raise ValueError(f"dataset: {str(path)!r}: class_names has {len(names)} names but "
                              f"the labels go up to {num_classes - 1}")
     return ImageDataset(*split["train"], *split["test"], names, path.name)
+
+
+def _check_declared(declared: dict, path: Path) -> list[str]:
+    """Refuse, from the array headers alone, a file that cannot be a data set; what to read."""
+    missing = [key for key in NPZ_KEYS if key not in declared]
+    if missing:
+        raise ValueError(f"dataset: {str(path)!r} lacks the arrays {missing}; an .npz data set "
+                         f"holds {', '.join(NPZ_KEYS)}")
+    pixels = {}
+    for part in ("train", "test"):
+        shape, dtype = declared[f"{part}_images"]
+        if dtype != np.uint8:
+            raise ValueError(f"dataset: {path}: {part}_images must be uint8 pixels 0..255, "
+                             f"got {dtype}")
+        if len(shape) not in (2, 3) or shape[0] == 0:
+            raise ValueError(f"dataset: {path}: {part}_images must be (n, height, width) or "
+                             f"(n, pixels) with n > 0, got shape {shape}")
+        pixels[part] = math.prod(shape[1:])
+        labels_shape, labels_dtype = declared[f"{part}_labels"]
+        if labels_shape != shape[:1] or labels_dtype.kind not in "iu":
+            raise ValueError(
+                f"dataset: {str(path)!r}: {part}_labels must be {shape[0]} integer labels "
+                f"(one per image), got {labels_dtype} of shape {labels_shape}"
+            )
+    if pixels["train"] != pixels["test"]:
+        raise ValueError(_sizes_differ(repr(str(path)), declared["train_images"][0],
+                                       declared["test_images"][0]))
+    if "class_names" in declared:
+        shape, dtype = declared["class_names"]
+        if dtype.kind not in "US":
+            raise ValueError(f"dataset: {str(path)!r}: class_names must be strings, "
+                             f"got {dtype}")
+        if math.prod(shape) > MAX_CLASSES:
+            raise ValueError(f"dataset: {str(path)!r}: class_names holds {math.prod(shape)} "
+                             f"names, more than the {MAX_CLASSES} classes a data set may have")
+    return [*NPZ_KEYS, "class_names"]
+
+
+def _class_numbers(labels: np.ndarray, name: str, path: Path) -> np.ndarray:
+    """`labels` as int64, or a ValueError naming the first label that is no class number."""
+    bad = (labels < 0) | (labels >= MAX_CLASSES)
+    if bad.any():
+        index = int(np.argmax(bad))
+        value = labels[index]
+        why = "a negative label" if value < 0 else (
+            f"beyond the {MAX_CLASSES} classes a data set may have (MAX_CLASSES)")
+        raise ValueError(f"dataset: {str(path)!r}: {name}[{index}] is {value}, {why}; labels "
+                         f"are class numbers 0 to {MAX_CLASSES - 1}")
+    return labels.astype(np.int64)
+
+
+def _sizes_differ(what: str, train_shape: tuple, test_shape: tuple) -> str:
+    return (f"dataset: {what}: train images are {_image_size(train_shape)} but test images "
+            f"are {_image_size(test_shape)}; both sets need images of one size")
+
+
+def _image_size(shape: tuple) -> str:
+    """"28x28" for images (n, 28, 28) or rows (n, 784); "30 pixels" for rows of another length."""
+    if len(shape) == 2:
+        side = math.isqrt(shape[1])
+        return f"{side}x{side}" if side * side == shape[1] else f"{shape[1]} pixels"
+    return "x".join(map(str, shape[1:]))
 
 
 def _square_images(images: np.ndarray, what: str) -> np.ndarray:

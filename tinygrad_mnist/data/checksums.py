@@ -33,6 +33,16 @@ FASHION_MNIST_SHA256 = MappingProxyType({
 })
 
 
+# The byte counts of those files (the same for both data sets): a source that delivers
+# more is stopped there, so a gzip bomb never fills the disk before its hash is checked.
+IDX_SIZES = MappingProxyType({
+    TRAIN_IMAGES: 16 + 60_000 * 28 * 28,
+    TRAIN_LABELS: 8 + 60_000,
+    TEST_IMAGES: 16 + 10_000 * 28 * 28,
+    TEST_LABELS: 8 + 10_000,
+})
+
+
 class ChecksumError(ValueError):
     """A file's bytes are not the ones expected: its SHA-256 digest differs."""
 
@@ -55,15 +65,21 @@ def sha256_file(path: str | os.PathLike) -> str:
 class HashingWriter:
     """A binary stream that hashes what passes through it on its way to `stream`.
 
-    Lets a file be checked while it is written, without reading it back.
+    Lets a file be checked while it is written, without reading it back. With a
+    `limit`, a write that would pass it is a ValueError (naming `what`) instead.
     """
 
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: BinaryIO, limit: int | None = None, what: str = "data"):
         self._stream = stream
         self._digest = hashlib.sha256()
+        self._limit, self._what, self._count = limit, what, 0
 
     def write(self, data) -> int:
         """Hash `data` and write it on; return the number of bytes written."""
+        self._count += len(data)
+        if self._limit is not None and self._count > self._limit:
+            raise ValueError(f"{self._what}: more than the expected {self._limit:,} bytes; "
+                             "stopped there")
         self._digest.update(data)
         return self._stream.write(data)
 

@@ -38,16 +38,25 @@ class FetchError(OSError):
 
 
 def _fetch_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
-                sources: Sequence[Source], *, hint: str = "") -> Path:
+                 sources: Sequence[Source], *, hint: str = "",
+                 sizes: Mapping[str, int] | None = None) -> Path:
     """Make `cache_dir` hold every file named in `checksums` with that SHA-256; return it.
 
-    Files already cached and intact are kept. Each missing one is asked of the
-    `sources` in order until one delivers the right bytes; a source that is
-    unreachable as a whole is not asked again. Raises `FetchError` (ending with
+    Files already cached and intact are kept; when all are, nothing is locked or
+    written (a read-only cache works). Each missing one is asked of the `sources` in
+    order until one delivers the right bytes; a source that is unreachable as a whole
+    is not asked again, and one that delivers more than `sizes[name]` bytes is stopped
+    there. Logs (INFO) where each file came from. Raises `FetchError` (ending with
     `hint`) naming the files no source could deliver.
     """
     cache_dir = Path(cache_dir)
+    _check_folder(cache_dir)
+    if all(_matches(cache_dir / name, digest) for name, digest in checksums.items()):
+        logger.info("%s already holds the %d files, verified; nothing fetched", cache_dir,
+                    len(checksums))
+        return cache_dir
     cache_dir.mkdir(parents=True, exist_ok=True)
+    sizes = sizes or {}
     with FileLock(cache_dir / LOCK_NAME):
         for partial in remove_partial_files(cache_dir):
             logger.info("removed %s, left by an interrupted fetch", partial)
@@ -57,14 +66,14 @@ def _fetch_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
         for source in sources:
             for name in list(missing):
                 try:
-                    _store(source, name, cache_dir / name, checksums[name])
+                    _store(source, name, cache_dir / name, checksums[name], sizes.get(name))
                 except SourceUnavailable as error:
                     failures.append(f"{source}: {error}")
                     logger.warning("%s is unavailable: %s", source, error)
                     break
                 except SOURCE_FAILURES as error:
                     failures.append(f"{source}, {name}: {error}")
-                    log = logger.info if isinstance(error, FileNotFoundError) else logger.warning
+                    log = logger.debug if isinstance(error, FileNotFoundError) else logger.warning
                     log("%s could not provide %s: %s", source, name, error)
                     continue
                 logger.info("cached %s from %s", name, source)
@@ -74,6 +83,20 @@ def _fetch_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
             raise FetchError(f"could not get {', '.join(missing)} into {cache_dir}; "
                              f"tried:\n{tried}" + (f"\n{hint}" if hint else ""))
     return cache_dir
+
+
+def _check_folder(cache_dir: Path) -> None:
+    """Refuse a cache folder that cannot exist because it, or a folder above it, is a file."""
+    for folder in (cache_dir, *cache_dir.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ValueError(f"cache_dir: {cache_dir} cannot be a folder: {folder} is a file")
+            return
+
+
+def _matches(path: Path, digest: str) -> bool:
+    """Whether `path` exists with SHA-256 `digest` (changes nothing, needs no lock)."""
+    return path.is_file() and sha256_file(path) == digest
 
 
 def _intact(path: Path, digest: str) -> bool:
@@ -88,9 +111,9 @@ def _intact(path: Path, digest: str) -> bool:
     return False
 
 
-def _store(source: Source, name: str, path: Path, digest: str) -> None:
+def _store(source: Source, name: str, path: Path, digest: str, size: int | None) -> None:
     with atomic_write(path) as file:
-        written = HashingWriter(file)
+        written = HashingWriter(file, limit=size, what=f"{name} from {source}")
         source.provide(name, written)
         # Raising here, inside atomic_write, deletes the bad bytes before they are cached.
         check_sha256(written.hexdigest(), digest, f"{name} from {source}")
@@ -117,14 +140,16 @@ def _read_cached(checksums: Mapping[str, str],
 
 
 def _load_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
-               sources: Sequence[Source], *, hint: str = "") -> dict[str, np.ndarray]:
+                sources: Sequence[Source], *, hint: str = "",
+                sizes: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
     """The arrays of the files in `checksums`, from the cache, filled from `sources` if need be."""
+    _check_folder(Path(cache_dir))
     arrays = _read_cached(checksums, cache_dir)
     if arrays is None and not sources:
         raise FetchError(f"{cache_dir} does not hold the files {', '.join(checksums)}, intact, "
                          "and no source is allowed" + (f"\n{hint}" if hint else ""))
     if arrays is None:
-        _fetch_files(checksums, cache_dir, sources, hint=hint)
+        _fetch_files(checksums, cache_dir, sources, hint=hint, sizes=sizes)
         arrays = _read_cached(checksums, cache_dir)
     if arrays is None:  # another process broke a file between our fill and our read
         raise FetchError(f"the files in {cache_dir} changed while they were being read")

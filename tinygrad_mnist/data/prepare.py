@@ -13,7 +13,8 @@ def prepare_images(images, flatten: bool = True, layout: str | None = None) -> n
     `layout` says what shape comes out: "flat" gives one row per image, (n, 784) for
     MNIST, what an MLP eats; "nchw" gives (n, 1, 28, 28), one channel axis added to
     grey images (n, height, width), what a CNN eats; "keep" keeps the shape given.
-    `flatten` is the older spelling: True means "flat", False "keep".
+    `flatten` is the older spelling: True means "flat", False "keep". One 28x28 image
+    is a batch of one.
     """
     if layout is None:
         layout = "flat" if flatten else "keep"
@@ -22,6 +23,8 @@ def prepare_images(images, flatten: bool = True, layout: str | None = None) -> n
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise TypeError(f"images: expected uint8 pixel values 0..255, got dtype {images.dtype}")
+    if images.shape == (28, 28):  # one image, not 28 rows of 28 pixels
+        images = images[np.newaxis]
     if images.ndim < 2:
         raise ValueError(f"images: expected shape (n, ...) with one image per row, "
                          f"got shape {images.shape}")

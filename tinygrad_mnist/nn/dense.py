@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_mnist.checks import check_positive_int
-from tinygrad_mnist.nn.init import get_initializer
+from tinygrad_mnist.memory import check_fits
+from tinygrad_mnist.nn.init import draw, get_initializer
 from tinygrad_mnist.nn.layer import Layer
 from tinygrad_mnist.tensor import Function, Tensor
 
@@ -54,10 +55,11 @@ class Dense(Layer):
                  init="he_uniform", seed=None, dtype=np.float32):
         self.in_features = check_positive_int("in_features", in_features, "Dense")
         self.out_features = check_positive_int("out_features", out_features, "Dense")
-        initializer = get_initializer(init)
-        rng = np.random.default_rng(seed)
+        get_initializer(init)  # a bad name is an error before anything is allocated
         shape = (self.in_features, self.out_features)
-        weight = np.asarray(initializer(shape, rng), dtype=dtype)
+        check_fits(parameter_bytes([self.in_features, self.out_features], bias, dtype),
+                   f"Dense({self.in_features}, {self.out_features})")
+        weight = draw(init, shape, np.random.default_rng(seed), dtype)
         if weight.shape != shape:
             raise ValueError(f"Dense: init returned shape {weight.shape}, expected {shape}")
         self.weight = Tensor(weight, requires_grad=True)
@@ -71,3 +73,10 @@ class Dense(Layer):
 
     def extra_repr(self) -> str:
         return f"{self.in_features} -> {self.out_features}, bias={self.bias is not None}"
+
+
+def parameter_bytes(sizes, bias: bool = True, dtype=np.float32) -> int:
+    """The bytes of the parameters of Dense layers `sizes[0] -> sizes[1] -> ...`."""
+    count = sum(fan_in * fan_out + (fan_out if bias else 0)
+                for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
+    return count * np.dtype(dtype).itemsize

@@ -1,4 +1,6 @@
-"""Weight initialisers: each is `(shape, rng) -> ndarray` and addressable by name.
+"""Weight initialisers: each is `(shape, rng, dtype=float64) -> ndarray` and addressable by name.
+
+Any callable `(shape, rng) -> array` works as an initialiser too (`draw` converts it).
 
 For a weight of shape `(fan_in, fan_out)` (the layout `Dense` uses: `x @ W`), the
 last axis is the output and the rest the input. He/Kaiming keeps the variance of
@@ -7,6 +9,7 @@ activations steady through ReLU layers; Xavier/Glorot through tanh and sigmoid.
 
 from __future__ import annotations
 
+import inspect
 from types import MappingProxyType
 
 import numpy as np
@@ -20,38 +23,55 @@ def _fans(shape) -> tuple[int, int]:
     return int(np.prod(shape[:-1])), int(shape[-1])
 
 
-def he_uniform(shape, rng: np.random.Generator) -> np.ndarray:
+def he_uniform(shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
     """Uniform in [-b, b] with b = sqrt(6 / fan_in) (He et al., 2015)."""
-    bound = np.sqrt(6.0 / _fans(shape)[0])
-    return rng.uniform(-bound, bound, size=shape)
+    return _uniform(shape, rng, np.sqrt(6.0 / _fans(shape)[0]), dtype)
 
 
-def he_normal(shape, rng: np.random.Generator) -> np.ndarray:
+def he_normal(shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
     """Normal with standard deviation sqrt(2 / fan_in) (He et al., 2015)."""
-    return rng.normal(0.0, np.sqrt(2.0 / _fans(shape)[0]), size=shape)
+    return _normal(shape, rng, np.sqrt(2.0 / _fans(shape)[0]), dtype)
 
 
-def xavier_uniform(shape, rng: np.random.Generator) -> np.ndarray:
+def xavier_uniform(shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
     """Uniform in [-b, b] with b = sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio, 2010)."""
-    fan_in, fan_out = _fans(shape)
-    bound = np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-bound, bound, size=shape)
+    return _uniform(shape, rng, np.sqrt(6.0 / sum(_fans(shape))), dtype)
 
 
-def xavier_normal(shape, rng: np.random.Generator) -> np.ndarray:
+def xavier_normal(shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
     """Normal with standard deviation sqrt(2 / (fan_in + fan_out)) (Glorot and Bengio, 2010)."""
-    fan_in, fan_out = _fans(shape)
-    return rng.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out)), size=shape)
+    return _normal(shape, rng, np.sqrt(2.0 / sum(_fans(shape))), dtype)
 
 
-def zeros(shape, rng: np.random.Generator | None = None) -> np.ndarray:
+def zeros(shape, rng: np.random.Generator | None = None, dtype=np.float64) -> np.ndarray:
     """All zeros (biases; never for weights, which would then all learn the same thing)."""
-    return np.zeros(shape)
+    return np.zeros(shape, dtype)
 
 
-def normal(shape, rng: np.random.Generator, sigma: float = 0.001) -> np.ndarray:
+def normal(shape, rng: np.random.Generator, sigma: float = 0.001, dtype=np.float64) -> np.ndarray:
     """Normal with standard deviation `sigma`, 0.001 by default: the seed project's choice."""
-    return rng.normal(0.0, sigma, size=shape)
+    return _normal(shape, rng, sigma, dtype)
+
+
+# Drawn in the target dtype and scaled in place: a float32 weight never exists as float64
+# first (twice the memory). In float64 the numbers are exactly those of rng.uniform/normal.
+def _uniform(shape, rng, bound, dtype) -> np.ndarray:
+    values = rng.random(shape, dtype=_drawable(dtype))
+    values *= 2 * bound
+    values -= bound
+    return values.astype(dtype, copy=False)
+
+
+def _normal(shape, rng, sigma, dtype) -> np.ndarray:
+    values = rng.standard_normal(shape, dtype=_drawable(dtype))
+    values *= sigma
+    return values.astype(dtype, copy=False)
+
+
+def _drawable(dtype) -> np.dtype:
+    """The dtype to draw in: NumPy's generators draw float32 and float64 only."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
 INITIALIZERS = MappingProxyType({
@@ -76,3 +96,18 @@ def get_initializer(init):
                 f"init: unknown initialiser {init!r}; known names: {', '.join(INITIALIZERS)}"
             ) from None
     raise TypeError(f"init: expected a name or a callable (shape, rng) -> array, got {init!r}")
+
+
+def draw(init, shape, rng: np.random.Generator, dtype) -> np.ndarray:
+    """The array `init` (a name or a callable) draws for `shape`, as `dtype`.
+
+    An initialiser that takes `dtype` (every built-in one) draws in it; any other
+    callable `(shape, rng) -> array` has its result converted.
+    """
+    initializer = get_initializer(init)
+    try:
+        takes_dtype = "dtype" in inspect.signature(initializer).parameters
+    except (TypeError, ValueError):  # a callable without an inspectable signature
+        takes_dtype = False
+    values = initializer(shape, rng, dtype=dtype) if takes_dtype else initializer(shape, rng)
+    return np.asarray(values, dtype=dtype)

@@ -54,12 +54,19 @@ class Layer:
             yield child
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        """Every parameter of this layer and its sub-layers, with dotted names (`0.weight`)."""
+        """Every parameter of this layer and its sub-layers, with dotted names (`0.weight`).
+
+        A tensor reached twice (tied weights, a layer used twice) is listed once, under
+        the first name found, as in PyTorch.
+        """
+        yield from _first_of_each(self._every_named_parameter(prefix))
+
+    def _every_named_parameter(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
         for name, value in vars(self).items():
             if isinstance(value, Tensor):
                 yield prefix + name, value
         for name, child in self.named_children():
-            yield from child.named_parameters(f"{prefix}{name}.")
+            yield from child._every_named_parameter(f"{prefix}{name}.")
 
     def parameters(self) -> list[Tensor]:
         """Every parameter, in a fixed order (what an optimizer is given)."""
@@ -76,11 +83,14 @@ class Layer:
             self._buffer_names = (*self._buffer_names, name)
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
-        """Every buffer of this layer and its sub-layers, with dotted names."""
+        """Every buffer of this layer and its sub-layers, with dotted names; each array once."""
+        yield from _first_of_each(self._every_named_buffer(prefix))
+
+    def _every_named_buffer(self, prefix: str) -> Iterator[tuple[str, np.ndarray]]:
         for name in self._buffer_names:
             yield prefix + name, getattr(self, name)
         for name, child in self.named_children():
-            yield from child.named_buffers(f"{prefix}{name}.")
+            yield from child._every_named_buffer(f"{prefix}{name}.")
 
     # ------------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> Layer:
@@ -127,6 +137,10 @@ class Layer:
         arrays.update(self.named_buffers())
         return arrays
 
+    def _named_targets(self) -> dict[str, Tensor | np.ndarray]:
+        """Parameters (as tensors, whose in-place update bumps their version) and buffers."""
+        return {**dict(self.named_parameters()), **dict(self.named_buffers())}
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """A copy of every parameter and buffer, by dotted name."""
         return {name: array.copy() for name, array in self._named_arrays().items()}
@@ -135,34 +149,52 @@ class Layer:
         """Copy `state` (name -> array) into the parameters and buffers, in place.
 
         Everything is checked before anything is written, so a bad state leaves the
-        layer as it was. A wrongly shaped entry is always an error; a missing or an
-        unexpected one is an error unless `strict=False`.
+        layer as it was. A wrongly shaped entry, or one that is not real floating point
+        where the layer holds floats (int, bool, complex, structured, object, string),
+        is always an error; a missing or an unexpected one is an error unless
+        `strict=False`.
         """
+        state = {name: np.asarray(value) for name, value in state.items()}
+        self._check_state({name: (array.shape, array.dtype) for name, array in state.items()},
+                          strict)
+        for name, target in self._named_targets().items():
+            if name in state:
+                if isinstance(target, Tensor):
+                    target.copy_(state[name])  # bumps its version: a recorded graph notices
+                else:
+                    target[...] = state[name]
+        return self
+
+    def _check_state(self, declared: dict, strict: bool) -> list[str]:
+        """Refuse a state described by `declared` (name -> (shape, dtype)); the names to load."""
         own = self._named_arrays()
         for name, array in own.items():
-            if name not in state:
+            if name not in declared:
                 if strict:
                     raise ValueError(
                         f"load_state_dict: parameter {name!r} (shape {array.shape}) is missing "
-                        f"from the state, which has {sorted(state)}"
+                        f"from the state, which has {sorted(declared)}"
                     )
                 continue
-            shape = np.shape(state[name])
-            if shape != array.shape:
+            shape, dtype = declared[name]
+            if tuple(shape) != array.shape:
                 raise ValueError(
-                    f"load_state_dict: parameter {name!r} has shape {shape} in the state, "
-                    f"expected {array.shape}"
+                    f"load_state_dict: parameter {name!r} has shape {tuple(shape)} in the "
+                    f"state, expected {array.shape}"
                 )
-        unexpected = [name for name in state if name not in own]
+            if not _same_kind(np.dtype(dtype), array.dtype):
+                kind = "real floating point" if array.dtype.kind == "f" else str(array.dtype)
+                raise ValueError(
+                    f"load_state_dict: parameter {name!r} has dtype {np.dtype(dtype)} in the "
+                    f"state, expected {kind} numbers"
+                )
+        unexpected = [name for name in declared if name not in own]
         if strict and unexpected:
             raise ValueError(
                 f"load_state_dict: unexpected parameter {unexpected[0]!r} in the state; this "
                 f"{type(self).__name__} has {list(own)}"
             )
-        for name, array in own.items():
-            if name in state:
-                array[...] = state[name]
-        return self
+        return [name for name in declared if name in own]
 
     def save(self, path) -> None:
         """Write the state to `path` as an `.npz` archive (no pickled objects).
@@ -175,7 +207,9 @@ class Layer:
 
     def load(self, path, strict: bool = True) -> Layer:
         """Load a state written by `save`; refuses anything that is not a plain `.npz`."""
-        return self.load_state_dict(read_npz(path), strict=strict)
+        # The headers are checked first, so a wrong file is refused before it is decompressed.
+        state = read_npz(path, check=lambda declared: self._check_state(declared, strict))
+        return self.load_state_dict(state, strict=strict)
 
     # ------------------------------------------------------------------- repr
     def extra_repr(self) -> str:
@@ -199,3 +233,19 @@ class Layer:
         text = "\n".join(self._repr_lines())
         count = self.num_parameters()
         return f"{text}  [{count:,} parameters]" if count else text
+
+
+def _same_kind(given: np.dtype, own: np.dtype) -> bool:
+    """Whether values of dtype `given` may be written into an array of dtype `own`."""
+    if own.kind == "f":  # floats take any float width, never complex, ints, strings...
+        return given.kind == "f" and given.fields is None
+    return given.kind == own.kind  # an integer counter takes integers, and so on
+
+
+def _first_of_each(named: Iterator[tuple[str, object]]) -> Iterator[tuple[str, object]]:
+    """The (name, object) pairs whose object was not seen before (compared by identity)."""
+    seen = set()
+    for name, value in named:
+        if id(value) not in seen:
+            seen.add(id(value))
+            yield name, value

@@ -119,11 +119,30 @@ class CrossEntropyLoss(Loss):
             )
         target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
         if target_data.shape == shape:  # probability rows; a Tensor target gets a gradient
+            _check_probability_rows(target_data)
             return CrossEntropyWithProbabilities.apply(
                 logits, target if isinstance(target, Tensor) else target_data,
                 reduction=self.reduction)
         return CrossEntropyWithLabels.apply(
             logits, labels=_check_labels(target_data, shape), reduction=self.reduction)
+
+
+def _check_probability_rows(target: np.ndarray) -> None:
+    """Refuse target rows that are not probabilities: each >= 0, each row summing to 1."""
+    if target.dtype.kind not in "fiub":
+        raise ValueError(f"CrossEntropyLoss: probability targets must be numbers, got dtype "
+                         f"{target.dtype}")
+    bad = ~np.isfinite(target) | (target < 0)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"CrossEntropyLoss: probability targets must be finite and >= 0, "
+                         f"got {target[where]} at {where}")
+    sums = target.sum(axis=-1)
+    off = np.abs(sums - 1) > 1e-3  # room for rounding in float32 and float16 rows
+    if off.any():
+        row = int(np.argmax(off))
+        raise ValueError(f"CrossEntropyLoss: each row of probability targets must sum to 1, "
+                         f"row {row} sums to {sums[row]:.6g}")
 
 
 def _check_labels(labels: np.ndarray, shape: tuple) -> np.ndarray:

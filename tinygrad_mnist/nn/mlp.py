@@ -7,8 +7,9 @@ import numbers
 import numpy as np
 
 from tinygrad_mnist.checks import check_positive_int
+from tinygrad_mnist.memory import check_fits
 from tinygrad_mnist.nn.activations import LeakyReLU, ReLU, get_activation
-from tinygrad_mnist.nn.dense import Dense
+from tinygrad_mnist.nn.dense import Dense, parameter_bytes
 from tinygrad_mnist.nn.sequential import Sequential
 
 
@@ -40,6 +41,9 @@ class MLP(Sequential):
             init = "he_uniform" if relu_like else "xavier_uniform"
         rng = np.random.default_rng(seed)
         sizes = [input_size, *hidden_sizes, output_size]
+        # All layers at once: refuse before the first one is drawn.
+        check_fits(parameter_bytes(sizes, dtype=dtype),
+                   f"MLP({' -> '.join(map(str, sizes))}): its parameters")
         layers = []
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(Dense(fan_in, fan_out, init=init, seed=rng, dtype=dtype))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from tinygrad_mnist.checks import check_number
@@ -43,11 +46,12 @@ class Optimizer:
     def __init__(self, params, lr: float):
         owner = type(self).__name__
         self.params = check_parameters(params, owner)
+        if isinstance(lr, numbers.Real) and not isinstance(lr, bool) and not 0 < lr < math.inf:
+            # Zero never moves a parameter; inf or NaN turns every one into NaN at once.
+            raise ValueError(f"{owner}: lr must be a number in (0, inf), got {lr}")
         self.lr = check_number("lr", lr, owner)
         self.step_count = 0
         self.state: dict[str, list[np.ndarray]] = {}
-        # One scratch array per parameter, so an update allocates nothing.
-        self._scratch = [np.empty_like(p.data) for p in self.params]
 
     def _new_state(self, name: str) -> list[np.ndarray]:
         self.state[name] = [np.zeros_like(p.data) for p in self.params]

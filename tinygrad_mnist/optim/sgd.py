@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from tinygrad_mnist.checks import check_number
 from tinygrad_mnist.optim.optimizer import Optimizer
 
@@ -29,30 +27,16 @@ class SGD(Optimizer):
         """Update every parameter that has a gradient, in place."""
         self.step_count += 1
         lr, momentum, decay = self.lr, self.momentum, self.weight_decay
-        for i, (p, scratch) in enumerate(zip(self.params, self._scratch)):
-            g = p.grad
-            if g is None:
+        for i, p in enumerate(self.params):
+            if p.grad is None:
                 continue
-            if decay:
-                np.multiply(p.data, decay, out=scratch)
-                scratch += g
-                g = scratch
+            g = p.grad + decay * p.data if decay else p.grad
             if momentum:
-                velocity = self.velocities[i]
-                velocity *= momentum
-                velocity += g
-                if self.nesterov:
-                    # g + momentum * velocity, built in the scratch array.
-                    if g is scratch:
-                        scratch += momentum * velocity
-                    else:
-                        np.multiply(velocity, momentum, out=scratch)
-                        scratch += g
-                    g = scratch
-                else:
-                    g = velocity
-            np.multiply(g, lr, out=scratch)
-            p.data -= scratch
+                v = self.velocities[i]
+                v *= momentum  # v = momentum * v + g, in place: see Adam.step for why
+                v += g
+                g = g + momentum * v if self.nesterov else v
+            p.sub_(lr * g)
 
     def __repr__(self) -> str:
         return (f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "

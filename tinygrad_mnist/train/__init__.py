@@ -27,7 +27,12 @@ from tinygrad_mnist.train.callbacks import (
 from tinygrad_mnist.train.experiment import Experiment, load_experiment
 from tinygrad_mnist.train.export import export_csv, export_json, export_markdown, markdown_report
 from tinygrad_mnist.train.history import History
-from tinygrad_mnist.train.metrics import accuracy, confusion_matrix, per_class_accuracy
+from tinygrad_mnist.train.metrics import (
+    accuracy,
+    confident_mistakes,
+    confusion_matrix,
+    per_class_accuracy,
+)
 from tinygrad_mnist.train.ranking import kfold_summary, rank, ranking_table, summary_table
 from tinygrad_mnist.train.search import SearchResult, expand_grid, grid_search
 from tinygrad_mnist.train.store import ResultStore
@@ -43,6 +48,7 @@ __all__ = [
     "CONFIG_DEFAULTS",
     "PRESETS",
     "config_key",
+    "confident_mistakes",
     "confusion_matrix",
     "DivergenceGuard",
     "EarlyStopping",

@@ -57,6 +57,7 @@ CONFIG_DEFAULTS = {
     "schedule": "cosine",  # "cosine": CosineLR down to 0 over the epochs; "step": StepLR
     # halving the rate every third of the epochs; "none": constant
     "augment": False,  # True: each training batch's images moved by up to 2 pixels at random
+    "clip_grad_norm": None,  # None: no clipping; else the most a batch's gradient norm may be
 }
 
 # Named sets of choices laid over the defaults. "seed": how the seed project trained
@@ -153,6 +154,8 @@ _NORMALISE = {
     "min_delta": lambda v: _float("min_delta", v, 0.0),
     "schedule": lambda v: _choice("schedule", v, SCHEDULES),
     "augment": lambda v: _bool("augment", v),
+    "clip_grad_norm": lambda v: None if v is None else _float("clip_grad_norm", v, 0.0,
+                                                              low_open=True),
 }
 
 
@@ -248,7 +251,7 @@ def build_from_config(config: dict, seed=None, *, input_size: int, num_classes: 
     trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer,
                       batch_size=config["batch_size"], callbacks=[*stopping, *callbacks],
                       seed=np.random.default_rng(order_seed), scheduler=scheduler,
-                      transform=transform)
+                      clip_grad_norm=config["clip_grad_norm"], transform=transform)
     if config["model"] == "cnn":
         # Evaluation gathers every window of a chunk at once: smaller chunks, bounded memory.
         trainer.eval_batch_size = 500

@@ -11,7 +11,13 @@ The interface (every method optional; override the ones you need)::
 
 A callback stops training with `trainer.stop(reason)`; the trainer finishes the current
 batch (or epoch), then calls `on_train_end`. Callbacks see `trainer.model`,
-`trainer.optimizer`, `trainer.max_epochs` (the epochs asked for) and `trainer.has_validation`.
+`trainer.optimizer`, `trainer.max_epochs` (the epochs asked for), `trainer.has_validation`,
+`trainer.batches_per_epoch` and, in `on_batch_end`, `trainer.batch_logs` (the batch's
+loss, accuracy and number of examples).
+
+A callback that remembers something across epochs (early stopping's best value) gives
+it in `state_dict()` and takes it back in `load_state_dict()`, so a resumed run
+(`Trainer.load_checkpoint`) goes on exactly as the uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -19,8 +25,11 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 import sys
+import time
 
+import numpy as np
 from tqdm import tqdm
 
 from tinygrad_mnist.terminal import stderr_is_terminal
@@ -45,6 +54,13 @@ class Callback:
 
     def on_train_end(self, trainer, history) -> None:
         """Called once when training ends, however it ends."""
+
+    def state_dict(self) -> dict:
+        """What this callback remembers across epochs: JSON values and NumPy arrays."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Take back what `state_dict()` gave (called after `on_train_begin` on resume)."""
 
 
 class MonitorCallback(Callback):
@@ -77,6 +93,15 @@ class MonitorCallback(Callback):
                 "validation= to fit, or monitor 'train_loss'"
             )
         self._reset()
+
+    def state_dict(self) -> dict:
+        return {"best": self.best if math.isfinite(self.best) else None,
+                "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["best"] is not None:
+            self.best = float(state["best"])
+        self.best_epoch = state["best_epoch"]
 
     def improved(self, epoch: int, logs: dict) -> bool:
         """Record the epoch's value; True when it improves on the best by more than min_delta."""
@@ -120,6 +145,20 @@ class EarlyStopping(MonitorCallback):
         super().on_train_begin(trainer)
         self._best_state, self._waited = None, 0
 
+    def state_dict(self) -> dict:
+        state = {**super().state_dict(), "waited": self._waited}
+        for name, array in (self._best_state or {}).items():
+            state[f"best_weights.{name}"] = array
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self._waited = int(state["waited"])
+        prefix = "best_weights."
+        weights = {name[len(prefix):]: np.array(value) for name, value in state.items()
+                   if name.startswith(prefix)}
+        self._best_state = weights or None
+
     def on_epoch_end(self, trainer, epoch, logs) -> None:
         if self.improved(epoch, logs):
             self._waited = 0
@@ -157,31 +196,73 @@ class DivergenceGuard(Callback):
 
 
 class ProgressBar(Callback):
-    """A tqdm bar over the epochs with the latest losses and accuracies.
+    """On a terminal: one bar per epoch that advances per batch with the running loss and
+    accuracy, then a line that stays, per finished epoch, with its figures and time.
 
-    `enabled=None` shows it only when stderr is a terminal, so it stays silent in
-    tests, pipes and worker processes.
+    Everything fits in 80 columns. `enabled=None` shows it only when stderr is a
+    terminal, so it stays silent in tests, pipes and worker processes.
+    `description` (say "fold 2/5") starts every line, before "epoch 3/6".
     """
 
-    def __init__(self, enabled: bool | None = None, description: str = "training"):
+    #: The widest a line may be, whatever the terminal's width.
+    columns = 80
+    #: The least time between two redraws of the bar (tqdm's `mininterval`).
+    refresh_seconds = 0.1
+    # No rate, a short bar: the running loss and accuracy must fit beside it.
+    bar_format = "{desc}: {percentage:3.0f}%|{bar:10}| {n_fmt}/{total_fmt} [{elapsed}]{postfix}"
+
+    def __init__(self, enabled: bool | None = None, description: str = ""):
         self.enabled = enabled
         self.description = description
         self._bar = None
+        self._shown = False
+        self._loss = self._correct = self._seen = 0.0
 
     def on_train_begin(self, trainer) -> None:
-        enabled = stderr_is_terminal() if self.enabled is None else self.enabled
-        self._bar = tqdm(total=trainer.max_epochs, desc=self.description, unit="epoch",
-                         disable=not enabled, leave=True, file=sys.stderr)
+        self._shown = stderr_is_terminal() if self.enabled is None else bool(self.enabled)
 
-    def on_epoch_end(self, trainer, epoch, logs) -> None:
-        shown = {name: f"{logs[name]:.4g}" for name in
-                 ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-                 if math.isfinite(logs[name])}
-        self._bar.set_postfix(shown, refresh=False)
+    def on_epoch_begin(self, trainer, epoch: int) -> None:
+        self._loss = self._correct = self._seen = 0.0
+        self._started = time.perf_counter()
+        if self._shown:
+            width = min(self.columns, shutil.get_terminal_size((self.columns, 24)).columns)
+            self._bar = tqdm(total=trainer.batches_per_epoch, desc=self._prefix(trainer, epoch),
+                             unit="batch", leave=False, file=sys.stderr, ncols=width,
+                             mininterval=self.refresh_seconds, miniters=1,
+                             bar_format=self.bar_format)
+
+    def on_batch_end(self, trainer, batch: int, loss: float) -> None:
+        if self._bar is None:
+            return
+        logs = trainer.batch_logs
+        size = logs.get("examples", 1)
+        self._loss += loss * size
+        self._correct += logs.get("accuracy", math.nan) * size
+        self._seen += size
+        self._bar.set_postfix_str(f"loss {self._loss / self._seen:.4f} "
+                                  f"acc {self._correct / self._seen:.2%}", refresh=False)
         self._bar.update(1)
 
-    def on_train_end(self, trainer, history) -> None:
+    def on_epoch_end(self, trainer, epoch, logs) -> None:
+        if self._bar is None:
+            return
         self._bar.close()
+        self._bar = None
+        line = (f"{self._prefix(trainer, epoch)}: loss {logs['train_loss']:.4f} "
+                f"acc {logs['train_accuracy']:.2%}")
+        if trainer.has_validation:
+            line += f", val loss {logs['val_loss']:.4f} acc {logs['val_accuracy']:.2%}"
+        timed = f"{line}, {logs['seconds']:.1f}s"
+        tqdm.write(timed if len(timed) <= self.columns else line, file=sys.stderr)
+
+    def on_train_end(self, trainer, history) -> None:
+        if self._bar is not None:  # stopped in the middle of an epoch
+            self._bar.close()
+            self._bar = None
+
+    def _prefix(self, trainer, epoch: int) -> str:
+        width = len(str(trainer.max_epochs))
+        return f"{self.description} epoch {epoch:>{width}}/{trainer.max_epochs}".strip()
 
 
 class ModelCheckpoint(MonitorCallback):
@@ -219,5 +300,5 @@ class EpochLog(Callback):
 def progress_report(prefix: str = "") -> Callback:
     """A tqdm bar when stderr is a terminal, else one log line per epoch (an `EpochLog`)."""
     if stderr_is_terminal():
-        return ProgressBar(enabled=True, description=prefix.rstrip(": ") or "training")
+        return ProgressBar(enabled=True, description=prefix.rstrip(": "))
     return EpochLog(prefix)

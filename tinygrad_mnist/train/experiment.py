@@ -19,7 +19,7 @@
     epochs = 30
     patience = 5
 
-    [outputs]                 # paths, relative to the current directory; all optional
+    [outputs]                 # paths, relative to this file's folder; all optional
     store = "runs/seed_grid/results.sqlite"
     json = "runs/seed_grid/results.json"
     csv = "runs/seed_grid/results.csv"
@@ -28,7 +28,9 @@
 The config keys and their defaults are those of `builders.CONFIG_DEFAULTS`, the same
 schema as `tinygrad-mnist train`'s: a key given nowhere trains as `train` does. A
 `preset` lays its values under `[config]` and `[grid]`. Every error names the file and
-the offending key.
+the offending key. Output paths are resolved relative to the experiment file (not the
+current directory); no two may coincide or lie inside one another, and an existing file
+is replaced only if it is an earlier export of the same experiment (`train.outputs`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from pathlib import Path
 
 from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, PRESETS, canonical_config
 from tinygrad_mnist.train.export import export_csv, export_json, export_markdown
+from tinygrad_mnist.train.outputs import check_distinct, check_replaceable
+from tinygrad_mnist.train.ranking import one_experiment, rows_of
 from tinygrad_mnist.train.search import expand_grid
 
 if sys.version_info >= (3, 11):
@@ -59,7 +63,7 @@ class Experiment:
 
     `space` is the search space for `grid_search`: the `[grid]` lists plus the
     `[config]` values as one-element lists. `outputs` maps "store", "json", "csv",
-    "markdown" to paths (only those the file names).
+    "markdown" to paths (only those the file names), resolved against the file's folder.
     """
 
     path: Path
@@ -82,7 +86,17 @@ class Experiment:
         return arguments
 
     def write_outputs(self, source) -> list[Path]:
-        """Write the JSON, CSV and Markdown exports the file asks for; returns their paths."""
+        """Write the JSON, CSV and Markdown exports the file asks for; returns their paths.
+
+        Checked first, before any file is written: the paths are distinct, and a file
+        already at one is an earlier export of the same experiment (else ValueError).
+        """
+        rows = one_experiment(rows_of(source))
+        check_distinct(self.outputs)
+        if rows:
+            for kind in _EXPORTS:
+                if kind in self.outputs:
+                    check_replaceable(kind, self.outputs[kind], rows[0]["experiment"])
         written = []
         for kind, export in _EXPORTS.items():
             if kind in self.outputs:
@@ -91,7 +105,7 @@ class Experiment:
                 if kind == "markdown":
                     export(source, path, title=self.name)
                 else:
-                    export(source, path)
+                    export(rows, path)
                 written.append(path)
         return written
 
@@ -104,6 +118,10 @@ def load_experiment(path) -> Experiment:
             document = tomllib.load(file)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"{path}: not valid TOML ({error})") from None
+    except UnicodeDecodeError as error:  # TOML is UTF-8 text; the decoder's message names no file
+        raise ValueError(f"{path}: not valid TOML: not UTF-8 text ({error})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not valid TOML: nested too deeply") from None
     where = str(path)
 
     for key, value in document.items():
@@ -170,7 +188,7 @@ def load_experiment(path) -> Experiment:
         seed=document.get("seed", 0), train_fraction=train_fraction,
         k=document.get("k", 5), top_n=document.get("top_n", 3), jobs=document.get("jobs", 1),
         dataset=document.get("dataset", "mnist"),
-        outputs={key: Path(value) for key, value in outputs.items()},
+        outputs={key: path.parent / value for key, value in outputs.items()},
     )
 
 

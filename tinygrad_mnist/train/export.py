@@ -11,17 +11,24 @@ import csv
 import io
 import json
 import math
-import os  # noqa: F401  (tests replace os.replace here to simulate a full disk)
+import os
 
 from tinygrad_mnist.atomic import atomic_write_text
 from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, canonical_config
-from tinygrad_mnist.train.ranking import kfold_summary, ranking_table, rows_of, summary_table
-from tinygrad_mnist.train.store import METRICS
+from tinygrad_mnist.train.outputs import marker
+from tinygrad_mnist.train.ranking import (
+    kfold_summary,
+    one_experiment,
+    ranking_table,
+    rows_of,
+    summary_table,
+)
+from tinygrad_mnist.train.store import METRICS, ResultStore, describe_experiment
 from tinygrad_mnist.train.tables import architecture, describe, json_safe, markdown_table, percent
 
-_CSV_COLUMNS = ("trial_id", "key", "phase", "fold", "status", *CONFIG_DEFAULTS, *METRICS,
-                "epochs_run", "best_epoch", "seconds", "split", "search_seed", "trial_seed",
-                "data_id", "version", "finished_at", "error")
+_CSV_COLUMNS = ("trial_id", "experiment", "key", "phase", "fold", "status", *CONFIG_DEFAULTS,
+                *METRICS, "epochs_run", "best_epoch", "seconds", "split", "search_seed",
+                "trial_seed", "data_id", "version", "finished_at", "error")
 
 
 def export_json(source, path) -> None:
@@ -46,11 +53,32 @@ def export_csv(source, path) -> None:
     atomic_write_text(path, text.getvalue())
 
 
-def markdown_report(source, title: str = "Grid search") -> str:
-    """The report as Markdown text: ranking, k-fold of the top configs, winner, summaries."""
-    rows = rows_of(source)
+def experiment_of(source) -> dict | None:
+    """The experiment record of a store, a store's path or a `SearchResult` (None for rows)."""
+    if isinstance(source, ResultStore):
+        return source.experiment
+    if isinstance(source, (str, os.PathLike)):
+        with ResultStore(source) as store:
+            return store.experiment
+    return getattr(source, "experiment", None)
+
+
+def markdown_report(source, title: str = "Grid search", experiment: dict | None = None) -> str:
+    """The report as Markdown text: ranking, k-fold of the top configs, winner, summaries.
+
+    The report names its experiment (`experiment`, else the store's or the search's
+    record: the data set, split, k and seed) and says how many trials failed.
+    """
+    rows = one_experiment(rows_of(source))
+    experiment = experiment or experiment_of(source)
     accuracies = ("test accuracy", "validation accuracy", "validation error")
-    sections = [f"# {title}\n\n{len(rows)} trials.",
+    failed = sum(row["status"] == "failed" for row in rows)
+    counts = f"{len(rows)} trials" + (
+        f"; {failed} failed, left out of every figure (run the search again with "
+        "--retry-failed to retry them)" if failed else "") + "."
+    about = f"Experiment: {describe_experiment(experiment)}.\n\n" if experiment else ""
+    header = f"<!-- {marker(rows[0]['experiment'])} -->\n" if rows else ""
+    sections = [f"{header}# {title}\n\n{about}{counts}",
                 "## Holdout screening, best first\n\n"
                 + markdown_table(ranking_table(rows), percent_columns=accuracies)]
     folds = kfold_summary(rows)
@@ -65,6 +93,7 @@ def markdown_report(source, title: str = "Grid search") -> str:
             "best fold": s["best_fold"]["fold"] + 1,
             "best fold test accuracy": s["best_fold"]["test_accuracy"],
             "statuses": ", ".join(f"{n} {status}" for status, n in s["statuses"].items()),
+            # the mean and std are over the folds that did not fail
         } for s in folds]
         winner = folds[0]
         sections += [
@@ -83,6 +112,7 @@ def markdown_report(source, title: str = "Grid search") -> str:
     return "\n\n".join(section.rstrip("\n") for section in sections) + "\n"
 
 
-def export_markdown(source, path, title: str = "Grid search") -> None:
-    """Write `markdown_report(source, title)` to `path`."""
-    atomic_write_text(path, markdown_report(source, title))
+def export_markdown(source, path, title: str = "Grid search",
+                    experiment: dict | None = None) -> None:
+    """Write `markdown_report(source, title, experiment)` to `path`."""
+    atomic_write_text(path, markdown_report(source, title, experiment))

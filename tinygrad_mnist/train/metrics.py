@@ -50,3 +50,19 @@ def per_class_accuracy(y_true, y_pred, num_classes: int = 10) -> np.ndarray:
     correct = np.diagonal(matrix).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(totals > 0, correct / totals, np.nan)
+
+
+def confident_mistakes(y_true, probabilities) -> np.ndarray:
+    """Indices of the wrongly predicted examples, the most confident mistake first.
+
+    `probabilities` is (n, classes); the prediction is its argmax, the confidence its
+    value there. A model that is sure and wrong is the one worth looking at first.
+    """
+    probabilities = np.asarray(probabilities)
+    if probabilities.ndim != 2:
+        raise ValueError(f"probabilities: expected shape (n, classes), got {probabilities.shape}")
+    predictions = probabilities.argmax(axis=1)
+    y_true, predictions = _labels(y_true, predictions)
+    wrong = np.flatnonzero(y_true != predictions)
+    confidence = probabilities[wrong, predictions[wrong]]
+    return wrong[np.argsort(-confidence, kind="stable")]

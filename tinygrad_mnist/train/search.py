@@ -9,7 +9,13 @@ As the seed's `main.py` did, but resumable and parallel:
 - A trial's seed comes from the search seed and its config key (`trial_seed`), never
   from its position, so results are identical to the bit whatever `n_jobs` is.
 - The driving process commits each finished trial to the `ResultStore` at once; a
-  search started again on the same store skips every trial already there.
+  search started again on the same store skips every trial already there (failed
+  trials too, unless `retry_failed=True`). It holds the store's lock while it runs, and
+  the store records the experiment (data, split, k, seed): another one is refused.
+- On a Dask cluster the data are scattered to every worker once, not sent with each
+  trial. Loky worker processes watch the driving process and end when it dies, so a
+  SIGKILLed search leaves no orphans; a worker that dies (the out-of-memory killer)
+  ends the search with `WorkerDiedError`, every finished trial kept.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import itertools
 import json
 import logging
 import math
+import os
+import re
 import threading
 import time
 import traceback
@@ -30,7 +38,7 @@ from joblib import Parallel, delayed, parallel_config
 from tinygrad_mnist.data import stratified_kfold, stratified_split
 from tinygrad_mnist.train.builders import canonical_config, config_key
 from tinygrad_mnist.train.ranking import kfold_summary, rank
-from tinygrad_mnist.train.store import METRICS, ResultStore
+from tinygrad_mnist.train.store import METRICS, ResultStore, experiment_id
 from tinygrad_mnist.train.trainer import as_arrays, class_labels
 from tinygrad_mnist.train.validation import fit_split, trial_seed
 
@@ -57,14 +65,18 @@ def expand_grid(space: dict) -> list[dict]:
     return list(configs.values())
 
 
+class WorkerDiedError(RuntimeError):
+    """A worker process died while it ran trials (say, killed by the out-of-memory killer)."""
+
+
 @dataclass
 class SearchResult:
     """What `grid_search` found.
 
     `rows`: every trial of this search (flat dicts, as `ResultStore.rows()`);
-    `ranking`: the holdout trials, best first; `kfold`: the k-fold summary of the top
-    configs, best first (see `export.kfold_summary`); `best_config` / `best_key`: the
-    winner (best mean k-fold validation accuracy, or best holdout trial when
+    `ranking`: the holdout trials, best first (failed ones last); `kfold`: the k-fold
+    summary of the top configs, best first (see `ranking.kfold_summary`); `best_config` /
+    `best_key`: the winner (best mean k-fold validation accuracy, or best holdout trial when
     `top_n=0`); `test_accuracy` / `test_loss`: the test score of the winner's best
     fold model (NaN without test data).
     """
@@ -76,11 +88,18 @@ class SearchResult:
     best_key: str
     test_accuracy: float
     test_loss: float
+    experiment: dict | None = None
+
+    @property
+    def failed(self) -> list[dict]:
+        """The failed trials of this search (their `error` holds the traceback)."""
+        return [row for row in self.rows if row["status"] == "failed"]
 
 
 def grid_search(space: dict, data, *, store=None, n_jobs: int = 1, backend: str | None = None,
                 train_fraction: float = 0.8, k: int = 5, top_n: int = 3, seed: int = 0,
-                test=None, on_trial=None) -> SearchResult:
+                test=None, on_trial=None, dataset: str | None = None,
+                retry_failed: bool = False) -> SearchResult:
     """Search the Cartesian product of `space` (config key -> list of values).
 
     1. Holdout: every config trains on a stratified `train_fraction` of `data` (the
@@ -93,8 +112,15 @@ def grid_search(space: dict, data, *, store=None, n_jobs: int = 1, backend: str 
     `store`: a `ResultStore`, a path, or None (kept in memory). `n_jobs`: trials in
     parallel processes (-1: one per core). `backend="dask"` runs them on the current
     `dask.distributed` client through joblib's Dask backend (all of its worker
-    threads; `n_jobs` is then ignored). `on_trial(row)` is called in this process
-    after each trial is stored (for progress reports).
+    threads; `n_jobs` is then ignored), the data scattered to every worker once.
+    `on_trial(row)` is called in this process after each trial is stored (for progress
+    reports). `dataset` names the data in the store's experiment record (for titles).
+    `retry_failed=True` runs the failed trials of an earlier run again.
+
+    The search holds the store's lock (a second search on it fails at once with
+    `store.StoreBusyError`) and records its experiment in the store (a store of
+    another experiment is refused with `store.StoreError`). A worker process that dies
+    ends the search with `WorkerDiedError`; the finished trials are kept.
     """
     configs = expand_grid(space)
     if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 0:
@@ -107,19 +133,25 @@ def grid_search(space: dict, data, *, store=None, n_jobs: int = 1, backend: str 
     split = stratified_split(labels, train_fraction, seed)
     folds = stratified_kfold(labels, k, seed) if top_n else []
     test = None if test is None else as_arrays(test, "test")
-    runner = _Runner(x, y, test, seed, _fingerprint(x, y, test), n_jobs, backend, on_trial)
+    experiment = experiment_record((x, y), test, train_fraction=train_fraction, k=k, seed=seed,
+                                   dataset=dataset)
+    runner = _Runner(x, y, test, seed, experiment["data_id"], n_jobs, on_trial,
+                     experiment_id(experiment), retry_failed)
 
     owns_store = not isinstance(store, ResultStore)
     store = ResultStore(":memory:" if store is None else store) if owns_store else store
     try:
-        holdout_ids = runner.run(store, configs, "holdout", f"holdout {train_fraction:g}", [split])
-        holdout_rows = _rows(store, holdout_ids)
-        ranking = rank(holdout_rows)
-        fold_rows = []
-        if top_n:
-            top = [row["config"] for row in ranking[:top_n]]
-            fold_ids = runner.run(store, top, "kfold", f"kfold {k}", folds)
-            fold_rows = _rows(store, fold_ids)
+        with store.lock(), parallel_config(**runner.settings(backend)):
+            store.claim(experiment)
+            holdout_ids = runner.run(store, configs, "holdout", f"holdout {train_fraction:g}",
+                                     [split])
+            holdout_rows = _rows(store, holdout_ids)
+            ranking = rank(holdout_rows)
+            fold_rows = []
+            if top_n:
+                top = [row["config"] for row in ranking[:top_n]]
+                fold_ids = runner.run(store, top, "kfold", f"kfold {k}", folds)
+                fold_rows = _rows(store, fold_ids)
     finally:
         if owns_store:
             store.close()
@@ -130,7 +162,20 @@ def grid_search(space: dict, data, *, store=None, n_jobs: int = 1, backend: str 
         rows=holdout_rows + fold_rows, ranking=ranking, kfold=summaries,
         best_config=winner_row["config"], best_key=winner_row["key"],
         test_accuracy=winner_row["test_accuracy"], test_loss=winner_row["test_loss"],
+        experiment=experiment,
     )
+
+
+def experiment_record(data, test=None, *, train_fraction: float = 0.8, k: int = 5, seed: int = 0,
+                      dataset: str | None = None) -> dict:
+    """What `grid_search` records in its store: the data's digest, split, k, seed and label.
+
+    A store holds one experiment; `store.experiment_id` of this record tells them apart.
+    """
+    x, y = as_arrays(data, "data")
+    test = None if test is None else as_arrays(test, "test")
+    return {"dataset": dataset, "data_id": _fingerprint(x, y, test),
+            "train_fraction": train_fraction, "k": k, "seed": seed}
 
 
 def _rows(store: ResultStore, trial_ids: list[str]) -> list[dict]:
@@ -151,10 +196,19 @@ def _fingerprint(x: np.ndarray, y: np.ndarray, test) -> str:
 class _Runner:
     """Runs the trials a search still needs and stores each as it finishes."""
 
-    def __init__(self, x, y, test, seed, data_id, n_jobs, backend, on_trial):
+    def __init__(self, x, y, test, seed, data_id, n_jobs, on_trial, experiment, retry_failed):
         self.x, self.y, self.test = x, y, test
-        self.seed, self.data_id = seed, data_id
-        self.n_jobs, self.backend, self.on_trial = n_jobs, backend, on_trial
+        self.seed, self.data_id, self.experiment = seed, data_id, experiment
+        self.n_jobs, self.on_trial, self.retry_failed = n_jobs, on_trial, retry_failed
+
+    def settings(self, backend: str | None) -> dict:
+        """joblib's `parallel_config` for the whole search (both phases share one backend)."""
+        if backend is None:  # Loky workers start with one BLAS thread; run_trial enforces it.
+            return {"backend": "loky", "inner_max_num_threads": 1}
+        if backend == "dask":  # every array once to every worker, not once per trial
+            arrays = [self.x, self.y, *(self.test if self.test is not None else ())]
+            return {"backend": "dask", "scatter": arrays}
+        return {"backend": backend}
 
     def run(self, store: ResultStore, configs: list[dict], phase: str, split: str,
             splits: list) -> list[str]:
@@ -169,37 +223,52 @@ class _Runner:
                     "trial_id": hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16],
                     "key": key, "phase": phase, "fold": fold, "split": split,
                     "search_seed": self.seed, "trial_seed": trial_seed(self.seed, key, phase, fold),
-                    "data_id": self.data_id, "config": config,
+                    "data_id": self.data_id, "experiment": self.experiment, "config": config,
                 }, train_index, valid_index))
         done = store.trial_ids()
-        pending = [task for task in tasks if task[0]["trial_id"] not in done]
-        logger.info("%s: %d trials, %d already stored", phase, len(tasks),
-                    len(tasks) - len(pending))
+        failed = store.trial_ids("failed") if self.retry_failed else set()
+        pending = [task for task in tasks
+                   if task[0]["trial_id"] not in done or task[0]["trial_id"] in failed]
+        logger.info("%s: %d trials, %d already stored%s", phase, len(tasks),
+                    len(tasks) - len(pending),
+                    f", {len(failed & {t[0]['trial_id'] for t in tasks})} failed ones to retry"
+                    if failed else "")
         if pending:
             test_x, test_y = self.test if self.test is not None else (None, None)
             calls = (delayed(run_trial)(task, self.x, self.y, train_index, valid_index,
-                                        test_x, test_y)
+                                        test_x, test_y, driver_pid=os.getpid())
                      for task, train_index, valid_index in pending)
-            # Loky workers start with one BLAS thread; run_trial enforces it everywhere.
-            settings = ({"backend": "loky", "inner_max_num_threads": 1} if self.backend is None
-                        else {"backend": self.backend})
-            with parallel_config(**settings):
+            try:
                 results = Parallel(n_jobs=self.n_jobs, return_as="generator_unordered")(calls)
                 for row in results:
-                    store.add(row)
+                    store.add(row, replace_failed=self.retry_failed)
                     logger.info("trial %s (%s) %s: validation accuracy %.4f", row["trial_id"],
                                 phase, row["status"], row["val_accuracy"])
                     if self.on_trial is not None:
                         self.on_trial(row)
+            except Exception as error:
+                if type(error).__name__ != "TerminatedWorkerError":
+                    raise
+                codes = re.search(r"exit codes of the workers are \{([^}]*)\}", str(error))
+                raise WorkerDiedError(
+                    f"a worker process died while running trials"
+                    f"{f' (exit {codes.group(1)})' if codes else ''}, perhaps killed for "
+                    f"using too much memory; the {len(store)} finished trial(s) are kept in "
+                    f"{store.path}; run the search again to resume (fewer jobs use less memory)"
+                ) from None
         return [task[0]["trial_id"] for task in tasks]
 
 
-def run_trial(task: dict, x, y, train_index, valid_index, test_x=None, test_y=None) -> dict:
+def run_trial(task: dict, x, y, train_index, valid_index, test_x=None, test_y=None, *,
+              driver_pid: int | None = None) -> dict:
     """Train one trial (in whatever process joblib chose) and return its store row.
 
     An exception becomes a "failed" row holding the traceback, so the search goes
-    on; KeyboardInterrupt and the like still stop it.
+    on; KeyboardInterrupt and the like still stop it. In a worker process that the
+    search (`driver_pid`) started itself, a watcher ends the worker when the search dies.
     """
+    if driver_pid is not None and os.getpid() != driver_pid and os.getppid() == driver_pid:
+        _ParentWatcher.start(driver_pid)
     start = time.perf_counter()
     test = None if test_x is None else (test_x, test_y)
     with _OneBlasThread():
@@ -243,3 +312,31 @@ class _OneBlasThread:
             if cls._active == 0:
                 cls._limiter.restore_original_limits()
                 cls._limiter = None
+
+
+class _ParentWatcher:
+    """Ends this worker process as soon as its parent, the search, is gone.
+
+    A SIGKILLed search cannot tell its workers to stop; without this they (and the
+    resource tracker that waits for them) would live on as orphans. One daemon thread
+    per process checks the parent every `period` seconds.
+    """
+
+    _lock = threading.Lock()
+    _watching = None
+    period = 0.2
+
+    @classmethod
+    def start(cls, parent_pid: int) -> None:
+        with cls._lock:
+            if cls._watching == parent_pid:
+                return
+            cls._watching = parent_pid
+        threading.Thread(target=cls._watch, args=(parent_pid,), daemon=True,
+                         name="tinygrad-mnist parent watcher").start()
+
+    @classmethod
+    def _watch(cls, parent_pid: int) -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(cls.period)
+        os._exit(1)  # nothing here to save: the search stores results, and it is gone

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 
+from tinygrad_mnist.checks import check_number
 from tinygrad_mnist.data import batches as shuffled_batches
-from tinygrad_mnist.tensor import Tensor, no_grad
+from tinygrad_mnist.inference import map_batches
+from tinygrad_mnist.optim.clip import clip_grad_norm as clip_gradients
+from tinygrad_mnist.tensor import Tensor
+from tinygrad_mnist.train import checkpoint
 from tinygrad_mnist.train.callbacks import Callback, DivergenceGuard
 from tinygrad_mnist.train.history import History
 
@@ -52,13 +57,19 @@ class Trainer:
     to end training early. `transform` (say `data.RandomShift`), if given, is applied
     to the inputs of each training batch as it is gathered: augmentation without copying
     the training set.
+
+    `clip_grad_norm` (a number > 0) scales each batch's gradients so their joint norm
+    is at most that (`optim.clip_grad_norm`). `checkpoint` (a path) makes the trainer
+    write its whole state there (`save_checkpoint`) at the end of every epoch, so a
+    killed run can go on: `load_checkpoint(path)`, then `fit(..., resume=True)`.
     """
 
     #: Rows per forward pass in `evaluate` and `predict`: bounds memory, not results.
     eval_batch_size = 4096
 
     def __init__(self, model, loss, optimizer, batch_size: int | None = 128,
-                 callbacks=(), seed=None, scheduler=None, transform=None):
+                 callbacks=(), seed=None, scheduler=None, clip_grad_norm=None,
+                 checkpoint=None, transform=None):
         if batch_size is not None and (
             isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
             or batch_size < 1
@@ -77,12 +88,21 @@ class Trainer:
         if transform is not None and not callable(transform):
             raise TypeError(f"transform: expected a callable batch -> batch, got {transform!r}")
         self.transform = transform
+        if clip_grad_norm is not None and check_number("clip_grad_norm", clip_grad_norm,
+                                                       "Trainer") == 0:
+            raise ValueError("Trainer: clip_grad_norm must be a number > 0, got 0")
+        self.clip_grad_norm = None if clip_grad_norm is None else float(clip_grad_norm)
+        self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
         self.rng = np.random.default_rng(seed)
         self.max_epochs = 0
         self.has_validation = False
         self.stop_training = False
         self.stop_reason: str | None = None
         self.history: History | None = None
+        # The last batch's figures and the batches in an epoch, for progress callbacks.
+        self.batch_logs: dict = {}
+        self.batches_per_epoch = 0
+        self._restored: checkpoint.Restored | None = None
 
     def stop(self, reason: str) -> None:
         """Ask training to stop after the current batch; the first reason given is kept."""
@@ -98,16 +118,28 @@ class Trainer:
             getattr(callback, hook)(self, *args)
 
     # ------------------------------------------------------------------- training
-    def fit(self, train, validation=None, epochs: int = 10) -> History:
+    def fit(self, train, validation=None, epochs: int = 10, resume: bool = False) -> History:
         """Train for up to `epochs` epochs; returns the `History` (also `self.history`).
 
         `train` and `validation` are `Dataset`s or `(x, y)` pairs with `x` already
         prepared (float features) and `y` integer labels (or targets for the loss).
         A KeyboardInterrupt ends the run as "interrupted": callbacks still see
         `on_train_end` (so checkpoints and best weights are kept), then it propagates.
+
+        `resume=True` continues the run whose state `load_state_dict` (or
+        `load_checkpoint`) restored: epochs `saved + 1` to `epochs`, appended to its
+        history. Given the same data and callbacks, the result is bit for bit the
+        result of one uninterrupted `fit`.
         """
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
             raise ValueError(f"epochs: expected an int >= 1, got {epochs!r}")
+        restored = self._restored if resume else None
+        if resume and restored is None:
+            raise ValueError("resume: this trainer has no saved state to continue; call "
+                             "load_checkpoint(path) or load_state_dict(state) first")
+        if restored is not None and epochs < restored.history.epochs_run:
+            raise ValueError(f"epochs: the saved run has already trained "
+                             f"{restored.history.epochs_run} epochs, got epochs={epochs}")
         x, y = as_arrays(train, "train")
         # Converted once per fit (if at all), never per epoch; so is the validation set.
         x = x.astype(self._dtype(), copy=False)
@@ -115,21 +147,31 @@ class Trainer:
             validation_x, validation_y = as_arrays(validation, "validation")
             validation = validation_x.astype(self._dtype(), copy=False), validation_y
         self.max_epochs, self.has_validation = int(epochs), validation is not None
+        self.batches_per_epoch = 1 if self.batch_size is None else -(-len(x) // self.batch_size)
         self.stop_training, self.stop_reason = False, None
-        history = self.history = History()
+        history = self.history = History() if restored is None else restored.history
+        self._restored = None
         self.model.train()
         with np.errstate(**_QUIET_OVERFLOW):
             try:
                 self._notify("on_train_begin")
-                for epoch in range(1, self.max_epochs + 1):
+                if restored is not None:
+                    # After on_train_begin, which resets what callbacks remember.
+                    checkpoint.restore_callbacks(self, restored.callbacks)
+                    if restored.stop_reason is not None:  # the saved run had already ended
+                        self.stop(restored.stop_reason)
+                for epoch in range(history.epochs_run + 1, self.max_epochs + 1):
+                    if self.stop_training:
+                        break
                     self._notify("on_epoch_begin", epoch)
                     logs = self._run_epoch(x, y, validation)
                     history.append(logs)
                     self._notify("on_epoch_end", epoch, logs)
                     if self.scheduler is not None:
                         self.scheduler.step()
-                    if self.stop_training:
-                        break
+                    if self.checkpoint is not None:
+                        # Last, so the file holds what every callback made of this epoch.
+                        self.save_checkpoint(self.checkpoint)
             except KeyboardInterrupt:
                 self.stop("interrupted")
                 self._finish(history)
@@ -162,11 +204,15 @@ class Trainer:
             logits = self.model(Tensor(xb))
             loss = self.loss(logits, yb)
             loss.backward()
+            if self.clip_grad_norm is not None:
+                clip_gradients(self.optimizer.params, self.clip_grad_norm)
             self.optimizer.step()
             value = float(loss.data)
+            right = int(np.count_nonzero(logits.data.argmax(axis=1) == class_labels(yb)))
             total_loss += value * len(xb)
-            correct += int(np.count_nonzero(logits.data.argmax(axis=1) == class_labels(yb)))
+            correct += right
             seen += len(xb)
+            self.batch_logs = {"loss": value, "accuracy": right / len(xb), "examples": len(xb)}
             self._notify("on_batch_end", batch, value)
             if self.stop_training:
                 break
@@ -183,21 +229,7 @@ class Trainer:
     # ------------------------------------------------------------ evaluation
     def _map_chunks(self, x: np.ndarray, fn) -> list:
         """`[fn(rows, logits) for each chunk of x]`, under no_grad and in evaluation mode."""
-        if len(x) == 0:
-            raise ValueError("x: expected at least one example, got none")
-        dtype = self._dtype()
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with no_grad(), np.errstate(**_QUIET_OVERFLOW):
-                results = []
-                for start in range(0, len(x), self.eval_batch_size):
-                    rows = slice(start, start + self.eval_batch_size)
-                    chunk = np.asarray(x[rows]).astype(dtype, copy=False)
-                    results.append(fn(rows, self.model(Tensor(chunk))))
-                return results
-        finally:
-            self.model.train(was_training)
+        return map_batches(self.model, x, fn, self.eval_batch_size)
 
     def evaluate(self, data) -> dict[str, float]:
         """`{"loss": mean loss per example, "accuracy": fraction correct}` on `data`.
@@ -228,3 +260,25 @@ class Trainer:
         return np.concatenate(
             self._map_chunks(np.asarray(x), lambda rows, logits: logits.data.argmax(axis=1))
         )
+
+    # ------------------------------------------------------------ saving the run
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Everything needed to continue training: model, optimizer, scheduler, epoch,
+        random generators, history and callback state, as arrays (`np.savez`-ready)."""
+        return checkpoint.trainer_state(self)
+
+    def load_state_dict(self, state: dict) -> Trainer:
+        """Restore what `state_dict()` returned (`history` too); then `fit(..., resume=True)`
+        continues. Every part is checked; on any error the trainer is left as it was.
+        """
+        self._restored = checkpoint.restore_trainer(self, state)
+        self.history = self._restored.history
+        return self
+
+    def save_checkpoint(self, path) -> None:
+        """Write `state_dict()` to `path` as an `.npz`, atomically (old file or new, never half)."""
+        checkpoint.write_checkpoint(self.state_dict(), path)
+
+    def load_checkpoint(self, path) -> Trainer:
+        """Read a file `save_checkpoint` wrote and `load_state_dict` it."""
+        return self.load_state_dict(checkpoint.read_checkpoint(path))

@@ -145,17 +145,21 @@ def holdout(build, data, train_fraction: float = 0.8, *, seed: int = 0, test=Non
 
 
 def kfold(build, data, k: int = 5, *, seed: int = 0, test=None,
-          epochs: int | None = None) -> KFoldResult:
+          epochs: int | None = None, on_fold=None) -> KFoldResult:
     """Stratified k-fold cross-validation: k models, each validated on one fold.
 
     Returns each fold's figures, their mean and standard deviation, and the best fold
     (whose model is `result.best_model`). `k` must lie in [2, smallest class count].
+    `on_fold(split_result)` is called as each fold finishes, so a caller interrupted
+    midway keeps the finished folds.
     """
     x, y = as_arrays(data, "data")
     folds = stratified_kfold(class_labels(y), k, seed)
     key = _key(build)
-    return KFoldResult([
-        fit_split(build, x, y, train_index, valid_index, trial_seed(seed, key, "kfold", i),
-                  test=test, epochs=epochs)
-        for i, (train_index, valid_index) in enumerate(folds)
-    ])
+    results = []
+    for i, (train_index, valid_index) in enumerate(folds):
+        results.append(fit_split(build, x, y, train_index, valid_index,
+                                 trial_seed(seed, key, "kfold", i), test=test, epochs=epochs))
+        if on_fold is not None:
+            on_fold(results[-1])
+    return KFoldResult(results)

@@ -10,6 +10,7 @@ from tinygrad_mnist.viz.curves import plot_learning_curves
 from tinygrad_mnist.viz.graph_figure import draw_graph
 from tinygrad_mnist.viz.heatmap import plot_search_heatmap
 from tinygrad_mnist.viz.predictions import plot_predictions
+from tinygrad_mnist.viz.saliency import plot_saliency, saliency_maps
 from tinygrad_mnist.viz.true_vs_predicted import plot_true_vs_predicted
 
 __all__ = [
@@ -17,7 +18,9 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_learning_curves",
     "plot_predictions",
+    "plot_saliency",
     "plot_search_heatmap",
     "plot_true_vs_predicted",
+    "saliency_maps",
     "save_figure",
 ]

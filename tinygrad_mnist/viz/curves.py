@@ -38,14 +38,17 @@ def _series(history, key: str, epochs: int | None, fractions: bool) -> np.ndarra
     return values
 
 
-def plot_learning_curves(history, *, path=None) -> Figure:
+def plot_learning_curves(history, *, test_accuracy: float | None = None, path=None) -> Figure:
     """Two panels, loss and accuracy per epoch, with training and validation lines.
 
     `history` is a `History` or a dict with lists `train_loss`, `train_accuracy`,
     `val_loss`, `val_accuracy` (validation lists may be empty or all NaN), `seconds`
     (per epoch), `best_epoch` (1-based, or None) and `stopped_reason` ("early-stopped",
     ...). Accuracies are fractions. Non-finite values (a diverged run) leave gaps. The
-    best epoch, whose weights early stopping keeps, is a dashed vertical line.
+    best epoch, whose weights early stopping keeps, is a dashed vertical line, labelled
+    with its validation figures (a run without validation data has no best epoch to
+    speak of: the line marks its lowest training loss, with no accuracy claimed).
+    `test_accuracy` (a fraction), when given, is stated in the title.
     """
     if _field(history, "train_loss") is None:
         raise TypeError(
@@ -62,6 +65,12 @@ def plot_learning_curves(history, *, path=None) -> Figure:
     ):
         raise ValueError(f"best_epoch: expected None or 1..{epochs}, got {best_epoch!r}")
 
+    if test_accuracy is not None and not (
+        isinstance(test_accuracy, (int, float, np.floating)) and 0 <= test_accuracy <= 1
+    ):
+        raise ValueError(f"test_accuracy: expected a fraction in [0, 1], got {test_accuracy!r}")
+    has_validation = np.isfinite(_series(history, "val_loss", epochs, False)).any()
+
     fig = Figure(figsize=(11, 4.3), layout="constrained")
     panels = fig.subplots(1, 2)
     x = np.arange(1, epochs + 1)
@@ -76,13 +85,15 @@ def plot_learning_curves(history, *, path=None) -> Figure:
             ax.plot(x, train, marker=marker, markersize=3, color="#4c72b0", label="training")
         if val.size:
             ax.plot(x, val, marker=marker, markersize=3, color="#dd8452", label="validation")
-        if best_epoch is not None:
-            label = f"best epoch {best_epoch}"
-            kept = val if val.size else train
-            if kept.size and np.isfinite(kept[best_epoch - 1]):
-                best = kept[best_epoch - 1]
+        if best_epoch is not None and has_validation:
+            label = f"best validation epoch {best_epoch}"
+            if val.size and np.isfinite(val[best_epoch - 1]):
+                best = val[best_epoch - 1]
                 label += f": {best:.2%}" if fractions else f": {best:.4g}"
             ax.axvline(best_epoch, color="0.35", linestyle="--", linewidth=1.2, label=label)
+        elif best_epoch is not None:
+            ax.axvline(best_epoch, color="0.35", linestyle="--", linewidth=1.2,
+                       label=f"lowest training loss: epoch {best_epoch}")
         ax.set_title(metric.capitalize())
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
@@ -104,8 +115,10 @@ def plot_learning_curves(history, *, path=None) -> Figure:
     summary = [f"{epochs} epoch{'s' if epochs != 1 else ''}"]
     if seconds.size:
         summary[0] += f" in {np.nansum(seconds):.1f} s"
-    if best_epoch is not None:
-        summary.append(f"best epoch {best_epoch}")
+    if best_epoch is not None and has_validation:
+        summary.append(f"best validation epoch {best_epoch}")
+    if test_accuracy is not None:
+        summary.append(f"test accuracy {test_accuracy:.2%}")
     if _field(history, "stopped_reason"):
         summary.append(f"ended: {_field(history, 'stopped_reason')}")
     fig.suptitle("Learning curves: " + "; ".join(summary), fontsize=11)

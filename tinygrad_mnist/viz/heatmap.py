@@ -45,6 +45,10 @@ def _mean_per_cell(rows, x: str, y: str, facet: str | None, value: str) -> dict:
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise TypeError(f"rows: expected dicts, got {type(row).__name__} at index {i}")
+    experiments = sorted({str(row["experiment"]) for row in rows if "experiment" in row})
+    if len(experiments) > 1:  # averaging them would mix data sets, splits or seeds
+        raise ValueError(f"rows: trials of more than one experiment ({', '.join(experiments)});"
+                         " draw one experiment at a time")
     keys = {"x": x, "y": y, "value": value} | ({"facet": facet} if facet is not None else {})
     for argument, key in keys.items():
         if not any(key in row for row in rows):
@@ -76,14 +80,17 @@ def plot_search_heatmap(
     facet: str | None = "hidden_sizes",
     value: str = "val_accuracy",
     fmt: str | None = None,
+    title: str | None = None,
     path=None,
 ) -> Figure:
     """One annotated heat map of `value` over `x` and `y` per value of `facet`, one colour bar.
 
     `rows` are flat dicts, settings and metrics side by side, such as a result store's
-    export. Rows that share a cell (repeats, folds) are averaged; a cell with no finite
-    result is left blank. `facet=None` draws a single panel. `fmt` formats the cell
-    text (default: a percentage for accuracies, else three significant digits).
+    export; rows of more than one experiment (their `experiment` field) are refused.
+    Rows that share a cell (repeats, folds) are averaged; a cell with no finite result
+    is left blank. `facet=None` draws a single panel. `fmt` formats the cell
+    text (default: a percentage for accuracies, else three significant digits). `title`
+    (say, the experiment and its data set) goes above the heading.
     """
     cells = _mean_per_cell(rows, x, y, facet, value)
     facets = _in_order([cell[0] for cell in cells])
@@ -97,10 +104,14 @@ def plot_search_heatmap(
     panel_rows = math.ceil(len(facets) / 3)
     columns = math.ceil(len(facets) / panel_rows)  # 4 panels as 2 x 2, not 3 + 1
     heading = f"{value} by {x} and {y}" + (f", per {facet}" if facet is not None else "")
+    if title:
+        heading = f"{title}\n{heading}"
     panel_width = 0.85 * len(xs) + 0.6
     panel_height = 0.5 * len(ys) + 0.9
-    width = max(columns * panel_width + 1.8, text_width(heading, 11) + 0.3)
-    fig = Figure(figsize=(width, panel_rows * panel_height + 0.7), layout="constrained")
+    width = max(columns * panel_width + 1.8,
+                max(text_width(line, 11) for line in heading.splitlines()) + 0.3)
+    fig = Figure(figsize=(width, panel_rows * panel_height + 0.5 + 0.2 * len(heading.splitlines())),
+                 layout="constrained")
     axes = fig.subplots(panel_rows, columns, squeeze=False)
     cmap = colormaps["viridis"].with_extremes(bad="0.93")
     norm = Normalize(values.min(), values.max())

@@ -1,0 +1,102 @@
+"""Classify image files with a trained model: what `tinygrad-mnist predict` prints.
+
+Each file is read and framed as MNIST frames its digits (`data.read_digit_image`),
+then all of them go through the model at once. A file that cannot be read is reported
+through `on_error` and left out; the others are still classified.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinygrad_mnist.data import prepare_images, read_digit_image
+from tinygrad_mnist.data.images import SIDE
+from tinygrad_mnist.inference import map_batches, predict_proba
+from tinygrad_mnist.nn import CrossEntropyLoss
+
+
+@dataclass
+class Classified:
+    """One image's best classes, most probable first, with their probabilities."""
+
+    path: str
+    classes: list[int]
+    probabilities: list[float]
+
+
+def _leaves(model) -> list:
+    """The computing layers of `model`, in order (a `Sequential` is opened up)."""
+    if hasattr(model, "__iter__"):
+        return [leaf for layer in model for leaf in _leaves(layer)]
+    return [model]
+
+
+def model_classes(model) -> int | None:
+    """How many classes `model` scores: its last layer's `out_features` (None if unknown)."""
+    sized = [layer for layer in _leaves(model) if hasattr(layer, "out_features")]
+    return int(sized[-1].out_features) if sized else None
+
+
+def model_inputs(model, images: np.ndarray, what: str = "the images") -> np.ndarray:
+    """uint8 images (n, height, width) prepared in the layout the model's first layer takes:
+    rows of pixels for a `Dense`, (n, 1, height, width) for a `Conv2d`.
+
+    A model made for another image size is a ValueError saying so.
+    """
+    images = np.asarray(images)
+    first = next(iter(_leaves(model)), None)
+    height, width = images.shape[1:3]
+    if type(first).__name__ == "Conv2d":
+        if first.in_channels != 1:
+            raise ValueError(f"model: its first layer takes {first.in_channels} channels, "
+                             f"but {what} are grey (one channel)")
+        return prepare_images(images, flatten=False).reshape(len(images), 1, height, width)
+    inputs = getattr(first, "in_features", None)
+    if inputs != height * width:
+        raise ValueError(f"model: it takes {inputs} inputs, but {what} are {height}x{width} = "
+                         f"{height * width} pixels; use a model trained on such images")
+    return prepare_images(images)
+
+
+def evaluate_model(model, x, labels) -> tuple[float, np.ndarray]:
+    """`(mean cross-entropy loss, class probabilities)` of `model` on inputs `x`."""
+    loss = CrossEntropyLoss()
+    labels = np.asarray(labels)
+
+    def chunk(rows, logits):
+        return float(loss(logits, labels[rows]).data) * len(logits.data), \
+            logits.softmax(axis=-1).data
+
+    parts = map_batches(model, x, chunk)
+    return sum(total for total, _ in parts) / len(x), np.concatenate([p for _, p in parts])
+
+
+def classify_files(model, paths, top: int = 1, on_error=None) -> list[Classified]:
+    """The `top` classes of the digit in each image file of `paths`, in order.
+
+    `on_error(path, error)` is called for a file that is missing or not an image (a
+    ValueError or OSError); without it the error is raised.
+    """
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
+        raise ValueError(f"top: expected an int >= 1, got {top!r}")
+    framed = f"images framed as MNIST's ({SIDE}x{SIDE})"
+    model_inputs(model, np.zeros((1, SIDE, SIDE), np.uint8), framed)  # a wrong model: first
+    images, kept = [], []
+    for path in paths:
+        try:
+            images.append(read_digit_image(path))
+        except (ValueError, OSError) as error:
+            if on_error is None:
+                raise
+            on_error(os.fspath(path), error)
+            continue
+        kept.append(os.fspath(path))
+    if not images:
+        return []
+    probabilities = predict_proba(model, model_inputs(model, np.stack(images), framed))
+    best = np.argsort(-probabilities, axis=1, kind="stable")[:, :top]
+    return [Classified(path, [int(c) for c in order], [float(p) for p in row[order]])
+            for path, order, row in zip(kept, best, probabilities)]
