@@ -1,17 +1,20 @@
 """Speed and memory of tinygrad_mnist against hand-written NumPy (and PyTorch if installed).
 
-    python benchmarks/bench.py                 # W1-W4, 7 interleaved repetitions
+    python benchmarks/bench.py                 # W1-W5, 7 interleaved repetitions
     python benchmarks/bench.py --only W1,W3 --repeats 9
     python benchmarks/bench.py --train         # + the default `train`: time, accuracy, RSS
     python benchmarks/bench.py --grid          # + the seed's grid with --jobs 1 and --jobs 2
     python benchmarks/bench.py --memory        # + the peak memory of one W2 step
     python benchmarks/bench.py --threads 1     # BLAS on one thread (see below)
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench.py --only W5 --clock cpu   # CPU seconds
 
 Workloads (real MNIST, float32; the data is loaded once, outside the timings):
   W1  MLP 784-128-10 ReLU, softmax cross-entropy, SGD lr 0.1, batch 128: one epoch on 60k
   W2  the same net: one full-batch step on 60k
   W3  (a*b + a).sum().backward() on 4x4 tensors: the engine's own overhead, in microseconds
   W4  MLP 784-1024-1024-10, batch 1024: one epoch on 60k
+  W5  CNN conv(1->16, 5x5, pad 2)-ReLU-maxpool 2-conv(16->32, 5x5, pad 2)-ReLU-maxpool 2-
+      flatten-dense(1568->10), SGD lr 0.01 momentum 0.9, batch 128: one epoch on 60k
 Each workload runs in a process of its own; within it every repetition runs each
 implementation once, in turn (alternating who goes first), so that a slow moment of the
 machine hits all of them alike; the table shows medians and the ratio project / NumPy.
@@ -45,17 +48,24 @@ import reference_numpy  # noqa: E402
 
 from tinygrad_mnist import Tensor  # noqa: E402
 from tinygrad_mnist.data import load_mnist, prepare_images  # noqa: E402
-from tinygrad_mnist.nn import MLP, CrossEntropyLoss  # noqa: E402
+from tinygrad_mnist.nn import CNN, MLP, CrossEntropyLoss  # noqa: E402
 from tinygrad_mnist.optim import SGD  # noqa: E402
 from tinygrad_mnist.train.trainer import Trainer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _timed(fn) -> float:
-    start = time.perf_counter()
+CLOCKS = {"wall": time.perf_counter,
+          # CPU seconds of this process (all its threads): steadier than the wall clock
+          # on a shared machine, where other people's work stretches both contenders'
+          # wall times unevenly. Use it with one BLAS thread (OPENBLAS_NUM_THREADS=1).
+          "cpu": time.process_time}
+
+
+def _timed(fn, clock=time.perf_counter) -> float:
+    start = clock()
     fn()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 # ------------------------------------------------------------------ the contenders
@@ -93,6 +103,47 @@ def torch_mlp_epoch(x, y, sizes, batch_size, lr=0.1):
         order = torch.randperm(len(ty)) if batch < len(ty) else torch.arange(len(ty))
         for start in range(0, len(ty), batch):
             index = order[start:start + batch]
+            optimizer.zero_grad()
+            logits = model(tx[index])
+            loss = loss_fn(logits, ty[index])
+            loss.backward()
+            optimizer.step()
+            loss.item()
+            (logits.argmax(1) == ty[index]).sum().item()
+
+    return epoch
+
+
+def project_cnn_epoch(x, y, batch_size=128, lr=0.01):
+    """One epoch of this project's Trainer on the W5 CNN (`x` is NCHW)."""
+    model = CNN((1, 28, 28), [16, 32], 10, kernel_size=5, seed=0)
+    trainer = Trainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=lr, momentum=0.9),
+                      batch_size=batch_size, seed=0)
+    return lambda: trainer.fit((x, y), epochs=1)
+
+
+def numpy_cnn_epoch(x, y, batch_size=128, lr=0.01):
+    params = reference_numpy.init_cnn()
+    velocities = [np.zeros_like(p) for p in params]
+    rng = np.random.default_rng(0)
+    return lambda: reference_numpy.cnn_train_epoch(params, velocities, x, y, lr, batch_size, rng)
+
+
+def torch_cnn_epoch(x, y, batch_size=128, lr=0.01):
+    import torch
+
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(1568, 10))
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+
+    def epoch():
+        order = torch.randperm(len(ty))
+        for start in range(0, len(ty), batch_size):
+            index = order[start:start + batch_size]
             optimizer.zero_grad()
             logits = model(tx[index])
             loss = loss_fn(logits, ty[index])
@@ -147,6 +198,12 @@ def workloads(x, y, only):
     for name, (text, sizes, batch) in specs.items():
         if name in only:
             table[name] = (text, "s", {k: (makers[k](x, y, sizes, batch), 1) for k in kinds})
+    if "W5" in only:
+        cnn_makers = {"numpy": numpy_cnn_epoch, "project": project_cnn_epoch,
+                      "torch": torch_cnn_epoch}
+        images = x.reshape(-1, 1, 28, 28)  # the NCHW view of the prepared rows
+        table["W5"] = ("CNN 2x conv5x5+pool, batch 128, one epoch", "s",
+                       {k: (cnn_makers[k](images, y), 1) for k in kinds})
     if "W3" in only:
         table["W3"] = ("(a*b + a).sum().backward(), 4x4", "us",
                        {k: tiny_expression(k) for k in kinds})
@@ -161,7 +218,7 @@ def _has_torch() -> bool:
     return True
 
 
-def run_workloads(only, repeats, threads=None):
+def run_workloads(only, repeats, clock="wall", threads=None):
     """One new process per workload: one that ran before leaves the allocator and the
     caches in a state that can slow the next by 10-60%, NumPy's side included."""
     kinds = ["numpy", "project"] + (["torch"] if _has_torch() else [])
@@ -169,16 +226,17 @@ def run_workloads(only, repeats, threads=None):
     if "torch" in kinds:
         header += f"{'project/torch':>15}"
     print(f"medians of {repeats} interleaved repetitions, each workload in a new process"
+          + (", CPU time" if clock == "cpu" else "")
           + (f", BLAS on {threads} thread(s)" if threads else ""))
     print(header, flush=True)
-    for name in ("W3", "W1", "W2", "W4"):
+    for name in ("W3", "W1", "W2", "W4", "W5"):
         if name in only:
             subprocess.run([sys.executable, __file__, "--only", name, "--repeats", str(repeats),
-                            "--in-this-process"]
+                            "--clock", clock, "--in-this-process"]
                            + (["--threads", str(threads)] if threads else []), check=True)
 
 
-def measure_in_this_process(only, repeats):
+def measure_in_this_process(only, repeats, clock="wall"):
     """Print the table rows of the workloads in `only`, measured in this process."""
     (x_train, y_train), _ = load_mnist()
     x, y = prepare_images(x_train), y_train.astype(np.int64)
@@ -193,7 +251,7 @@ def measure_in_this_process(only, repeats):
         for repetition in range(repeats):
             # Alternate who goes first, so neither always meets a warm (or cold) cache.
             for kind, (run, divisor) in order if repetition % 2 == 0 else order[::-1]:
-                times[kind].append(_timed(run) / divisor)
+                times[kind].append(_timed(run, CLOCKS[clock]) / divisor)
         scale = 1e6 if unit == "us" else 1.0
         medians = {k: statistics.median(v) * scale for k, v in times.items()}
         row = f"{name + ' ' + text + ' (' + unit + ')':<44}"
@@ -297,12 +355,14 @@ def measure_grid(jobs=(1, 2), out=ROOT / "runs" / "bench_seed_grid"):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="W1,W2,W3,W4", help="workloads, comma-separated")
+    parser.add_argument("--only", default="W1,W2,W3,W4,W5", help="workloads, comma-separated")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                        help="wall time (default) or this process's CPU time")
     parser.add_argument("--train", action="store_true", help="also time the default train")
     parser.add_argument("--train-repeats", type=int, default=1)
     parser.add_argument("--grid", action="store_true", help="also time the seed's grid")
-    parser.add_argument("--no-workloads", action="store_true", help="skip W1-W4")
+    parser.add_argument("--no-workloads", action="store_true", help="skip W1-W5")
     parser.add_argument("--threads", type=int, help="BLAS threads (default: BLAS's choice)")
     parser.add_argument("--memory", action="store_true",
                         help="also measure the peak memory of a W2 step")
@@ -317,9 +377,9 @@ def main():
         print(measure_step_memory(args.step_memory_of))
         return
     if args.in_this_process:
-        measure_in_this_process(set(args.only.split(",")), args.repeats)
+        measure_in_this_process(set(args.only.split(",")), args.repeats, args.clock)
     elif not args.no_workloads:
-        run_workloads(set(args.only.split(",")), args.repeats, args.threads)
+        run_workloads(set(args.only.split(",")), args.repeats, args.clock, args.threads)
     if args.memory:
         measure_memory()
     if args.train:

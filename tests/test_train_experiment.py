@@ -129,5 +129,5 @@ def test_a_preset_fills_what_the_file_leaves_out_and_the_file_wins(tmp_path):
     assert config["hidden_sizes"] == [64] and config["epochs"] == 3  # the file's own values
     assert config["optimizer"] == PRESETS["seed"]["optimizer"] == "sgd"
     assert config["batch_size"] is None and config["schedule"] == "none"
-    with pytest.raises(ValueError, match="'preset' must be one of seed, got 'fast'"):
+    with pytest.raises(ValueError, match="'preset' must be one of seed, cnn, got 'fast'"):
         load_experiment(write(tmp_path, 'preset = "fast"\n[grid]\nepochs = [1]\n'))

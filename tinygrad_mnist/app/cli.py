@@ -66,6 +66,7 @@ from tinygrad_mnist.train import (
     progress_report,
     ranking_table,
 )
+from tinygrad_mnist.train.builders import MODELS, PRESETS
 from tinygrad_mnist.train.outputs import check_distinct, check_replaceable, marker
 from tinygrad_mnist.train.ranking import one_experiment
 from tinygrad_mnist.train.search import WorkerDiedError, experiment_record
@@ -159,12 +160,32 @@ def _add_model_options(parser: argparse.ArgumentParser, holdout: bool = True) ->
     `holdout=False` (k-fold, whose folds are the validation data) leaves out
     `--validation`.
     """
-    d = TrainConfig()
+    d, cnn = TrainConfig(), TrainConfig(**PRESETS["cnn"])
     model = parser.add_argument_group("model")
+    model.add_argument(
+        "--model", choices=MODELS, default=None, metavar="KIND",
+        help="mlp (Dense layers) or cnn (convolutions, then Dense layers); cnn brings its own "
+             f"defaults: {_preset_text('cnn')} (default: {d.model})",
+    )
     model.add_argument(
         "--hidden", type=hidden_sizes, default=None, metavar="SIZES",
         help="hidden layer sizes, comma-separated, e.g. 512,256 or 100; 'none' for a linear "
-             f"model (default: {','.join(map(str, d.hidden_sizes))})",
+             f"model (default: {','.join(map(str, d.hidden_sizes))}; with --model cnn, the "
+             f"Dense layers after the convolutions: {_sizes_text(cnn.hidden_sizes)})",
+    )
+    model.add_argument(
+        "--channels", type=hidden_sizes, default=None, metavar="SIZES",
+        help="cnn: the channels of each convolution block (convolution, activation, 2x2 max "
+             f"pool), comma-separated (default: {_sizes_text(cnn.channels)})",
+    )
+    model.add_argument(
+        "--kernel-size", type=int, default=None, metavar="K",
+        help=f"cnn: the side of the convolution kernels, odd (default: {cnn.kernel_size})",
+    )
+    model.add_argument(
+        "--batch-norm", action=argparse.BooleanOptionalAction, default=None,
+        help="cnn: batch normalisation after each convolution and hidden Dense layer "
+             f"(default: {'on' if cnn.batch_norm else 'off'})",
     )
     from tinygrad_mnist.nn import ACTIVATIONS
 
@@ -226,6 +247,11 @@ def _add_model_options(parser: argparse.ArgumentParser, holdout: bool = True) ->
             help=f"hold out N stratified training images (at most half the training set) to "
                  f"validate on after every epoch; 0: none (default: {d.validation})",
         )
+    training.add_argument(
+        "--augment", action=argparse.BooleanOptionalAction, default=None,
+        help="move each training image by up to 2 pixels at random, a fresh draw every batch "
+             f"(default: {'on' if d.augment else 'off'})",
+    )
     training.add_argument(
         "--seed", type=int, default=None, metavar="N",
         help=f"seeds the weights, the batch order and the validation split (default: {d.seed})",
@@ -419,7 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- subcommands
 # Option -> TrainConfig field. argparse only parses: an option not given stays None and
 # the schema (train.builders.CONFIG_DEFAULTS, through TrainConfig) fills it and checks it.
-_CONFIG_OPTIONS = {"hidden": "hidden_sizes", "activation": "activation",
+_CONFIG_OPTIONS = {"model": "model", "hidden": "hidden_sizes", "channels": "channels",
+                   "kernel_size": "kernel_size", "batch_norm": "batch_norm",
+                   "augment": "augment", "activation": "activation",
                    "optimizer": "optimizer", "lr": "learning_rate", "momentum": "momentum",
                    "weight_decay": "weight_decay", "batch_size": "batch_size",
                    "epochs": "epochs", "schedule": "schedule", "patience": "patience",
@@ -431,23 +459,50 @@ _OPTION_OF = {field: option.replace("_", "-") for option, field in _CONFIG_OPTIO
 def _config_from_args(args) -> TrainConfig:
     given = {field: getattr(args, option) for option, field in _CONFIG_OPTIONS.items()
              if getattr(args, option, None) is not None}
+    # A model kind's preset (the CNN's) fills what the options leave out.
+    preset = PRESETS.get(given.get("model"), {})
     try:
-        return TrainConfig(**{**given, "dataset": str(given.get("dataset", "mnist"))})
+        return TrainConfig(**{**preset, **given, "dataset": str(given.get("dataset", "mnist"))})
     except (TypeError, ValueError) as error:  # the schema's word for it, under the option's name
         field = re.match(r"(?:config\[')?(\w+)", str(error)).group(1)
         option = _OPTION_OF.get(field)
         raise UsageError(f"argument --{option}: {error}" if option else str(error)) from None
 
 
-def _holdout(config: TrainConfig, images: np.ndarray, y: np.ndarray):
-    """`(train, validation)`, prepared: the stratified validation images `config` holds out
-    (or None). Split as uint8 pixels, then prepared: a quarter of the bytes to gather."""
+def _preset_text(name: str) -> str:
+    return ", ".join(f"{key} {_sizes_text(value) if isinstance(value, list) else value}"
+                     for key, value in PRESETS[name].items() if key != "model")
+
+
+def _sizes_text(sizes) -> str:
+    return ",".join(map(str, sizes)) or "none"
+
+
+def _prepare(images, config: TrainConfig) -> np.ndarray:
+    """Images as a model of `config` eats them: NCHW for a CNN (unless flat already), else rows."""
+    images = np.asarray(images)
+    return prepare_images(images, layout="nchw" if config.model == "cnn" and images.ndim == 3
+                          else "flat")
+
+
+def _architecture(config: TrainConfig, input_size: int, num_classes: int) -> str:
+    if config.model == "cnn":
+        return (f"a CNN (convolutions {_sizes_text(config.channels)}, Dense "
+                f"{_sizes_text([*config.hidden_sizes, num_classes])})")
+    return " -> ".join(map(str, (input_size, *config.hidden_sizes, num_classes)))
+
+
+def _holdout(config: TrainConfig, images, y: np.ndarray):
+    """`(train, validation)`, prepared for `config`'s model: the stratified validation images
+    `config` holds out (or None). Split as uint8 pixels, then prepared: a quarter of the
+    bytes to gather, and one float copy of the images instead of two."""
+    images = np.asarray(images)
     size = config.validation_size(len(y))
     if size == 0:
-        return (prepare_images(images), y), None
+        return (_prepare(images, config), y), None
     train_index, valid_index = stratified_split(y, 1 - size / len(y), seed=config.seed)
-    return ((prepare_images(images[train_index]), y[train_index]),
-            (prepare_images(images[valid_index]), y[valid_index]))
+    return ((_prepare(images[train_index], config), y[train_index]),
+            (_prepare(images[valid_index], config), y[valid_index]))
 
 
 def _resumed_run(args) -> tuple[Path, TrainConfig]:
@@ -498,8 +553,10 @@ def _train(args) -> int:
         config = _config_from_args(args)
     data = load_named_dataset(config.dataset, args.data_root)
     train, validation = _holdout(config, data.train_images, data.train_labels)
-    built = config.build(input_size=train[0].shape[1], num_classes=data.num_classes,
-                         callbacks=[progress_report()])
+    x = train[0]
+    built = config.build(input_size=x[0].size, num_classes=data.num_classes,
+                         callbacks=[progress_report()],
+                         input_shape=x.shape[1:] if x.ndim == 4 else None)
     if resume:
         built.trainer.load_checkpoint(folder / CHECKPOINT_FILE)
     else:
@@ -511,8 +568,9 @@ def _train(args) -> int:
     done = built.trainer.history.epochs_run if resume else 0
     logger.info("%s %s on %s %s images (%s held out for validation) for up to %d epochs; "
                 "run folder %s", f"resuming after epoch {done}:" if resume else "training",
-                " -> ".join(map(str, built.model.sizes)), f"{len(train[1]):,}", data.title,
-                f"{0 if validation is None else len(validation[1]):,}", config.epochs, folder)
+                _architecture(config, x[0].size, data.num_classes), f"{len(train[1]):,}",
+                data.title, f"{0 if validation is None else len(validation[1]):,}",
+                config.epochs, folder)
     interrupted = False
     try:
         history = built.trainer.fit(train, validation, epochs=config.epochs, resume=resume)
@@ -522,7 +580,7 @@ def _train(args) -> int:
     save_model_first(folder, model=built.model, config=config, history=history)
     try:
         evaluation = evaluate(built.trainer, data.test_images,
-                              prepare_images(data.test_images), data.test_labels)
+                              _prepare(data.test_images, config), data.test_labels)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted during the test evaluation; kept the model, its config and "
               f"history in {folder}", file=sys.stderr)
@@ -556,18 +614,19 @@ def _cmd_kfold(args) -> int:
 def _kfold(args) -> int:
     config = _config_from_args(args)
     data = load_named_dataset(config.dataset, args.data_root)
-    x, y = prepare_images(data.train_images), data.train_labels
-    test = (prepare_images(data.test_images), data.test_labels)
+    x, y = _prepare(data.train_images, config), data.train_labels
+    test = (_prepare(data.test_images, config), data.test_labels)
     fold_numbers = itertools.count(1)  # kfold builds one model per fold, in order
 
     def build(seed):
         prefix = f"fold {next(fold_numbers)}/{args.k}: "
-        return config.build(input_size=x.shape[1], num_classes=data.num_classes,
-                            callbacks=[progress_report(prefix)], seed=seed).trainer
+        return config.build(input_size=x[0].size, num_classes=data.num_classes,
+                            callbacks=[progress_report(prefix)], seed=seed,
+                            input_shape=x.shape[1:] if x.ndim == 4 else None).trainer
 
     _check_folds("--k", args.k, y)
     logger.info("%d-fold cross-validation of %s on %s %s training images", args.k,
-                " -> ".join(map(str, (x.shape[1], *config.hidden_sizes, data.num_classes))),
+                _architecture(config, x[0].size, data.num_classes),
                 f"{len(y):,}", data.title)
     finished = []
     try:

@@ -31,7 +31,9 @@ _DEFAULTS = builders.CONFIG_DEFAULTS
 class TrainConfig:
     """One training run: model, optimizer, schedule, epochs, validation, seed and data set.
 
-    `hidden_sizes` are the hidden layers of an `MLP` (784 inputs, 10 outputs);
+    `model` is "mlp" or "cnn"; `hidden_sizes` are the hidden Dense layers of an `MLP`
+    (784 inputs, 10 outputs) or of a `CNN` after its convolution blocks (`channels`,
+    `kernel_size`, `batch_norm`); `augment` moves each training image by up to 2 pixels;
     `optimizer` is one of `OPTIMIZERS` ("momentum" and "nesterov" are SGD with
     `momentum`); `batch_size=None` is full-batch gradient descent; `patience` (None:
     no early stopping) watches the validation loss; `schedule` ("none", "cosine" or
@@ -42,7 +44,11 @@ class TrainConfig:
     of an `.npz` file. Every field is checked when made.
     """
 
+    model: str = _DEFAULTS["model"]
     hidden_sizes: tuple[int, ...] = tuple(_DEFAULTS["hidden_sizes"])
+    channels: tuple[int, ...] = tuple(_DEFAULTS["channels"])
+    kernel_size: int = _DEFAULTS["kernel_size"]
+    batch_norm: bool = _DEFAULTS["batch_norm"]
     activation: str = _DEFAULTS["activation"]
     optimizer: str = _DEFAULTS["optimizer"]
     learning_rate: float = _DEFAULTS["learning_rate"]
@@ -52,15 +58,16 @@ class TrainConfig:
     epochs: int = _DEFAULTS["epochs"]
     schedule: str = _DEFAULTS["schedule"]
     patience: int | None = _DEFAULTS["patience"]
+    augment: bool = _DEFAULTS["augment"]
     clip_grad_norm: float | None = _DEFAULTS["clip_grad_norm"]
     validation: int = 5000
     seed: int = 0
     dataset: str = "mnist"
 
     def __post_init__(self) -> None:
-        hidden = self.hidden_sizes
-        if isinstance(hidden, (list, tuple)):
-            object.__setattr__(self, "hidden_sizes", tuple(hidden))
+        for name in ("hidden_sizes", "channels"):
+            if isinstance(getattr(self, name), (list, tuple)):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         if not _is_int(self.validation) or self.validation < 0:
             raise ValueError(f"validation: expected a number of images >= 0, "
                              f"got {self.validation!r}")
@@ -80,13 +87,13 @@ class TrainConfig:
             if name == "momentum":  # kept as given, though the schema ignores it for sgd/adam
                 continue
             value = canonical[name]
-            object.__setattr__(self, name, tuple(value) if name == "hidden_sizes" else value)
+            object.__setattr__(self, name, tuple(value) if isinstance(value, list) else value)
 
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict:
-        """The fields as a JSON-ready dict (`hidden_sizes` as a list)."""
+        """The fields as a JSON-ready dict (`hidden_sizes` and `channels` as lists)."""
         data = dataclasses.asdict(self)
-        data["hidden_sizes"] = list(self.hidden_sizes)
+        data["hidden_sizes"], data["channels"] = list(self.hidden_sizes), list(self.channels)
         return data
 
     @classmethod
@@ -104,7 +111,11 @@ class TrainConfig:
     def trial_config(self) -> dict:
         """This run as a `train.build_from_config` dict (the vocabulary of experiment files)."""
         return {
+            "model": self.model,
             "hidden_sizes": list(self.hidden_sizes),
+            "channels": list(self.channels),
+            "kernel_size": self.kernel_size,
+            "batch_norm": self.batch_norm,
             "activation": self.activation,
             "optimizer": self.optimizer,
             "learning_rate": self.learning_rate,
@@ -114,6 +125,7 @@ class TrainConfig:
             "epochs": self.epochs,
             "patience": self.patience,
             "schedule": self.schedule,
+            "augment": self.augment,
             "clip_grad_norm": self.clip_grad_norm,
         }
 
@@ -123,14 +135,16 @@ class TrainConfig:
         return min(self.validation, train_size // 2)
 
     def build(self, input_size: int = 784, num_classes: int = 10, callbacks=(),
-              seed=None) -> builders.TrainingSetup:
+              seed=None, input_shape=None) -> builders.TrainingSetup:
         """The model, optimizer and `Trainer` of this run (a `train.TrainingSetup`).
 
         `seed` (default: this config's `seed`) draws the weights and the batch order.
+        `input_shape` is a CNN's (channels, height, width), by default square grey images.
         """
         seed = self.seed if seed is None else seed
         return builders.build_from_config(self.trial_config(), seed, input_size=input_size,
-                                          num_classes=num_classes, callbacks=callbacks)
+                                          num_classes=num_classes, callbacks=callbacks,
+                                          input_shape=input_shape)
 
 
 def _is_int(value) -> bool:

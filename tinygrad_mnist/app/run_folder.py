@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from tinygrad_mnist.app.run_config import TrainConfig
 from tinygrad_mnist.atomic import atomic_write_text
+from tinygrad_mnist.train.builders import CNN_KEYS
 from tinygrad_mnist.train.tables import percent
 
 __all__ = [
@@ -256,8 +258,11 @@ def render_report(title: str, config: TrainConfig, history, evaluation: Evaluati
         "| --- | --- |",
     ]
     for key, value in config.to_dict().items():
-        if key == "hidden_sizes":
-            value = ", ".join(map(str, value)) or "none (linear model)"
+        if config.model == "mlp" and key in CNN_KEYS:
+            continue  # a CNN's settings, unused
+        if key in ("hidden_sizes", "channels"):
+            value = ", ".join(map(str, value)) or (
+                "none (linear model)" if config.model == "mlp" else "none")
         elif key == "batch_size" and value is None:
             value = "full batch"
         lines.append(f"| {key} | {value} |")
@@ -372,9 +377,15 @@ def load_run_model(model_path):
     # Only the headers first: the architecture comes from them and the config, and a file
     # that does not fit it is refused before any array is decompressed.
     declared = npz_headers(model_path)
-    weights = _layer_weights(declared, model_path)
+    if config.model == "cnn":
+        input_shape, num_classes = _cnn_shapes(declared, config, model_path)
+        input_size = int(np.prod(input_shape))
+    else:
+        weights = _layer_weights(declared, model_path)
+        input_shape, input_size, num_classes = None, weights[0][1][0], weights[-1][1][1]
     try:
-        model = config.build(input_size=weights[0][1][0], num_classes=weights[-1][1][1]).model
+        model = config.build(input_size=input_size, num_classes=num_classes,
+                             input_shape=input_shape).model
     except ValueError as error:  # e.g. layers too large for this machine
         raise ValueError(f"config: {str(config_path)!r}: {error}") from None
     try:
@@ -399,3 +410,26 @@ def _layer_weights(declared: dict, path: Path) -> list[tuple[int, tuple]]:
     if not any(number == 0 for number, _ in weights):
         raise ValueError(f"model: {str(path)!r} holds no MLP weights (no 2-D '0.weight')")
     return sorted(weights)
+
+
+def _cnn_shapes(declared: dict, config: TrainConfig, path: Path):
+    """`((channels, height, width), classes)` a CNN's weights were made for (square images).
+
+    The first convolution gives the channels; the first Dense layer's inputs, the side of
+    the pooled images, which each of the `len(config.channels)` blocks halved.
+    """
+    shapes = {name: tuple(shape) for name, (shape, _) in declared.items()}
+    first = shapes.get("0.weight")
+    numbered = sorted((int(name.partition(".")[0]), shape) for name, shape in shapes.items()
+                      if name.partition(".")[0].isdigit() and name.endswith(".weight")
+                      and len(shape) == 2)
+    if first is None or len(first) != 4 or not numbered:
+        raise ValueError(f"model: {str(path)!r} holds no CNN weights (no 4-D '0.weight' and "
+                         "Dense weights after it)")
+    features = numbered[0][1][0]
+    side = math.isqrt(features // config.channels[-1])
+    if side * side * config.channels[-1] != features:
+        raise ValueError(f"model: {str(path)!r} was not made for square images ("
+                         f"{features} features after the convolutions)")
+    side *= 2 ** len(config.channels)
+    return (int(first[1]), side, side), int(numbered[-1][1][1])

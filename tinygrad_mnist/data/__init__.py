@@ -3,6 +3,7 @@
 Plain NumPy; nothing here knows about training.
 """
 
+from tinygrad_mnist.data.augment import RandomShift
 from tinygrad_mnist.data.batches import batches
 from tinygrad_mnist.data.checksums import FASHION_MNIST_SHA256, MNIST_SHA256, ChecksumError
 from tinygrad_mnist.data.dataset import Dataset
@@ -39,6 +40,7 @@ __all__ = [
     "IdxDirectory",
     "Mirror",
     "PackageIndex",
+    "RandomShift",
     "SourceUnavailable",
     "batches",
     "default_cache_dir",

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
+LAYOUTS = ("flat", "nchw", "keep")
 
-def prepare_images(images, flatten: bool = True) -> np.ndarray:
+
+def prepare_images(images, flatten: bool = True, layout: str | None = None) -> np.ndarray:
     """uint8 images (n, ...) as float32 in [0, 1]: pixel / 255.
 
-    `flatten=True` gives one row per image, (n, 784) for MNIST; `False` keeps
-    the shape given, e.g. (n, 28, 28). One 28x28 image is a batch of one.
+    `layout` says what shape comes out: "flat" gives one row per image, (n, 784) for
+    MNIST, what an MLP eats; "nchw" gives (n, 1, 28, 28), one channel axis added to
+    grey images (n, height, width), what a CNN eats; "keep" keeps the shape given.
+    `flatten` is the older spelling: True means "flat", False "keep". One 28x28 image
+    is a batch of one.
     """
+    if layout is None:
+        layout = "flat" if flatten else "keep"
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout: expected one of {', '.join(LAYOUTS)}, got {layout!r}")
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise TypeError(f"images: expected uint8 pixel values 0..255, got dtype {images.dtype}")
@@ -19,9 +28,16 @@ def prepare_images(images, flatten: bool = True) -> np.ndarray:
     if images.ndim < 2:
         raise ValueError(f"images: expected shape (n, ...) with one image per row, "
                          f"got shape {images.shape}")
+    if layout == "nchw" and images.ndim not in (3, 4):
+        raise ValueError(f"images: layout 'nchw' needs grey images (n, height, width) or "
+                         f"(n, channels, height, width), got shape {images.shape}")
     scaled = images.astype(np.float32)
     scaled /= np.float32(255)  # in place: one float copy of the images, not two
-    return scaled.reshape(len(images), -1) if flatten else scaled
+    if layout == "flat":
+        return scaled.reshape(len(images), -1)
+    if layout == "nchw" and scaled.ndim == 3:
+        return scaled[:, None]
+    return scaled
 
 
 def one_hot(labels, num_classes: int = 10) -> np.ndarray:

@@ -23,18 +23,30 @@ from tinygrad_mnist.nn.activations import (
     softmax,
     tanh,
 )
+from tinygrad_mnist.nn.batchnorm import BatchNorm1d, BatchNorm2d, BatchNormFunction
+from tinygrad_mnist.nn.cnn import CNN
+from tinygrad_mnist.nn.conv import Conv2d, Conv2dFunction, conv2d
 from tinygrad_mnist.nn.dense import Affine, Dense
 from tinygrad_mnist.nn.dropout import Dropout
 from tinygrad_mnist.nn.flatten import Flatten
 from tinygrad_mnist.nn.layer import Layer, read_npz
 from tinygrad_mnist.nn.losses import CrossEntropyLoss, Loss, MSELoss
 from tinygrad_mnist.nn.mlp import MLP
+from tinygrad_mnist.nn.pooling import AvgPool2d, AvgPool2dFunction, MaxPool2d, MaxPool2dFunction
 from tinygrad_mnist.nn.sequential import Sequential
 
 __all__ = [
     "ACTIVATIONS",
     "Activation",
     "Affine",
+    "AvgPool2d",
+    "AvgPool2dFunction",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNormFunction",
+    "CNN",
+    "Conv2d",
+    "Conv2dFunction",
     "CrossEntropyLoss",
     "Dense",
     "Dropout",
@@ -44,12 +56,15 @@ __all__ = [
     "LeakyReLU",
     "Loss",
     "MLP",
+    "MaxPool2d",
+    "MaxPool2dFunction",
     "MSELoss",
     "ReLU",
     "Sequential",
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "conv2d",
     "get_activation",
     "identity",
     "init",

@@ -17,25 +17,34 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from tinygrad_mnist import nn, optim
+from tinygrad_mnist.data import RandomShift
 from tinygrad_mnist.train.callbacks import EarlyStopping
 from tinygrad_mnist.train.trainer import Trainer
 
 # The same names as the command line's: "momentum" and "nesterov" are SGD with `momentum`.
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 SCHEDULES = ("none", "cosine", "step")
+MODELS = ("mlp", "cnn")
+# What only a CNN uses: an MLP's config leaves them at their defaults (see canonical_config).
+CNN_KEYS = ("channels", "kernel_size", "batch_norm")
 
 # The one schema of a training run: every key, its default and (in `_NORMALISE`) its check.
 # The defaults are what `tinygrad-mnist train` runs with no options: 784-256-128-10 ReLU,
 # Nesterov SGD, cosine schedule, batches of 128, 5 epochs (98.21% and 98.08% MNIST test
 # accuracy with seeds 0 and 1; a sixth epoch added 0.01-0.08 points and a sixth of the time).
 CONFIG_DEFAULTS = {
-    "hidden_sizes": [256, 128],
+    "model": "mlp",  # "mlp": Dense layers; "cnn": nn.CNN, convolution blocks then Dense layers
+    "hidden_sizes": [256, 128],  # the Dense layers (after the convolutions, for a CNN)
+    "channels": [16, 32],  # cnn: one convolution block (conv, activation, 2x2 max pool) each
+    "kernel_size": 5,  # cnn: odd, padded to keep the image size
+    "batch_norm": False,  # cnn: BatchNorm after each convolution and hidden Dense layer
     "activation": "relu",
     "init": "auto",  # "auto": He for ReLU-like activations, Xavier for the others
     "optimizer": "nesterov",
@@ -48,6 +57,7 @@ CONFIG_DEFAULTS = {
     "min_delta": 0.0,
     "schedule": "cosine",  # "cosine": CosineLR down to 0 over the epochs; "step": StepLR
     # halving the rate every third of the epochs; "none": constant
+    "augment": False,  # True: each training batch's images moved by up to 2 pixels at random
     "clip_grad_norm": None,  # None: no clipping; else the most a batch's gradient norm may be
 }
 
@@ -56,6 +66,13 @@ CONFIG_DEFAULTS = {
 PRESETS = {
     "seed": {"hidden_sizes": [100], "optimizer": "sgd", "batch_size": None, "epochs": 20,
              "schedule": "none"},
+    # "cnn": what `train --model cnn` runs: 99.38% MNIST test accuracy (seed 0) in 7 epochs.
+    # A He-initialised Dense layer straight after the pooled maps (1,568 inputs) made
+    # SGD above lr 0.02 unstable; a batch-normalised hidden layer in between takes 0.05.
+    "cnn": {"model": "cnn", "channels": [16, 32], "kernel_size": 3, "batch_norm": True,
+            "hidden_sizes": [128], "optimizer": "nesterov", "learning_rate": 0.05,
+            "weight_decay": 5e-4, "batch_size": 64, "epochs": 7, "schedule": "cosine",
+            "augment": True},
 }
 
 
@@ -85,11 +102,24 @@ def _choice(name, value, choices):
     return value.lower()
 
 
-def _hidden_sizes(value):
+def _sizes(name, value):
     sizes = [value] if isinstance(value, numbers.Integral) else value
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (list, tuple)):
-        raise ValueError(f"config['hidden_sizes']: expected a list of ints >= 1, got {value!r}")
-    return [_int(f"hidden_sizes[{i}]", size, 1) for i, size in enumerate(sizes)]
+        raise ValueError(f"config[{name!r}]: expected a list of ints >= 1, got {value!r}")
+    return [_int(f"{name}[{i}]", size, 1) for i, size in enumerate(sizes)]
+
+
+def _kernel_size(value):
+    value = _int("kernel_size", value, 1)
+    if value % 2 == 0:
+        raise ValueError(f"config['kernel_size']: expected an odd int >= 1, got {value}")
+    return value
+
+
+def _bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"config[{name!r}]: expected true or false, got {value!r}")
+    return bool(value)
 
 
 def _init(value):
@@ -108,7 +138,11 @@ def _batch_size(value):
 
 
 _NORMALISE = {
-    "hidden_sizes": _hidden_sizes,
+    "model": lambda v: _choice("model", v, MODELS),
+    "hidden_sizes": lambda v: _sizes("hidden_sizes", v),
+    "channels": lambda v: _sizes("channels", v),
+    "kernel_size": _kernel_size,
+    "batch_norm": lambda v: _bool("batch_norm", v),
     "activation": lambda v: _choice("activation", v, nn.ACTIVATIONS),
     "init": _init,
     "optimizer": lambda v: _choice("optimizer", v, OPTIMIZERS),
@@ -120,6 +154,7 @@ _NORMALISE = {
     "patience": lambda v: _int("patience", v, 0, allow_none=True),
     "min_delta": lambda v: _float("min_delta", v, 0.0),
     "schedule": lambda v: _choice("schedule", v, SCHEDULES),
+    "augment": lambda v: _bool("augment", v),
     "clip_grad_norm": lambda v: None if v is None else _float("clip_grad_norm", v, 0.0,
                                                               low_open=True),
 }
@@ -137,9 +172,11 @@ def canonical_config(config: dict) -> dict:
         )
     merged = {**CONFIG_DEFAULTS, **config}
     canonical = {name: _NORMALISE[name](value) for name, value in merged.items()}
-    if canonical["optimizer"] not in ("momentum", "nesterov"):
-        # Unused, so it must not make two identical trials look different.
-        canonical["momentum"] = CONFIG_DEFAULTS["momentum"]
+    # Unused values must not make two identical trials look different.
+    unused = [] if canonical["optimizer"] in ("momentum", "nesterov") else ["momentum"]
+    unused += CNN_KEYS if canonical["model"] == "mlp" else []
+    for name in unused:
+        canonical[name] = _NORMALISE[name](CONFIG_DEFAULTS[name])
     return canonical
 
 
@@ -170,19 +207,32 @@ class TrainingSetup:
 
 
 def build_from_config(config: dict, seed=None, *, input_size: int, num_classes: int,
-                      callbacks=()) -> TrainingSetup:
-    """Make the `MLP`, `CrossEntropyLoss`, optimizer and `Trainer` that `config` describes.
+                      callbacks=(), input_shape=None) -> TrainingSetup:
+    """Make the model (`MLP` or `CNN`), `CrossEntropyLoss`, optimizer and `Trainer` of `config`.
 
     One `seed` (int, SeedSequence or None) is split into independent streams for the
-    weights and the batch order. `patience` adds an `EarlyStopping` on the
-    validation loss (restoring the best weights); `callbacks` are added after it.
+    weights, the batch order and the augmentation. `patience` adds an `EarlyStopping`
+    on the validation loss (restoring the best weights); `callbacks` are added after
+    it. A CNN's images are `input_shape` (channels, height, width); by default one
+    channel of square images of `input_size` pixels.
     """
     config = canonical_config(config)
-    weights_seed, order_seed = np.random.SeedSequence(seed).spawn(2)
-    model = nn.MLP(input_size, config["hidden_sizes"], num_classes,
-                   activation=config["activation"],
-                   init=None if config["init"] == "auto" else config["init"],
-                   seed=np.random.default_rng(weights_seed))
+    # The first two streams are the same whatever the count: older runs stay reproducible.
+    weights_seed, order_seed, augment_seed = np.random.SeedSequence(seed).spawn(3)
+    init = None if config["init"] == "auto" else config["init"]
+    shape = _image_shape(input_size, input_shape)
+    if config["model"] == "cnn":
+        if shape is None:
+            raise ValueError(f"config['model']: a CNN needs images, but inputs of {input_size} "
+                             "values are not square; give their input_shape")
+        model = nn.CNN(shape, config["channels"], num_classes, kernel_size=config["kernel_size"],
+                       hidden_sizes=config["hidden_sizes"], batch_norm=config["batch_norm"],
+                       activation=config["activation"], init=init,
+                       seed=np.random.default_rng(weights_seed))
+    else:
+        model = nn.MLP(input_size, config["hidden_sizes"], num_classes,
+                       activation=config["activation"], init=init,
+                       seed=np.random.default_rng(weights_seed))
     optimizer = _make_optimizer(config, model.parameters())
     scheduler = None
     if config["schedule"] == "cosine":
@@ -192,11 +242,30 @@ def build_from_config(config: dict, seed=None, *, input_size: int, num_classes: 
     stopping = []
     if config["patience"] is not None:
         stopping = [EarlyStopping(patience=config["patience"], min_delta=config["min_delta"])]
+    transform = None
+    if config["augment"]:
+        if shape is None:
+            raise ValueError(f"config['augment']: shifts need square images, but inputs have "
+                             f"{input_size} values")
+        transform = RandomShift(2, seed=np.random.default_rng(augment_seed),
+                                image_shape=shape[1:])
     trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer,
                       batch_size=config["batch_size"], callbacks=[*stopping, *callbacks],
                       seed=np.random.default_rng(order_seed), scheduler=scheduler,
-                      clip_grad_norm=config["clip_grad_norm"])
+                      clip_grad_norm=config["clip_grad_norm"], transform=transform)
+    if config["model"] == "cnn":
+        # Evaluation gathers every window of a chunk at once: smaller chunks, bounded memory.
+        trainer.eval_batch_size = 500
     return TrainingSetup(model, trainer.loss, optimizer, trainer, config["epochs"], config)
+
+
+def _image_shape(input_size: int, input_shape) -> tuple[int, int, int] | None:
+    """`input_shape` as (channels, height, width), else one channel of square images, or None."""
+    if input_shape is not None:
+        shape = tuple(int(n) for n in input_shape)
+        return (1, *shape) if len(shape) == 2 else shape
+    side = math.isqrt(input_size)
+    return (1, side, side) if side * side == input_size else None
 
 
 def _make_optimizer(config: dict, parameters) -> optim.Optimizer:

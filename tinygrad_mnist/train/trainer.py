@@ -68,7 +68,9 @@ class Trainer:
     each epoch visits a fresh permutation drawn from `seed` in batches (the last one
     may be smaller). `scheduler` (if any) steps once per epoch. A `DivergenceGuard`
     is added unless `callbacks` holds one. Set `trainer.stop(reason)` from a callback
-    to end training early.
+    to end training early. `transform` (say `data.RandomShift`), if given, is applied
+    to the inputs of each training batch as it is gathered: augmentation without copying
+    the training set.
 
     `clip_grad_norm` (a number > 0) scales each batch's gradients so their joint norm
     is at most that (`optim.clip_grad_norm`). The parameters' `.grad` live from a batch's
@@ -83,7 +85,7 @@ class Trainer:
 
     def __init__(self, model, loss, optimizer, batch_size: int | None = 128,
                  callbacks=(), seed=None, scheduler=None, clip_grad_norm=None,
-                 checkpoint=None):
+                 checkpoint=None, transform=None):
         if batch_size is not None and (
             isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
             or batch_size < 1
@@ -99,6 +101,9 @@ class Trainer:
         self.batch_size = batch_size
         self.callbacks = callbacks
         self.scheduler = scheduler
+        if transform is not None and not callable(transform):
+            raise TypeError(f"transform: expected a callable batch -> batch, got {transform!r}")
+        self.transform = transform
         if clip_grad_norm is not None and check_number("clip_grad_norm", clip_grad_norm,
                                                        "Trainer") == 0:
             raise ValueError("Trainer: clip_grad_norm must be a number > 0, got 0")
@@ -215,6 +220,8 @@ class Trainer:
                        if type(callback).on_batch_end is not Callback.on_batch_end]
         self.optimizer.zero_grad()  # nothing left from before this epoch adds in
         for batch, (xb, yb) in enumerate(batches):
+            if self.transform is not None:
+                xb = self.transform(xb)
             logits = self.model(Tensor(xb))
             if self._score is None:  # the first batch of this fit
                 self._score = _batch_scorer(self.loss, y, logits.shape)

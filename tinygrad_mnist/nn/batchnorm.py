@@ -1,0 +1,121 @@
+"""`BatchNorm1d` and `BatchNorm2d`: each channel rescaled to zero mean and unit variance.
+
+In training, the statistics are the batch's own, and running averages of them are
+kept as buffers (saved with the parameters); in evaluation, the running averages are
+used, so one sample's output no longer depends on the others in its batch. This is the
+layer that docs/extending.md builds step by step, generalised from features to the
+channels of images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_mnist.checks import check_number, check_positive_int
+from tinygrad_mnist.nn.layer import Layer
+from tinygrad_mnist.tensor import Function, Tensor
+
+
+class BatchNormFunction(Function):
+    """`weight * (x - mean) / sqrt(variance + eps) + bias` per channel (axis 1), one node.
+
+    With `training=True` the mean and variance are `x`'s own, over every axis but the
+    channels', and `running_mean` and `running_var` move towards them by `momentum` (in
+    place, as PyTorch's `F.batch_norm` does); every sample then moves the statistics,
+    so the gradient of `x` carries two correction terms. Otherwise the running
+    statistics are used, as constants.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, momentum, eps, training):
+        others = (0, *range(2, x.ndim))  # every axis but the channel's
+        channels = (1, -1) + (1,) * (x.ndim - 2)  # broadcasts one value per channel
+        if training:
+            mean = x.mean(axis=others)
+            centered = x - mean.reshape(channels)
+            variance = np.square(centered).mean(axis=others)
+            count = x.size // x.shape[1]
+            # The running variance is the unbiased estimate, as in PyTorch.
+            running_mean += momentum * (mean - running_mean)
+            running_var += momentum * (variance * (count / (count - 1)) - running_var)
+        else:
+            centered, variance = x - running_mean.reshape(channels), running_var
+        inverse_std = (1 / np.sqrt(variance + eps)).astype(x.dtype).reshape(channels)
+        normalised = centered
+        normalised *= inverse_std  # in place: `centered` is ours, and not needed again
+        ctx.normalised, ctx.scale = normalised, weight.reshape(channels) * inverse_std
+        ctx.training, ctx.others, ctx.channels = training, others, channels
+        out = normalised * weight.reshape(channels)
+        out += bias.reshape(channels)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        normalised, channels, others = ctx.normalised, ctx.channels, ctx.others
+        grad_bias = grad.sum(axis=others)
+        grad_weight = (grad * normalised).sum(axis=others)
+        if not ctx.training:
+            return grad * ctx.scale, grad_weight, grad_bias
+        count = grad.size // grad.shape[1]
+        grad_x = grad - (grad_bias / count).reshape(channels)
+        grad_x -= normalised * (grad_weight / count).reshape(channels)
+        grad_x *= ctx.scale
+        return grad_x, grad_weight, grad_bias
+
+
+class _BatchNorm(Layer):
+    """What BatchNorm1d and BatchNorm2d share; they differ only in the inputs they take."""
+
+    input_dims: tuple[int, ...] = ()
+    input_layout = ""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 dtype=np.float32):
+        name = type(self).__name__
+        self.num_features = check_positive_int("num_features", num_features, name)
+        self.eps = check_number("eps", eps, name, low=0.0)
+        if self.eps == 0:
+            raise ValueError(f"{name}: eps must be positive, got {eps}")
+        self.momentum = check_number("momentum", momentum, name, low=0.0, high=1.0)
+        self.weight = Tensor(np.ones(num_features, dtype=dtype), requires_grad=True)
+        self.bias = Tensor(np.zeros(num_features, dtype=dtype), requires_grad=True)
+        self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+        self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+
+    def forward(self, x):
+        data = x.data if isinstance(x, Tensor) else np.asarray(x)
+        name = type(self).__name__
+        if data.ndim not in self.input_dims or data.shape[1] != self.num_features:
+            raise ValueError(f"{name}: expected input of shape {self.input_layout} with "
+                             f"channels = {self.num_features}, got shape {data.shape}")
+        if self.training and data.size // self.num_features < 2:
+            raise ValueError(f"{name}: training needs more than one value per channel, got "
+                             f"input of shape {data.shape}")
+        return BatchNormFunction.apply(x, self.weight, self.bias, running_mean=self.running_mean,
+                                       running_var=self.running_var, momentum=self.momentum,
+                                       eps=self.eps, training=self.training)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps:g}, momentum={self.momentum:g}"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of `(batch, num_features)` or `(batch, num_features, length)` inputs.
+
+    `weight` (ones) and `bias` (zeros) are parameters; `running_mean` and
+    `running_var` are buffers, updated as `running += momentum * (batch - running)`.
+    """
+
+    input_dims = (2, 3)
+    input_layout = "(batch, features) or (batch, features, length)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of NCHW images, per channel over the batch and all pixels.
+
+    `weight` (ones) and `bias` (zeros) are parameters; `running_mean` and
+    `running_var` are buffers, updated as `running += momentum * (batch - running)`.
+    """
+
+    input_dims = (4,)
+    input_layout = "(batch, channels, height, width)"

@@ -1,0 +1,117 @@
+"""`MaxPool2d` and `AvgPool2d`: the largest or the mean value of each window of NCHW images.
+
+Both visit the window positions one kernel offset at a time: each offset is one strided
+slice of the whole batch, so a 2x2 pool is four array operations whatever the image
+size, and overlapping windows (stride smaller than the kernel) need nothing special.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_mnist.nn.conv import output_size, pad_images, pair, window_slice
+from tinygrad_mnist.nn.layer import Layer
+from tinygrad_mnist.tensor import Function, Tensor
+
+
+def _offsets(kernel):
+    return [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]
+
+
+class MaxPool2dFunction(Function):
+    """The maximum of each window; its gradient goes to the (first) largest element."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding):
+        padded = pad_images(x, padding, value=-np.inf)  # padding never wins a window
+        out_size = output_size("max_pool2d", x.shape, kernel, stride, padding)
+        slices = [window_slice(offset, out_size, stride) for offset in _offsets(kernel)]
+        out = padded[slices[0]].copy()
+        for index in slices[1:]:
+            np.maximum(out, padded[index], out=out)
+        ctx.padded, ctx.out, ctx.slices, ctx.padding = padded, out, slices, padding
+        ctx.overlapping = stride[0] < kernel[0] or stride[1] < kernel[1]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        padded, out, (ph, pw) = ctx.padded, ctx.out, ctx.padding
+        grad_padded = np.zeros(padded.shape, grad.dtype)
+        unclaimed = np.ones(out.shape, bool)  # windows whose maximum has not been found yet
+        for k, index in enumerate(ctx.slices):
+            # The first offset that holds a window's maximum takes its whole gradient.
+            wins = padded[index] == out
+            wins &= unclaimed
+            if k < len(ctx.slices) - 1:
+                unclaimed &= ~wins
+            if ctx.overlapping:
+                grad_padded[index] += grad * wins
+            else:  # side by side, each pixel in one window: write, no need to add
+                np.multiply(grad, wins, out=grad_padded[index])
+        return grad_padded[:, :, ph:padded.shape[2] - ph, pw:padded.shape[3] - pw]
+
+
+class AvgPool2dFunction(Function):
+    """The mean of each window; each element of a window gets an equal share of its gradient."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride):
+        out_size = output_size("avg_pool2d", x.shape, kernel, stride, (0, 0))
+        out = np.zeros((*x.shape[:2], *out_size), x.dtype)
+        for offset in _offsets(kernel):
+            out += x[window_slice(offset, out_size, stride)]
+        ctx.x_shape, ctx.kernel, ctx.stride, ctx.out_size = x.shape, kernel, stride, out_size
+        return out / x.dtype.type(kernel[0] * kernel[1])
+
+    @staticmethod
+    def backward(ctx, grad):
+        share = grad / grad.dtype.type(ctx.kernel[0] * ctx.kernel[1])
+        grad_x = np.zeros(ctx.x_shape, grad.dtype)
+        for offset in _offsets(ctx.kernel):
+            grad_x[window_slice(offset, ctx.out_size, ctx.stride)] += share
+        return grad_x
+
+
+def _shape(x) -> tuple:
+    return tuple(np.shape(x.data if isinstance(x, Tensor) else x))
+
+
+class MaxPool2d(Layer):
+    """`MaxPool2d(kernel_size, stride=None, padding=0)`: the maximum of each window.
+
+    `stride` defaults to `kernel_size` (windows side by side, PyTorch's rule); a smaller
+    stride makes them overlap. `padding` adds -inf borders, at most half the kernel.
+    Each is an int or a pair.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        self.kernel_size = pair("kernel_size", kernel_size, "MaxPool2d")
+        self.stride = self.kernel_size if stride is None else pair("stride", stride, "MaxPool2d")
+        self.padding = pair("padding", padding, "MaxPool2d", minimum=0)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
+            # A window made only of padding would have -inf as its maximum.
+            raise ValueError(f"MaxPool2d: padding must be at most half the kernel size, got "
+                             f"padding {padding!r} for kernel_size {kernel_size!r}")
+
+    def forward(self, x):
+        output_size("MaxPool2d", _shape(x), self.kernel_size, self.stride, self.padding)
+        return MaxPool2dFunction.apply(x, kernel=self.kernel_size, stride=self.stride,
+                                       padding=self.padding)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(Layer):
+    """`AvgPool2d(kernel_size, stride=None)`: the mean of each window (stride: the kernel size)."""
+
+    def __init__(self, kernel_size, stride=None):
+        self.kernel_size = pair("kernel_size", kernel_size, "AvgPool2d")
+        self.stride = self.kernel_size if stride is None else pair("stride", stride, "AvgPool2d")
+
+    def forward(self, x):
+        output_size("AvgPool2d", _shape(x), self.kernel_size, self.stride, (0, 0))
+        return AvgPool2dFunction.apply(x, kernel=self.kernel_size, stride=self.stride)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
