@@ -6,22 +6,33 @@ import math
 import numbers
 
 
-def check_positive_int(name: str, value, owner: str) -> int:
-    """`value` if it is a positive int, else a TypeError/ValueError naming `name`."""
+def check_int(name: str, value, owner: str, low: int = 1, allow_none: bool = False):
+    """`value` as an int >= `low` (or None, if allowed), else a TypeError/ValueError naming it."""
+    if value is None and allow_none:
+        return None
+    expected = ("a positive int" if low == 1 else f"an int >= {low}") + \
+        (" or None" if allow_none else "")
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{owner}: {name} must be a positive int, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {value}")
+        raise TypeError(f"{owner}: {name} must be {expected}, got {value!r}")
+    if value < low:
+        raise ValueError(f"{owner}: {name} must be {expected}, got {value}")
     return int(value)
 
 
+def check_positive_int(name: str, value, owner: str) -> int:
+    """`value` if it is a positive int, else a TypeError/ValueError naming `name`."""
+    return check_int(name, value, owner, low=1)
+
+
 def check_number(name: str, value, owner: str, low: float = 0.0, high: float = math.inf,
-                 high_inclusive: bool = True) -> float:
-    """`value` as a float in [low, high] (or [low, high)), else an error naming `name`."""
-    interval = f"[{low:g}, {high:g}{']' if high_inclusive else ')'}"
+                 high_inclusive: bool = True, low_inclusive: bool = True) -> float:
+    """`value` as a float between `low` and `high` (each end included unless said otherwise),
+    else a TypeError/ValueError naming `name` and the interval."""
+    interval = f"{'[' if low_inclusive else '('}{low:g}, {high:g}{']' if high_inclusive else ')'}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{owner}: {name} must be a number in {interval}, got {value!r}")
-    inside = low <= value <= high if high_inclusive else low <= value < high
-    if not inside:  # also catches NaN, which compares false with everything
+    above = low <= value if low_inclusive else low < value
+    below = value <= high if high_inclusive else value < high
+    if not (above and below):  # also catches NaN, which compares false with everything
         raise ValueError(f"{owner}: {name} must be a number in {interval}, got {value}")
     return float(value)

@@ -464,7 +464,7 @@ def _config_from_args(args) -> TrainConfig:
     try:
         return TrainConfig(**{**preset, **given, "dataset": str(given.get("dataset", "mnist"))})
     except (TypeError, ValueError) as error:  # the schema's word for it, under the option's name
-        field = re.match(r"(?:config\[')?(\w+)", str(error)).group(1)
+        field = re.match(r"(?:config(?:\['|: ))?(\w+)", str(error)).group(1)
         option = _OPTION_OF.get(field)
         raise UsageError(f"argument --{option}: {error}" if option else str(error)) from None
 

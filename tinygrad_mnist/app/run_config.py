@@ -11,9 +11,9 @@ run is validated, seeded and which data set it reads.
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from dataclasses import dataclass
 
+from tinygrad_mnist.checks import check_int
 from tinygrad_mnist.train import builders
 
 __all__ = [
@@ -68,16 +68,16 @@ class TrainConfig:
         for name in ("hidden_sizes", "channels"):
             if isinstance(getattr(self, name), (list, tuple)):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
-        if not _is_int(self.validation) or self.validation < 0:
-            raise ValueError(f"validation: expected a number of images >= 0, "
-                             f"got {self.validation!r}")
+        try:  # as in the schema (builders.canonical_config): a wrong type is bad data too
+            check_int("validation", self.validation, "config", low=0)  # images held out
+            check_int("seed", self.seed, "config", low=0)
+        except TypeError as error:
+            raise ValueError(str(error)) from None
         if self.patience is not None and self.validation == 0:
             raise ValueError(
                 f"patience: early stopping (patience={self.patience}) needs validation data; "
                 "hold out some images (validation above 0, e.g. 5000)"
             )
-        if not _is_int(self.seed) or self.seed < 0:
-            raise ValueError(f"seed: expected an int >= 0, got {self.seed!r}")
         if not isinstance(self.dataset, str) or not self.dataset:
             raise ValueError(f"dataset: expected a data set name or an .npz path, "
                              f"got {self.dataset!r}")
@@ -145,8 +145,3 @@ class TrainConfig:
         return builders.build_from_config(self.trial_config(), seed, input_size=input_size,
                                           num_classes=num_classes, callbacks=callbacks,
                                           input_shape=input_shape)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinygrad_mnist import nn, optim
+from tinygrad_mnist.checks import check_int, check_number
 from tinygrad_mnist.data import RandomShift
 from tinygrad_mnist.train.callbacks import EarlyStopping
 from tinygrad_mnist.train.trainer import Trainer
@@ -77,23 +78,13 @@ PRESETS = {
 
 
 def _int(name, value, low, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        expected = f"an int >= {low}" + (" or None" if allow_none else "")
-        raise ValueError(f"config[{name!r}]: expected {expected}, got {value!r}")
-    return int(value)
+    return check_int(name, value, "config", low, allow_none)
 
 
 def _float(name, value, low, high=np.inf, low_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"config[{name!r}]: expected a number, got {value!r}")
-    value = float(value)
-    inside = (low < value if low_open else low <= value) and value < high
-    if not inside:
-        interval = f"{'(' if low_open else '['}{low}, {high})"
-        raise ValueError(f"config[{name!r}]: expected a number in {interval}, got {value!r}")
-    return value
+    # A config value is a float below `high`; the library's checks read the same everywhere.
+    return check_number(name, value, "config", low, high, high_inclusive=False,
+                        low_inclusive=not low_open)
 
 
 def _choice(name, value, choices):
@@ -171,7 +162,10 @@ def canonical_config(config: dict) -> dict:
             f"; known keys: {', '.join(CONFIG_DEFAULTS)}"
         )
     merged = {**CONFIG_DEFAULTS, **config}
-    canonical = {name: _NORMALISE[name](value) for name, value in merged.items()}
+    try:
+        canonical = {name: _NORMALISE[name](value) for name, value in merged.items()}
+    except TypeError as error:  # a config is a document: a value of the wrong type is bad data
+        raise ValueError(str(error)) from None
     # Unused values must not make two identical trials look different.
     unused = [] if canonical["optimizer"] in ("momentum", "nesterov") else ["momentum"]
     unused += CNN_KEYS if canonical["model"] == "mlp" else []
