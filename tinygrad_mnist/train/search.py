@@ -205,7 +205,10 @@ class _Runner:
     def settings(self, backend: str | None) -> dict:
         """joblib's `parallel_config` for the whole search (both phases share one backend)."""
         if backend is None:  # Loky workers start with one BLAS thread; run_trial enforces it.
-            return {"backend": "loky", "inner_max_num_threads": 1}
+            # Each worker watches the search from the moment it starts, busy or idle, so
+            # that none outlives a SIGKILLed search (see _ParentWatcher).
+            return {"backend": "loky", "inner_max_num_threads": 1,
+                    "initializer": _ParentWatcher.start, "initargs": (os.getpid(),)}
         if backend == "dask":  # every array once to every worker, not once per trial
             arrays = [self.x, self.y, *(self.test if self.test is not None else ())]
             return {"backend": "dask", "scatter": arrays}
