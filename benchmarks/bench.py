@@ -95,23 +95,7 @@ def torch_mlp_epoch(x, y, sizes, batch_size, lr=0.1):
             layers.append(torch.nn.ReLU())
     model = torch.nn.Sequential(*layers)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    tx, ty = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-    batch = batch_size or len(y)
-
-    def epoch():
-        order = torch.randperm(len(ty)) if batch < len(ty) else torch.arange(len(ty))
-        for start in range(0, len(ty), batch):
-            index = order[start:start + batch]
-            optimizer.zero_grad()
-            logits = model(tx[index])
-            loss = loss_fn(logits, ty[index])
-            loss.backward()
-            optimizer.step()
-            loss.item()
-            (logits.argmax(1) == ty[index]).sum().item()
-
-    return epoch
+    return _torch_epoch(model, optimizer, x, y, batch_size or len(y))
 
 
 def project_cnn_epoch(x, y, batch_size=128, lr=0.01):
@@ -137,13 +121,20 @@ def torch_cnn_epoch(x, y, batch_size=128, lr=0.01):
         torch.nn.Conv2d(16, 32, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Flatten(), torch.nn.Linear(1568, 10))
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    return _torch_epoch(model, optimizer, x, y, batch_size)
+
+
+def _torch_epoch(model, optimizer, x, y, batch):
+    """A closure running one epoch of PyTorch's loop, scoring each batch as the others do."""
+    import torch
+
     loss_fn = torch.nn.CrossEntropyLoss()
     tx, ty = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
 
     def epoch():
-        order = torch.randperm(len(ty))
-        for start in range(0, len(ty), batch_size):
-            index = order[start:start + batch_size]
+        order = torch.randperm(len(ty)) if batch < len(ty) else torch.arange(len(ty))
+        for start in range(0, len(ty), batch):
+            index = order[start:start + batch]
             optimizer.zero_grad()
             logits = model(tx[index])
             loss = loss_fn(logits, ty[index])

@@ -22,6 +22,21 @@ def init_mlp(sizes, seed=0, dtype=np.float32):
     return params
 
 
+def softmax_cross_entropy(logits, y):
+    """Summed loss, correct count, and the gradient of the mean loss with respect to `logits`."""
+    n = len(y)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    total = exp.sum(axis=1, keepdims=True)
+    rows = np.arange(n)
+    loss = float(np.sum(np.log(total[:, 0]) - shifted[rows, y]))
+    correct = int(np.count_nonzero(logits.argmax(axis=1) == y))
+    grad = exp / total
+    grad[rows, y] -= 1
+    grad /= n
+    return loss, correct, grad
+
+
 def sgd_step(params, x, y, lr):
     """One forward, backward and SGD update on a batch; returns (summed loss, correct)."""
     weights, biases = params[0::2], params[1::2]
@@ -33,16 +48,7 @@ def sgd_step(params, x, y, lr):
             np.maximum(h, 0, out=h)
         activations.append(h)
     logits = activations.pop()
-    n = len(y)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    total = exp.sum(axis=1, keepdims=True)
-    rows = np.arange(n)
-    loss = float(np.sum(np.log(total[:, 0]) - shifted[rows, y]))
-    correct = int(np.count_nonzero(logits.argmax(axis=1) == y))
-    grad = exp / total
-    grad[rows, y] -= 1
-    grad /= n
+    loss, correct, grad = softmax_cross_entropy(logits, y)
     for i in range(len(weights) - 1, -1, -1):
         h = activations[i]
         grad_w = h.T @ grad
@@ -169,16 +175,7 @@ def cnn_sgd_step(params, velocities, x, y, lr, momentum=0.9):
     flat = p2.reshape(len(x), -1)
     logits = flat @ w3
     logits += b3
-    n = len(y)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    total = exp.sum(axis=1, keepdims=True)
-    rows = np.arange(n)
-    loss = float(np.sum(np.log(total[:, 0]) - shifted[rows, y]))
-    correct = int(np.count_nonzero(logits.argmax(axis=1) == y))
-    grad = exp / total
-    grad[rows, y] -= 1
-    grad /= n
+    loss, correct, grad = softmax_cross_entropy(logits, y)
     grads = [None] * 6
     grads[4], grads[5] = flat.T @ grad, grad.sum(axis=0)
     grad = (grad @ w3.T).reshape(p2.shape)

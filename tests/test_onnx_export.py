@@ -57,8 +57,6 @@ def test_dropout_softmax_and_a_layer_without_bias_are_exported(tmp_path):
 
 @needs_onnx
 def test_a_cnn_round_trips_through_onnxruntime(tmp_path):
-    if not hasattr(nn, "Conv2d"):
-        pytest.skip("the CNN layers (nn.Conv2d) are not in this version of the package")
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, seed=0), nn.BatchNorm2d(4), nn.ReLU(),
                           nn.MaxPool2d(2), nn.Conv2d(4, 6, 3, seed=1), nn.AvgPool2d(2),
                           nn.Flatten(), nn.Dense(6 * 6 * 6, 10, seed=2))
