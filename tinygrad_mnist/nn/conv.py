@@ -77,9 +77,7 @@ class Conv2dFunction(Function):
         out_size = output_size("conv2d", x.shape, (kh, kw), stride, padding)
         # One row per kernel weight, ordered (kh, kw, c) like a window row.
         matrix = weight.transpose(2, 3, 1, 0).reshape(-1, out_channels)
-        out = correlate(padded, matrix, (kh, kw), stride, out_size)  # (N, OH, OW, O)
-        if bias is not None:
-            out += bias
+        out = correlate(padded, matrix, (kh, kw), stride, out_size, bias)  # (N, OH, OW, O)
         ctx.padded, ctx.weight, ctx.x_shape = padded, weight, x.shape
         ctx.stride, ctx.padding, ctx.weight_shape = stride, padding, weight.shape
         return out.transpose(0, 3, 1, 2)  # NCHW, as a view of the channels-last memory
