@@ -263,37 +263,6 @@ def stored_row(trial_id, config, **changes):
             "seconds": 1.5, "history": None, **changes}
 
 
-def test_item13_rows_lacking_config_keys_read_with_the_defaults(tmp_path, monkeypatch, capsys):
-    from tinygrad_mnist.app.cli import main
-    from tinygrad_mnist.train import ResultStore
-    from tinygrad_mnist.train.builders import CONFIG_DEFAULTS
-
-    monkeypatch.chdir(tmp_path)
-    with ResultStore(tmp_path / "old.sqlite") as store:  # a config of an older version
-        store.add(stored_row("t1", {"hidden_sizes": [32], "learning_rate": 0.5}))
-        store.add(stored_row("t2", {"hidden_sizes": [64], "learning_rate": 0.1}))
-        row = store.rows()[0]
-    assert row["activation"] == CONFIG_DEFAULTS["activation"] and row["hidden_sizes"] == [32]
-    assert main(["report", "old.sqlite"]) == 0, capsys.readouterr().err
-    assert json.loads((tmp_path / "results.json").read_text())[0]["epochs"] == \
-        CONFIG_DEFAULTS["epochs"]
-
-
-def test_item13_a_config_this_version_cannot_read_is_one_line_before_any_write(
-        tmp_path, monkeypatch, capsys):
-    from tinygrad_mnist.app.cli import main
-    from tinygrad_mnist.train import ResultStore
-
-    monkeypatch.chdir(tmp_path)
-    with ResultStore(tmp_path / "new.sqlite") as store:  # a config of a newer version
-        store.add(stored_row("t1", {"hidden_sizes": [32], "dropout_rate": 0.5}))
-    assert main(["report", "new.sqlite"]) == 2
-    err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and "trial 't1' has a config this version cannot read" in err[0]
-    assert "dropout_rate" in err[0]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.sqlite"]
-
-
 # ------------------------------------------- item 14: the Dask scheduler dies
 def test_item14_a_lost_dask_cluster_is_one_error_and_keeps_the_finished_trials(
         tmp_path, monkeypatch):

@@ -37,7 +37,6 @@ from tinygrad_mnist.train.tables import percent
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "DivergedModelError",
     "check_resumed_data",
     "data_record",
     "read_data_record",
@@ -147,9 +146,10 @@ def prepare_run_folder(folder) -> Path:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"out: {str(folder)!r} is a file, expected a folder for the run")
-    if (folder / CONFIG_FILE).exists():
+    run = [name for name in (CONFIG_FILE, MODEL_FILE) if os.path.lexists(folder / name)]
+    if run:
         raise ValueError(
-            f"out: {str(folder)!r} already holds a run ({CONFIG_FILE}); continue it with "
+            f"out: {str(folder)!r} already holds a run ({run[0]}); continue it with "
             f"'train --resume {folder}', or choose another folder"
         )
     taken = [name for name in RUN_FILES if os.path.lexists(folder / name)]

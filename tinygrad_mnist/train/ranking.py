@@ -18,8 +18,8 @@ from collections import Counter
 
 import numpy as np
 
-from tinygrad_mnist.train.builders import CONFIG_DEFAULTS
-from tinygrad_mnist.train.store import METRICS, ResultStore
+from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, canonical_config
+from tinygrad_mnist.train.store import METRICS, ResultStore, StoreError
 from tinygrad_mnist.train.tables import architecture
 
 # The seed's ranking columns: (title, row -> value).
@@ -44,12 +44,12 @@ _VARYING_TITLES = {"epochs": "epoch budget"}
 def rows_of(source) -> list[dict]:
     """The flat rows of a store, a store's path, a `SearchResult` or a list of rows."""
     if isinstance(source, ResultStore):
-        return source.rows()
+        return _complete(source.rows(), source.path)
     if isinstance(source, (str, os.PathLike)):
         if not os.path.exists(source):
             raise ValueError(f"source: no result store at {os.fspath(source)!r}")
         with ResultStore(source) as store:
-            return store.rows()
+            return _complete(store.rows(), store.path)
     rows = getattr(source, "rows", source)
     if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):
         raise TypeError(
@@ -57,6 +57,20 @@ def rows_of(source) -> list[dict]:
             f"got {type(source).__name__}"
         )
     return list(rows)
+
+
+def _complete(rows: list[dict], where: str) -> list[dict]:
+    """Stored rows with canonical configs: a row of an older version (fewer config keys)
+    reads with today's defaults; a config this version does not know is a StoreError."""
+    completed = []
+    for row in rows:
+        try:
+            config = canonical_config(row["config"])
+        except (TypeError, ValueError) as error:
+            raise StoreError(f"store: {where}: trial {row['trial_id']!r} has a config this "
+                             f"version cannot read ({error})") from None
+        completed.append({**row, **config, "config": config})
+    return completed
 
 
 def validation_order(metrics: dict) -> tuple:

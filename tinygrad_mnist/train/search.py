@@ -37,7 +37,7 @@ import numpy as np
 
 from tinygrad_mnist.data import stratified_kfold, stratified_split
 from tinygrad_mnist.train.builders import canonical_config, config_key
-from tinygrad_mnist.train.ranking import kfold_summary, rank
+from tinygrad_mnist.train.ranking import kfold_summary, rank, rows_of
 from tinygrad_mnist.train.store import METRICS, ResultStore, experiment_id
 from tinygrad_mnist.train.trainer import as_arrays, class_labels
 from tinygrad_mnist.train.validation import fit_split, trial_seed
@@ -227,7 +227,7 @@ def experiment_record(data, test=None, *, train_fraction: float = 0.8, k: int = 
 
 def _rows(store: ResultStore, trial_ids: list[str]) -> list[dict]:
     """The stored rows of `trial_ids`, in that order (not in order of completion)."""
-    by_id = {row["trial_id"]: row for row in store.rows()}
+    by_id = {row["trial_id"]: row for row in rows_of(store)}  # older rows: defaults filled
     return [by_id[trial_id] for trial_id in trial_ids]
 
 

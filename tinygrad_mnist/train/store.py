@@ -379,12 +379,9 @@ def legacy_experiment(row: dict) -> str:
 def decode_row(stored: dict, where: str = "store") -> dict:
     """A stored row made flat: config keys at the top level, NULL metrics as NaN.
 
-    A config of an older version (fewer keys) reads with today's defaults, in canonical
-    form. Text that is not JSON, or a config this version cannot read, is a `StoreError`
-    naming `where` and the trial: raised while reading, before anything is written.
+    Text that is not JSON is a `StoreError` naming `where` and the trial. (Configs of
+    an older version, with fewer keys, are completed by `ranking.rows_of`.)
     """
-    from tinygrad_mnist.train.builders import canonical_config  # builders -> history -> store
-
     trial = stored.get("trial_id")
     try:
         config = json.loads(stored.pop("config"))
@@ -396,11 +393,6 @@ def decode_row(stored: dict, where: str = "store") -> dict:
     if not isinstance(config, dict):
         raise StoreError(f"store: {where}: trial {trial!r} has a config that is not a JSON "
                          f"object ({config!r})")
-    try:
-        config = canonical_config(config)
-    except (TypeError, ValueError) as error:
-        raise StoreError(f"store: {where}: trial {trial!r} has a config this version cannot "
-                         f"read ({error})") from None
     row = {**stored, **config, "config": config}
     if row.get("experiment") is None:
         row["experiment"] = legacy_experiment(row)
