@@ -22,9 +22,9 @@ from tinygrad_mnist.app.run_folder import (
     run_folder_lock,
     write_config,
 )
-from tinygrad_mnist.atomic import atomic_write, atomic_write_text
 from tinygrad_mnist.data.by_name import synthetic_digits
 from tinygrad_mnist.train import Trainer
+from tinygrad_mnist.utils.atomic import atomic_write, atomic_write_text
 
 
 # ------------------------------------------------------------------ helpers
@@ -240,8 +240,8 @@ def test_one_nan_batch_leaves_batchnorm_running_statistics_finite():
 
 # -------------------------------------------------- item 11: a huge grid
 def test_item11_a_huge_grid_is_counted_and_refused_before_it_is_expanded(tmp_path):
-    from tinygrad_mnist.train import load_experiment
-    from tinygrad_mnist.train.search import MAX_GRID_SIZE, expand_grid
+    from tinygrad_mnist.experiments import load_experiment
+    from tinygrad_mnist.experiments.search import MAX_GRID_SIZE, expand_grid
 
     space = {"learning_rate": [0.01 * (i + 1) for i in range(200)],
              "epochs": list(range(1, 101)), "hidden_sizes": [[8], [16]]}  # 40,000
@@ -268,8 +268,8 @@ def test_item14_a_lost_dask_cluster_is_one_error_and_keeps_the_finished_trials(
         tmp_path, monkeypatch):
     import joblib
 
-    from tinygrad_mnist.train import ResultStore, grid_search
-    from tinygrad_mnist.train.search import WorkerDiedError
+    from tinygrad_mnist.experiments import ResultStore, grid_search
+    from tinygrad_mnist.experiments.search import WorkerDiedError
 
     FutureCancelledError = type("FutureCancelledError", (Exception,), {})
     real = joblib.Parallel

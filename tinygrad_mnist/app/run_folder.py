@@ -30,9 +30,9 @@ import numpy as np
 
 from tinygrad_mnist.app.predict import DivergedModelError
 from tinygrad_mnist.app.run_config import TrainConfig
-from tinygrad_mnist.atomic import atomic_write_text
+from tinygrad_mnist.experiments.tables import percent
 from tinygrad_mnist.train.builders import CNN_KEYS
-from tinygrad_mnist.train.tables import percent
+from tinygrad_mnist.utils.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -167,8 +167,8 @@ def run_folder_lock(folder):
     """Hold `folder`'s lock while a run writes there, or refuse at once (ValueError) when
     another process holds it; with the lock held, the hidden temporary files of a write
     that a kill interrupted are removed (no one else can be writing them)."""
-    from tinygrad_mnist.atomic import remove_partial_files
     from tinygrad_mnist.data.lock import FileLock, LockBusyError
+    from tinygrad_mnist.utils.atomic import remove_partial_files
 
     try:
         with FileLock(Path(folder) / LOCK_FILE, wait=False):
@@ -484,7 +484,7 @@ def load_run_model(model_path):
     model_path = model_file(model_path)
     config = read_run_config(model_path.parent)
     config_path = model_path.with_name(CONFIG_FILE)
-    from tinygrad_mnist.npz import npz_headers
+    from tinygrad_mnist.utils.npz import npz_headers
 
     # Only the headers first: the architecture comes from them and the config, and a file
     # that does not fit it is refused before any array is decompressed.
