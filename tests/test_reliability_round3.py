@@ -377,3 +377,33 @@ def test_item10_a_real_dask_scheduler_passes_the_check():
         check_scheduler(cluster.scheduler_address, timeout=5)
         with connect_scheduler(cluster.scheduler_address, timeout=5) as client:
             assert client.scheduler_info()["address"] == cluster.scheduler_address
+
+
+# ----------------------------------------------- item 1: export over a file
+def test_item1_export_refuses_every_path_but_an_earlier_export(tmp_path):
+    from tinygrad_mnist.app.onnx_export import export_onnx
+
+    model = nn.Sequential(nn.Dense(784, 4, seed=0), nn.ReLU(), nn.Dense(4, 10, seed=1))
+    folder = save_run(tmp_path / "run")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "notes.onnx").write_text("the user's notes")
+    (tmp_path / "link.onnx").symlink_to(tmp_path / "elsewhere.onnx")
+    refused = {folder / "config.json": "already exists and is not an earlier onnx",
+               folder / "model.npz": "already exists and is not an earlier onnx",
+               tmp_path / "notes.onnx": "already exists and is not an earlier onnx",
+               tmp_path / "fifo": "not a regular file",
+               tmp_path / "link.onnx": "not a regular file",
+               folder: "is a folder",
+               tmp_path / "nodir" / "m.onnx": "no such folder"}
+    before = {path: path.read_bytes() for path in (folder / "config.json",
+                                                   folder / "model.npz")}
+    for path, fragment in refused.items():
+        with pytest.raises(ValueError, match=fragment) as error:
+            export_onnx(model, path)
+        assert repr(str(path)) in str(error.value) and ".part" not in str(error.value)
+    assert {path: path.read_bytes() for path in before} == before
+    assert (tmp_path / "notes.onnx").read_text() == "the user's notes"
+    assert not (tmp_path / "elsewhere.onnx").exists()
+    export_onnx(model, tmp_path / "m.onnx")
+    export_onnx(model, tmp_path / "m.onnx")  # an earlier export is replaced
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".part")]

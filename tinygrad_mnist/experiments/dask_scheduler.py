@@ -67,7 +67,7 @@ def check_scheduler(address: str, timeout: float = TIMEOUT) -> None:
                     f"{_shown(header)}, not a Dask handshake); check the port (the "
                     "scheduler's is 8786 by default, its dashboard's 8787)")
             _read(connection, size, deadline)
-    except socket.timeout:
+    except TimeoutError:
         raise SchedulerError(
             f"scheduler: {address} is not a Dask scheduler (no Dask handshake within "
             f"{timeout:g} s); check the port (the scheduler's is 8786 by default, its "
@@ -87,7 +87,7 @@ def _read(connection: socket.socket, size: int, deadline: float) -> bytes:
     while len(data) < size:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise socket.timeout()
+            raise TimeoutError()
         connection.settimeout(left)
         chunk = connection.recv(size - len(data))
         if not chunk:
