@@ -407,3 +407,29 @@ def test_item1_export_refuses_every_path_but_an_earlier_export(tmp_path):
     export_onnx(model, tmp_path / "m.onnx")
     export_onnx(model, tmp_path / "m.onnx")  # an earlier export is replaced
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".part")]
+
+
+# ------------------------------------------- also: report on an empty file
+def test_a_reader_never_writes_a_store_schema_into_an_empty_file(tmp_path):
+    from tinygrad_mnist.experiments import ResultStore
+    from tinygrad_mnist.experiments.ranking import rows_of
+    from tinygrad_mnist.experiments.store import StoreError
+
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    with pytest.raises(StoreError, match="empty.sqlite is an empty file, not a result store"):
+        ResultStore(empty, create=False)
+    with pytest.raises(StoreError, match="empty file"):
+        rows_of(empty)
+    assert empty.read_bytes() == b""
+    with pytest.raises(StoreError, match="does not exist"):
+        ResultStore(tmp_path / "missing.sqlite", create=False)
+    assert not (tmp_path / "missing.sqlite").exists()
+
+
+# --------------------------------------- also: file names printed escaped
+def test_file_names_are_printed_with_control_characters_escaped():
+    from tinygrad_mnist.utils.terminal import printable
+
+    assert printable("a\nb\x1b[31m.png") == "a\\nb\\x1b[31m.png"
+    assert printable("digit ü 7.png") == "digit ü 7.png"
