@@ -8,7 +8,7 @@ import pytest
 
 import tinygrad_mnist.data
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 
 

@@ -17,7 +17,7 @@ from tinygrad_mnist.experiments import ResultStore
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 GRID = """
 name = "process grid"

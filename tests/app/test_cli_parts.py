@@ -254,7 +254,7 @@ def test_traceback_option_shows_the_real_exception(in_tmp):
 def test_command_line_doc_describes_every_subcommand_and_option():
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "command-line.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "command-line.md").read_text()
     parser = build_parser()
     for action in parser._actions:
         for option in action.option_strings:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tinygrad_mnist import nn, optim
 from tinygrad_mnist.testing import assert_gradients_match, tensors, well_conditioned
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_example(name):

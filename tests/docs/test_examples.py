@@ -27,7 +27,7 @@ from tinygrad_mnist.data.idx import encode_idx
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # Small matrices gain nothing from BLAS threads, and on a busy machine their spinning
 # makes a quick example several times slower.
 ONE_BLAS_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

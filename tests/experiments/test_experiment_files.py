@@ -9,7 +9,7 @@ import pytest
 
 from tinygrad_mnist.experiments import expand_grid, grid_search, load_experiment
 
-EXAMPLE = (Path(__file__).resolve().parents[1] / "tinygrad_mnist" / "experiments" / "shipped"
+EXAMPLE = (Path(__file__).resolve().parents[2] / "tinygrad_mnist" / "experiments" / "shipped"
            / "seed-grid.toml")
 
 

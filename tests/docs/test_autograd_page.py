@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "autograd.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "autograd.md"
 
 
 def test_the_walkthrough_code_runs_and_the_gradients_are_as_written():

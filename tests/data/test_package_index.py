@@ -20,7 +20,7 @@ from tinygrad_mnist.data.sources import SourceUnavailable
 
 # Python 3 writes bytes in protocol 2 through _codecs.encode, which the unpickler rightly
 # refuses; protocol 3 names the same numpy globals without it. The real, Python 2 made
-# protocol 2 member is read in test_data_mnist_real.py.
+# protocol 2 member is read in test_mnist_real.py.
 PROTOCOL = 3
 
 

@@ -2,7 +2,7 @@
 
 The command line runs in this process (`cli.main`) on the built-in synthetic data, so
 each case takes about a second; the kill and cluster cases are in
-test_train_store_processes.py.
+experiments/test_store_processes.py.
 """
 
 import json
@@ -149,7 +149,7 @@ def test_the_heat_map_refuses_rows_of_two_experiments():
 def test_search_help_and_the_docs_give_the_same_defaults():
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "command-line.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "command-line.md").read_text()
     doc = doc[doc.index("\n## search\n"):doc.index("\n## report\n")]
     search = next(a for a in cli.build_parser()._actions if a.dest == "command").choices[
         "search"]

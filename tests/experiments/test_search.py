@@ -30,7 +30,7 @@ from tinygrad_mnist.train import (
     kfold,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def blobs(n=240, **kwargs):
