@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.command import assert_one_line_error, is_png, run
 
 from tinygrad_mnist.data import write_idx
 from tinygrad_mnist.data.by_name import save_npz_dataset, synthetic_digits
@@ -27,7 +27,6 @@ from tinygrad_mnist.experiments import ResultStore
 
 pytestmark = pytest.mark.slow
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("learning_curves.png", "predictions.png", "confusion_matrix.png",
            "true_vs_predicted.png")
 # Small and quick: a 32-unit network for a few epochs on the synthetic digits.
@@ -45,40 +44,6 @@ data.MNIST = mnist.MNIST = fake
 from tinygrad_mnist.app.cli import main
 sys.exit(main(sys.argv[1:]))
 """
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    """The child's environment: an empty data cache of its own, no terminal, Agg figures."""
-    home = tmp_path_factory.mktemp("cache")
-    # One BLAS thread: small matrices gain nothing from more, and on a busy machine
-    # spinning BLAS threads make a quick run several times slower.
-    return {**os.environ, "TINYGRAD_MNIST_HOME": str(home), "MPLBACKEND": "Agg",
-            "COLUMNS": "100", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1"}
-
-
-def run(args, cwd, env, timeout=120, launcher=None, extra_env=None):
-    """Run `python -m tinygrad_mnist ARGS` (or the launcher) and wait for it."""
-    command = [sys.executable, "-m", "tinygrad_mnist"] if launcher is None else \
-        [sys.executable, "-c", launcher]
-    return subprocess.run([*command, *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env={**env, **(extra_env or {})})
-
-
-def assert_one_line_error(result, *fragments):
-    """Exit status 2, exactly one line on stderr, no traceback, naming what is wrong."""
-    lines = result.stderr.splitlines()
-    assert result.returncode == 2, result.stderr
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("tinygrad-mnist: error: ")
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
-
-
-def is_png(path: Path) -> bool:
-    return path.is_file() and path.read_bytes()[:8] == PNG_SIGNATURE
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_cli import assert_one_line_error, env, is_png, run  # noqa: F401 (env: a fixture)
+from support.command import assert_one_line_error, is_png, run
 
 import tinygrad_mnist
 from tinygrad_mnist import predict

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from PIL import Image
-from synthetic import blobs
+from support.synthetic import blobs
 
 from tinygrad_mnist import nn, optim, predict_proba
 from tinygrad_mnist.app.predict import (

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data_helpers import (
+from support.mnist_files import (
     NAMES,
     FileServer,
     cache_listing,

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from data_helpers import write_csv
+from support.mnist_files import write_csv
 
 from tinygrad_mnist.data import read_mnist_csv
 

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from data_helpers import (
+from support.mnist_files import (
     NAMES,
     FileServer,
     Reply,

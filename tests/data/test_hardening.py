@@ -11,7 +11,7 @@ import struct
 import subprocess
 
 import pytest
-from data_helpers import (
+from support.mnist_files import (
     NAMES,
     FileServer,
     Reply,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data_helpers import NAMES, FileServer, checksums_of, gzip_reply, make_arrays, write_dir
+from support.mnist_files import NAMES, FileServer, checksums_of, gzip_reply, make_arrays, write_dir
 
 from tinygrad_mnist.data import (
     FASHION_MNIST,

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from synthetic import blobs
+from support.synthetic import blobs
 
 import tinygrad_mnist
 from tinygrad_mnist import nn, optim, predict, predict_proba

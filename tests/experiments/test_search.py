@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import synthetic
+from support import synthetic
 
 from tinygrad_mnist import nn, optim
 from tinygrad_mnist.experiments import ResultStore, grid_search

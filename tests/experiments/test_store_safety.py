@@ -12,7 +12,7 @@ import os
 import sqlite3
 
 import pytest
-import synthetic
+from support import synthetic
 
 from tinygrad_mnist.app import cli
 from tinygrad_mnist.experiments import ResultStore, grid_search, kfold_summary, ranking_table

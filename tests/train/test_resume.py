@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from synthetic import blobs
+from support.synthetic import blobs
 
 from tinygrad_mnist import nn, optim
 from tinygrad_mnist.train import EarlyStopping, Trainer

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from synthetic import blobs
+from support.synthetic import blobs
 
 from tinygrad_mnist import Tensor, nn, optim
 from tinygrad_mnist.data import Dataset

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from test_viz_common import assert_png, render
+from support.figures import assert_png, render
 
 from tinygrad_mnist.viz import plot_learning_curves
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from matplotlib.colors import to_rgba
 from matplotlib.text import Annotation
-from test_viz_common import assert_png, render
+from support.figures import assert_png, render
 
 from tinygrad_mnist import Tensor
 from tinygrad_mnist.viz import draw_graph

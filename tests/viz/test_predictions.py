@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgba
-from test_viz_common import assert_png, render
+from support.figures import assert_png, render
 
 from tinygrad_mnist.viz import plot_predictions
 from tinygrad_mnist.viz._common import MISTAKE_COLOR

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_viz_common import assert_png
+from support.figures import assert_png
 
 from tinygrad_mnist.viz import plot_true_vs_predicted
 
