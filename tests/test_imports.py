@@ -16,7 +16,7 @@ PACKAGE = Path(tinygrad_mnist.__file__).parent
 # The lowest layer first. A module may import from its own layer or any below it.
 LAYERS = [
     {"atomic", "checks", "memory", "npz", "terminal", "figure_file"},  # helpers every layer shares
-    {"tensor", "ops"},
+    {"tensor", "ops", "grad_mode"},
     {"gradcheck", "graph", "testing", "inference", "__init__"},
     {"nn", "optim"},
     {"data"},
