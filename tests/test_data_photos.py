@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from photo_like import write_photo_like
+from PIL import Image
 
 from tinygrad_mnist.app.predict import classify_files
 from tinygrad_mnist.data import frame_digit, frame_picture, read_digit, read_digit_image
