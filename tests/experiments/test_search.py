@@ -337,7 +337,7 @@ def test_a_dask_cluster_gives_the_same_results_as_one_job():
 KILL_SCRIPT = """
 import sys
 import numpy as np
-from tinygrad_mnist.train import grid_search
+from tinygrad_mnist.experiments import grid_search
 
 rng = np.random.default_rng(0)
 centres = rng.normal(scale=2.0, size=(4, 32))
