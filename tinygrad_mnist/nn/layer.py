@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from tinygrad_mnist.atomic import atomic_write
-from tinygrad_mnist.npz import read_npz, write_npz
 from tinygrad_mnist.tensor import Tensor
+from tinygrad_mnist.utils.atomic import atomic_write
+from tinygrad_mnist.utils.npz import read_npz, write_npz
 
 
 class Layer:

@@ -14,7 +14,7 @@ import zlib
 
 import numpy as np
 
-from tinygrad_mnist.memory import check_fits
+from tinygrad_mnist.utils.memory import check_fits
 
 
 def read_npz(path, check=None) -> dict[str, np.ndarray]:
