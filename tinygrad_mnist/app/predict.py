@@ -18,6 +18,20 @@ from tinygrad_mnist.inference import map_batches, predict_proba
 from tinygrad_mnist.nn import CrossEntropyLoss
 
 
+class DivergedModelError(ValueError):
+    """The model's weights or outputs are not finite because its training diverged: it has
+    no accuracy, and nothing should be predicted, scored or exported with it."""
+
+
+def check_finite(probabilities: np.ndarray) -> np.ndarray:
+    """`probabilities`, or `DivergedModelError` when some are not finite (NaN)."""
+    if not np.isfinite(probabilities).all():
+        raise DivergedModelError("diverged: the model's outputs are not finite (NaN), so it "
+                                 "has no accuracy and no prediction; train it again with a "
+                                 "smaller --lr")
+    return probabilities
+
+
 @dataclass
 class Classified:
     """One image's best classes, most probable first, with their probabilities."""
@@ -62,7 +76,8 @@ def model_inputs(model, images: np.ndarray, what: str = "the images") -> np.ndar
 
 
 def evaluate_model(model, x, labels) -> tuple[float, np.ndarray]:
-    """`(mean cross-entropy loss, class probabilities)` of `model` on inputs `x`."""
+    """`(mean cross-entropy loss, class probabilities)` of `model` on inputs `x`; outputs
+    that are not finite are a `DivergedModelError`."""
     loss = CrossEntropyLoss()
     labels = np.asarray(labels)
 
@@ -71,14 +86,16 @@ def evaluate_model(model, x, labels) -> tuple[float, np.ndarray]:
             logits.softmax(axis=-1).data
 
     parts = map_batches(model, x, chunk)
-    return sum(total for total, _ in parts) / len(x), np.concatenate([p for _, p in parts])
+    probabilities = check_finite(np.concatenate([p for _, p in parts]))
+    return sum(total for total, _ in parts) / len(x), probabilities
 
 
 def classify_files(model, paths, top: int = 1, on_error=None) -> list[Classified]:
     """The `top` classes of the digit in each image file of `paths`, in order.
 
     `on_error(path, error)` is called for a file that is missing or not an image (a
-    ValueError or OSError); without it the error is raised.
+    ValueError or OSError); without it the error is raised. A model whose outputs are
+    not finite is a `DivergedModelError`.
     """
     if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
         raise ValueError(f"top: expected an int >= 1, got {top!r}")
@@ -96,7 +113,8 @@ def classify_files(model, paths, top: int = 1, on_error=None) -> list[Classified
         kept.append(os.fspath(path))
     if not images:
         return []
-    probabilities = predict_proba(model, model_inputs(model, np.stack(images), framed))
+    probabilities = check_finite(
+        predict_proba(model, model_inputs(model, np.stack(images), framed)))
     best = np.argsort(-probabilities, axis=1, kind="stable")[:, :top]
     return [Classified(path, [int(c) for c in order], [float(p) for p in row[order]])
             for path, order, row in zip(kept, best, probabilities)]

@@ -307,5 +307,10 @@ class Trainer:
         checkpoint.write_checkpoint(self.state_dict(), path)
 
     def load_checkpoint(self, path) -> Trainer:
-        """Read a file `save_checkpoint` wrote and `load_state_dict` it."""
-        return self.load_state_dict(checkpoint.read_checkpoint(path))
+        """Read a file `save_checkpoint` wrote and `load_state_dict` it; a file whose
+        values do not restore is a ValueError saying "checkpoint FILE is damaged"."""
+        state = checkpoint.read_checkpoint(path)
+        try:
+            return self.load_state_dict(state)
+        except ValueError as error:
+            raise checkpoint.CheckpointDamagedError(path, error) from None
