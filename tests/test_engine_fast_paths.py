@@ -45,7 +45,7 @@ class KeepingMul(ops.Mul):
 
 
 def test_fresh_gradients_is_not_inherited_by_a_subclass():
-    assert ops.Mul.fresh_gradients and "fresh_gradients" not in vars(KeepingMul)
+    assert ops.Mul.fresh_gradients and not KeepingMul.fresh_gradients
     a = Tensor(np.ones((8, 8)), requires_grad=True)
     b = np.full((8, 8), 3.0)
     KeepingMul.apply(a, b).sum().backward()

@@ -21,7 +21,7 @@ PACKAGE = Path(tinygrad_mnist.__file__).parent
 # app -> experiments -> train -> {nn, optim, data, viz} -> engine -> utils.
 LAYERS = [
     {"utils"},  # small helpers every layer shares
-    {"tensor", "ops"},
+    {"tensor", "ops", "grad_mode"},
     {"gradcheck", "graph", "testing", "inference", "__init__"},
     {"nn", "optim", "data", "viz"},
     {"train"},

@@ -237,7 +237,7 @@ def test_gradcheck_reports_the_worst_element():
             wrong[1] += 1.0
             return grad * wrong
 
-    x = Tensor(np.array([0.5, 1.0, 1.5]))
+    x = Tensor(np.array([0.5, 1.0, 1.5]), requires_grad=True)
     with pytest.raises(GradcheckError, match=r"input 0 .* element \(1,\): analytic .* numeric"):
         gradcheck(lambda t: BadSquare.apply(t), x)
     assert gradcheck(lambda t: t * t, x)
