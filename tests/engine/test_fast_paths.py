@@ -20,9 +20,9 @@ def test_a_gradient_given_to_backward_is_never_written_into():
     np.testing.assert_array_equal(given_grad, 1.0)
     np.testing.assert_array_equal(x.grad, [[0.0, 1.0], [1.0, 0.0]])
 
-    dense = nn.Dense(2, 3, seed=0).astype(np.float64)
+    dense = nn.Dense(2, 3, seed=0, activation="relu").astype(np.float64)
     given_grad = np.ones((2, 3))
-    dense.forward(x, relu=True).backward(given_grad)
+    dense(x).backward(given_grad)
     np.testing.assert_array_equal(given_grad, 1.0)
 
 
@@ -125,17 +125,18 @@ def test_dense_with_relu_gradients_match_central_differences(data, batch, fan_in
         args.append(b)
     if np.abs(out).min() < 1e-3:
         return
-    assert_gradients_match(lambda *t: nn.Affine.apply(*t, relu=True), *args)
+    assert_gradients_match(nn.AffineReLU.apply, *args)
 
 
 def test_mlp_fuses_dense_and_relu_and_matches_the_unfused_layers():
     model = nn.MLP(5, [4, 3], 2, seed=0).astype(np.float64)
     x = Tensor(np.random.default_rng(0).normal(size=(6, 5)))
     fused = model(x)
-    assert fused.inputs[0].op is nn.Affine and fused.inputs[0].inputs[0].op is nn.Affine
+    assert fused.inputs[0].op is nn.AffineReLU and fused.inputs[0].inputs[0].op is nn.AffineReLU
     unfused = x
-    for layer in model:
-        unfused = layer(unfused)
+    for dense in model:  # each Dense's product, then a ReLU op of its own
+        unfused = dense.activation(nn.Affine.apply(unfused, dense.weight, dense.bias)) \
+            if dense.activation is not None else dense(unfused)
     assert unfused.inputs[0].op is ops.ReLU
     np.testing.assert_allclose(fused.data, unfused.data)
     fused.sum().backward()
@@ -153,6 +154,6 @@ def test_mlp_with_another_activation_or_a_subclass_is_not_fused():
     class MyReLU(nn.ReLU):
         pass
 
-    model = nn.MLP(3, [4], 2, seed=0)
-    model.layers[1] = MyReLU()
-    assert model(np.ones((1, 3))).inputs[0].op is ops.ReLU
+    model = nn.MLP(3, [4], 2, activation=MyReLU, seed=0)
+    hidden = model(np.ones((1, 3))).inputs[0]
+    assert hidden.op is ops.ReLU and hidden.inputs[0].op is nn.Affine

@@ -60,7 +60,7 @@ def test_build_from_config_makes_the_described_model_optimizer_and_trainer():
                                "epochs": 7, "patience": 2, "schedule": "cosine"},
                               seed=0, input_size=8, num_classes=3)
     assert built.model.sizes == (8, 12, 6, 3)
-    assert isinstance(built.model[1], nn.Tanh)
+    assert isinstance(built.model[0].activation, nn.Tanh)
     assert isinstance(built.optimizer, optim.SGD)
     assert built.optimizer.nesterov and built.optimizer.momentum == 0.9
     assert built.optimizer.lr == 0.3 and built.epochs == 7

@@ -222,8 +222,7 @@ def test_repr_is_a_tree_with_the_parameter_count():
     text = repr(nn.MLP(784, [128], 10))
     assert text.splitlines() == [
         "MLP(784 -> 128 -> 10,",
-        "  (0): Dense(784 -> 128, bias=True)",
-        "  (1): ReLU()",
+        "  (0): Dense(784 -> 128, bias=True, activation=ReLU())",
         "  (2): Dense(128 -> 10, bias=True)",
         ")  [101,770 parameters]",
     ]

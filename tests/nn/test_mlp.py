@@ -9,10 +9,11 @@ from tinygrad_mnist import nn, optim
 def test_mlp_is_a_sequential_with_a_linear_output():
     model = nn.MLP(784, [128, 64], 10, activation="tanh")
     assert isinstance(model, nn.Sequential)
-    assert [type(layer) for layer in model] == [nn.Dense, nn.Tanh, nn.Dense, nn.Tanh, nn.Dense]
+    assert [type(layer) for layer in model] == [nn.Dense, nn.Dense, nn.Dense]
+    assert [type(layer.activation) for layer in model] == [nn.Tanh, nn.Tanh, type(None)]
     assert model.num_parameters() == 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
     assert model(np.zeros((3, 784), dtype=np.float32)).shape == (3, 10)
-    assert len(nn.MLP(4, [], 2)) == 1 and len(nn.MLP(4, 3, 2)) == 3
+    assert len(nn.MLP(4, [], 2)) == 1 and len(nn.MLP(4, 3, 2)) == 2
 
 
 def test_a_784_128_10_mlp_fits_512_samples_with_sgd():
