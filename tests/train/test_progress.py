@@ -10,9 +10,8 @@ import sys
 import textwrap
 import time
 
-import numpy as np
 import pytest
-from synthetic import blobs
+from support.synthetic import blobs
 
 from tinygrad_mnist import nn, optim
 from tinygrad_mnist.train import CSVLogger, EpochLog, ProgressBar, Trainer
@@ -61,8 +60,8 @@ def test_a_resumed_run_rewrites_its_csv_from_the_history_then_appends(tmp_path):
 def test_the_csv_keeps_every_finished_epoch_after_a_sigkill(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
-        sys.path.insert(0, {os.path.dirname(__file__)!r})
-        from synthetic import blobs
+        sys.path.insert(0, {os.path.dirname(os.path.dirname(__file__))!r})
+        from support.synthetic import blobs
         from tinygrad_mnist import nn, optim
         from tinygrad_mnist.train import Callback, CSVLogger, Trainer
 
@@ -119,8 +118,8 @@ def test_fit_verbose_picks_the_progress_report_as_keras_does(monkeypatch):
 def test_fit_draws_its_bar_on_a_terminal(tmp_path):
     script = textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {os.path.dirname(__file__)!r})
-        from synthetic import blobs
+        sys.path.insert(0, {os.path.dirname(os.path.dirname(__file__))!r})
+        from support.synthetic import blobs
         from tinygrad_mnist import nn, optim
         from tinygrad_mnist.train import Trainer
         x, y = blobs(n=60)
