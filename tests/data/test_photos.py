@@ -1,7 +1,7 @@
 """Photos of digits: uneven light, noise, blur, JPEG, transparency, huge or odd files.
 
 The photo-like set is real MNIST test digits (tests/data/mnist-test-digits.npz, the
-first 100 of the test set) rendered by photo_like.py as dark ink on grey paper with an
+first 100 of the test set) rendered by support/photo_like.py as dark ink on grey paper with an
 illumination gradient, a vignette, noise, slight blur, off-centre, every other one as a
 JPEG. benchmarks/photo_framing.py measures trained models on a larger such set.
 """
@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from photo_like import write_photo_like
 from PIL import Image
+from support.photo_like import write_photo_like
 
 from tinygrad_mnist.app.predict import classify_files
 from tinygrad_mnist.data import frame_digit, frame_picture, read_digit, read_digit_image
 from tinygrad_mnist.data.images import MAX_PIXELS, WORKING_SIDE, read_picture
 
-DIGITS = np.load(Path(__file__).parent / "data" / "mnist-test-digits.npz")
+DIGITS = np.load(Path(__file__).parent / "mnist-test-digits.npz")
 
 
 def correlation(a, b):
