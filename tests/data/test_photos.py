@@ -1,6 +1,6 @@
 """Photos of digits: uneven light, noise, blur, JPEG, transparency, huge or odd files.
 
-The photo-like set is real MNIST test digits (tests/data/mnist-test-digits.npz, the
+The photo-like set is real MNIST test digits (tests/support/mnist-test-digits.npz, the
 first 100 of the test set) rendered by support/photo_like.py as dark ink on grey paper with an
 illumination gradient, a vignette, noise, slight blur, off-centre, every other one as a
 JPEG. benchmarks/photo_framing.py measures trained models on a larger such set.
@@ -20,7 +20,7 @@ from tinygrad_mnist.app.predict import classify_files
 from tinygrad_mnist.data import frame_digit, frame_picture, read_digit, read_digit_image
 from tinygrad_mnist.data.images import MAX_PIXELS, WORKING_SIDE, read_picture
 
-DIGITS = np.load(Path(__file__).parent / "mnist-test-digits.npz")
+DIGITS = np.load(Path(__file__).parent.parent / "support" / "mnist-test-digits.npz")
 
 
 def correlation(a, b):
