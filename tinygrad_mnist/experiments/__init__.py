@@ -9,7 +9,6 @@ store, ranking, exports (JSON, CSV, Markdown) and TOML experiment files.
 """
 
 from tinygrad_mnist.experiments.experiment import (
-    SHIPPED_EXPERIMENTS,
     Experiment,
     experiment_path,
     load_experiment,
@@ -27,7 +26,6 @@ from tinygrad_mnist.experiments.store import ResultStore
 
 __all__ = [
     "expand_grid",
-    "SHIPPED_EXPERIMENTS",
     "Experiment",
     "export_csv",
     "export_json",
