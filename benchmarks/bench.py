@@ -306,7 +306,7 @@ def w5_gemm_bound(images, clock="wall", batch=128, repeats=5):
     for rows, inner, columns in w5_products(batch):
         a = rng.random((rows, inner), dtype=np.float32)
         b = rng.random((inner, columns), dtype=np.float32)
-        step += min(_timed(lambda: a @ b, CLOCKS[clock]) for _ in range(repeats))
+        step += min(_timed(lambda a=a, b=b: a @ b, CLOCKS[clock]) for _ in range(repeats))
     return step * images / batch
 
 

@@ -14,8 +14,11 @@ import numbers
 
 import numpy as np
 
-from tinygrad_mnist.nn.conv_kernels import (correlate, correlate_weight_gradient,
-                                            padded_channels_last)
+from tinygrad_mnist.nn.conv_kernels import (
+    correlate,
+    correlate_weight_gradient,
+    padded_channels_last,
+)
 from tinygrad_mnist.nn.init import get_initializer
 from tinygrad_mnist.nn.layer import Layer
 from tinygrad_mnist.tensor import Function, Tensor

@@ -1,4 +1,4 @@
-"""The NumPy kernels under `Conv2d`: window products on channels-last images, a few images at a time.
+"""The NumPy kernels under `Conv2d`: window products on channels-last images, by chunks.
 
 `conv.py` says what a convolution is (im2col: gather every window into a row, then one
 matrix product); this file makes it fast, and every choice here was measured on the W5
