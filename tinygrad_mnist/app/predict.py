@@ -1,8 +1,10 @@
 """Classify image files with a trained model: what `tinygrad-mnist predict` prints.
 
-Each file is read and framed as MNIST frames its digits (`data.read_digit_image`),
-then all of them go through the model at once. A file that cannot be read is reported
-through `on_error` and left out; the others are still classified.
+Each file is read and framed as MNIST frames its digits (`data.read_digit`), then all
+of them go through the model at once. A file that cannot be read is reported through
+`on_error` and left out; the others are still classified. A framing that looks doubtful
+(the ink covers the whole picture, several marks, almost no ink) is classified and
+carries its warnings.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinygrad_mnist.data import prepare_images, read_digit_image
-from tinygrad_mnist.data.images import SIDE
+from tinygrad_mnist.data import prepare_images
+from tinygrad_mnist.data.images import SIDE, read_digit
 from tinygrad_mnist.inference import map_batches, predict_proba
 from tinygrad_mnist.nn import CrossEntropyLoss
 
@@ -34,11 +36,14 @@ def check_finite(probabilities: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Classified:
-    """One image's best classes, most probable first, with their probabilities."""
+    """One image's best classes, most probable first, with their probabilities; the 28x28
+    digit the model saw and the framing's warnings."""
 
     path: str
     classes: list[int]
     probabilities: list[float]
+    digit: np.ndarray | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def _leaves(model) -> list:
@@ -101,20 +106,21 @@ def classify_files(model, paths, top: int = 1, on_error=None) -> list[Classified
         raise ValueError(f"top: expected an int >= 1, got {top!r}")
     framed = f"images framed as MNIST's ({SIDE}x{SIDE})"
     model_inputs(model, np.zeros((1, SIDE, SIDE), np.uint8), framed)  # a wrong model: first
-    images, kept = [], []
+    framings, kept = [], []
     for path in paths:
         try:
-            images.append(read_digit_image(path))
+            framings.append(read_digit(path))
         except (ValueError, OSError) as error:
             if on_error is None:
                 raise
             on_error(os.fspath(path), error)
             continue
         kept.append(os.fspath(path))
-    if not images:
+    if not framings:
         return []
-    probabilities = check_finite(
-        predict_proba(model, model_inputs(model, np.stack(images), framed)))
+    images = np.stack([framing.digit for framing in framings])
+    probabilities = check_finite(predict_proba(model, model_inputs(model, images, framed)))
     best = np.argsort(-probabilities, axis=1, kind="stable")[:, :top]
-    return [Classified(path, [int(c) for c in order], [float(p) for p in row[order]])
-            for path, order, row in zip(kept, best, probabilities)]
+    return [Classified(path, [int(c) for c in order], [float(p) for p in row[order]],
+                       framing.digit, framing.warnings)
+            for path, order, row, framing in zip(kept, best, probabilities, framings)]
