@@ -182,6 +182,7 @@ def _swap_last_axes(t):
 
 
 class Cast(Function):
+    promotes_to_float64 = True  # float32 -> float64 is what it is asked for
     @staticmethod
     def forward(ctx, a, dtype):
         ctx.dtype = a.dtype
