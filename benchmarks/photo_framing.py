@@ -3,7 +3,7 @@ against the same digits raw (28x28), for trained run folders.
 
     python benchmarks/photo_framing.py runs/mlp runs/cnn [--n 1000] [--seed 0]
 
-The pictures come from tests/photo_like.py (dark ink on grey paper, an illumination
+The pictures come from tests/support/photo_like.py (dark ink on grey paper, an illumination
 gradient, a vignette, noise, slight blur, off-centre, every other one a JPEG): the set
 the tests keep a small piece of. Prints one line per run: raw and photo accuracy, the
 gap in points, and how many photos were framed with a warning.
@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from photo_like import write_photo_like  # noqa: E402
+from support.photo_like import write_photo_like  # noqa: E402
 
 from tinygrad_mnist import predict  # noqa: E402
 from tinygrad_mnist.app.predict import classify_files, model_inputs  # noqa: E402

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 import pytest
-from synthetic import blobs
+from support.synthetic import blobs
 
 from tinygrad_mnist import nn, optim
 from tinygrad_mnist.app.predict import DivergedModelError, classify_files, evaluate_model
