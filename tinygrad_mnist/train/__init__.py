@@ -24,6 +24,7 @@ from tinygrad_mnist.train.callbacks import (
     ProgressBar,
     progress_report,
 )
+from tinygrad_mnist.train.event_log import EventLog
 from tinygrad_mnist.train.experiment import Experiment, load_experiment
 from tinygrad_mnist.train.export import export_csv, export_json, export_markdown, markdown_report
 from tinygrad_mnist.train.history import History
@@ -53,6 +54,7 @@ __all__ = [
     "DivergenceGuard",
     "EarlyStopping",
     "EpochLog",
+    "EventLog",
     "expand_grid",
     "Experiment",
     "export_csv",
