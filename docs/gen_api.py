@@ -20,20 +20,22 @@ from pathlib import Path
 API_MD = Path(__file__).resolve().parent / "api.md"
 
 # (module, what it is for), in the order a reader meets them: the layers bottom up
-# (shared helpers, engine, nn and optim, data, train, viz), then the application's modules.
+# (shared helpers, engine, nn and optim, data, viz, train, experiments), then the application's
+# modules.
 MODULES = (
     ("tinygrad_mnist", "the autograd engine: Tensor, Function, no_grad, gradcheck, graphs"),
     ("tinygrad_mnist.testing", "hypothesis strategies and gradient checks for extenders"),
-    ("tinygrad_mnist.checks", "argument checks whose errors name the argument"),
-    ("tinygrad_mnist.atomic", "writing a file whole or not at all"),
-    ("tinygrad_mnist.npz", "reading .npz archives without pickles"),
-    ("tinygrad_mnist.figure_file", "saving a matplotlib figure through atomic_write"),
-    ("tinygrad_mnist.terminal", "whether stderr is a terminal"),
+    ("tinygrad_mnist.utils.checks", "argument checks whose errors name the argument"),
+    ("tinygrad_mnist.utils.atomic", "writing a file whole or not at all"),
+    ("tinygrad_mnist.utils.npz", "reading .npz archives without pickles"),
+    ("tinygrad_mnist.utils.terminal", "whether stderr is a terminal"),
     ("tinygrad_mnist.nn", "layers, activations, losses, initialisers"),
     ("tinygrad_mnist.optim", "optimizers, learning-rate schedules, gradient clipping"),
     ("tinygrad_mnist.data", "MNIST: fetch, verify, cache, read, prepare, split, batch"),
-    ("tinygrad_mnist.train", "Trainer, callbacks, metrics, validation, grid search, stores"),
     ("tinygrad_mnist.viz", "figures: predictions, curves, confusion, heat map, graph"),
+    ("tinygrad_mnist.viz.figure_file", "saving a matplotlib figure through atomic_write"),
+    ("tinygrad_mnist.train", "the training core: Trainer, callbacks, metrics, validation"),
+    ("tinygrad_mnist.experiments", "grid search, result stores, rankings, exports, TOML files"),
     ("tinygrad_mnist.data.by_name", "data sets by name, as the command line takes them"),
     ("tinygrad_mnist.app.run_config", "TrainConfig: the settings of one training run"),
     ("tinygrad_mnist.app.run_folder", "the run folder that `tinygrad-mnist train` writes"),

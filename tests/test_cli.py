@@ -23,7 +23,7 @@ import pytest
 from tinygrad_mnist.data import write_idx
 from tinygrad_mnist.data.by_name import save_npz_dataset, synthetic_digits
 from tinygrad_mnist.data.idx import encode_idx
-from tinygrad_mnist.train import ResultStore
+from tinygrad_mnist.experiments import ResultStore
 
 pytestmark = pytest.mark.slow
 

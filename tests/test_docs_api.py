@@ -32,7 +32,8 @@ PUBLIC = [(module_name, name) for module_name, _ in gen_api.MODULES
 def test_the_reference_covers_the_packages_users_import():
     covered = {module_name for module_name, _ in gen_api.MODULES}
     for package in ("tinygrad_mnist", "tinygrad_mnist.nn", "tinygrad_mnist.optim",
-                    "tinygrad_mnist.data", "tinygrad_mnist.train", "tinygrad_mnist.viz"):
+                    "tinygrad_mnist.data", "tinygrad_mnist.train", "tinygrad_mnist.experiments",
+                    "tinygrad_mnist.viz"):
         assert package in covered
         assert importlib.import_module(package).__doc__, f"{package} has no docstring"
 

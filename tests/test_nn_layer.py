@@ -260,7 +260,7 @@ def test_call_runs_forward():
 def test_a_file_that_is_no_archive_is_refused_and_closed(tmp_path):
     import gc
 
-    from tinygrad_mnist.npz import read_npz
+    from tinygrad_mnist.utils.npz import read_npz
 
     path = tmp_path / "garbage.npz"
     path.write_bytes(b"PK\x03\x04 a zip header, then nothing of an archive")

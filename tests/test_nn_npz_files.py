@@ -12,7 +12,7 @@ import pytest
 from tinygrad_mnist import nn
 from tinygrad_mnist.app.run_config import TrainConfig
 from tinygrad_mnist.app.run_folder import load_run_model
-from tinygrad_mnist.npz import read_npz
+from tinygrad_mnist.utils.npz import read_npz
 
 
 def npy_header(shape, descr="<f4") -> bytes:
@@ -64,7 +64,7 @@ def test_a_declared_huge_array_is_a_value_error_not_a_memory_error(tmp_path):
 
 
 def test_an_archive_declaring_more_than_the_machine_holds_is_refused(tmp_path, monkeypatch):
-    from tinygrad_mnist import memory
+    from tinygrad_mnist.utils import memory
 
     np.savez(tmp_path / "big.npz", a=np.zeros(1000), b=np.zeros(1000))  # 16,000 bytes
     monkeypatch.setattr(memory, "physical_memory", lambda: 10_000)

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_mnist.train import expand_grid, grid_search, load_experiment
+from tinygrad_mnist.experiments import expand_grid, grid_search, load_experiment
 
-EXAMPLE = (Path(__file__).resolve().parents[1] / "tinygrad_mnist" / "app" / "experiments"
+EXAMPLE = (Path(__file__).resolve().parents[1] / "tinygrad_mnist" / "experiments" / "shipped"
            / "seed-grid.toml")
 
 

@@ -17,19 +17,18 @@ import pytest
 import synthetic
 
 from tinygrad_mnist import nn, optim
+from tinygrad_mnist.experiments import ResultStore, grid_search
+from tinygrad_mnist.experiments import search as search_module
 from tinygrad_mnist.train import (
     CONFIG_DEFAULTS,
     EarlyStopping,
-    ResultStore,
     Trainer,
     build_from_config,
     canonical_config,
     config_key,
-    grid_search,
     holdout,
     kfold,
 )
-from tinygrad_mnist.train import search as search_module
 
 REPO = Path(__file__).resolve().parents[1]
 

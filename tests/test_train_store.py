@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tinygrad_mnist
-from tinygrad_mnist.train import (
+from tinygrad_mnist.experiments import (
     ResultStore,
     export_csv,
     export_json,
@@ -19,8 +19,8 @@ from tinygrad_mnist.train import (
     ranking_table,
     summary_table,
 )
-from tinygrad_mnist.train import export as export_module
-from tinygrad_mnist.train.store import SCHEMA_VERSION
+from tinygrad_mnist.experiments import export as export_module
+from tinygrad_mnist.experiments.store import SCHEMA_VERSION
 
 
 def row(trial_id="t1", **changes):

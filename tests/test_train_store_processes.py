@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tinygrad_mnist.train import ResultStore
+from tinygrad_mnist.experiments import ResultStore
 
 pytestmark = pytest.mark.slow
 
@@ -155,7 +155,8 @@ def test_a_search_killed_with_two_jobs_leaves_no_process_behind(tmp_path, env):
 def test_the_lock_of_a_sigkilled_holder_is_released(tmp_path, env):
     store = tmp_path / "s.db"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom tinygrad_mnist.train import ResultStore\n"
+        [sys.executable, "-c", "import sys, time\n"
+         "from tinygrad_mnist.experiments import ResultStore\n"
          "with ResultStore(sys.argv[1]) as s, s.lock():\n    print('held', flush=True)\n"
          "    time.sleep(60)\n", str(store)], env=env, stdout=subprocess.PIPE, text=True)
     try:

@@ -15,11 +15,11 @@ import pytest
 import synthetic
 
 from tinygrad_mnist.app import cli
-from tinygrad_mnist.train import ResultStore, grid_search, kfold_summary, ranking_table
-from tinygrad_mnist.train import search as search_module
-from tinygrad_mnist.train.outputs import check_distinct, check_replaceable
-from tinygrad_mnist.train.ranking import summary_table
-from tinygrad_mnist.train.store import StoreBusyError, StoreError
+from tinygrad_mnist.experiments import ResultStore, grid_search, kfold_summary, ranking_table
+from tinygrad_mnist.experiments import search as search_module
+from tinygrad_mnist.experiments.outputs import check_distinct, check_replaceable
+from tinygrad_mnist.experiments.ranking import summary_table
+from tinygrad_mnist.experiments.store import StoreBusyError, StoreError
 
 GRID = """
 name = "tiny grid"
@@ -291,7 +291,7 @@ def test_a_store_of_the_older_schema_is_read_but_not_extended(tmp_path):
     path = tmp_path / "v1.db"
     with sqlite3.connect(path) as connection:  # schema 1: no experiment column or record
         script = search_module.ResultStore.__module__  # noqa: F841 - the module under test
-        from tinygrad_mnist.train import store as store_module
+        from tinygrad_mnist.experiments import store as store_module
 
         connection.executescript(store_module._SCHEMA.replace(
             "    experiment TEXT,                -- experiment_id() of the search the trial "
@@ -399,8 +399,8 @@ def test_ctrl_c_during_kfold_prints_and_keeps_the_finished_folds(tmp_path, capsy
 
 
 def test_kfold_out_and_save_npz_dataset_are_atomic(tmp_path, capsys, monkeypatch):
-    from tinygrad_mnist import atomic
     from tinygrad_mnist.data.by_name import save_npz_dataset, synthetic_digits
+    from tinygrad_mnist.utils import atomic
 
     (tmp_path / "k.json").write_text("earlier")
     (tmp_path / "d.npz").write_text("earlier")

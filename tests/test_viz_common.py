@@ -11,9 +11,9 @@ import pytest
 from matplotlib.figure import Figure
 
 from tinygrad_mnist import Tensor
-from tinygrad_mnist.figure_file import DPI
 from tinygrad_mnist.viz import save_figure
 from tinygrad_mnist.viz._common import as_labels
+from tinygrad_mnist.viz.figure_file import DPI
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

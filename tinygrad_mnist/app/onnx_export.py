@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_mnist.atomic import atomic_write
+from tinygrad_mnist.utils.atomic import atomic_write
 
 OPSET = 17  # supported by every onnxruntime since 1.14
 IR_VERSION = 8  # the IR of opset 17: older runtimes refuse files that claim a newer one

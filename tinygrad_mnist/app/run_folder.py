@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_mnist.app.run_config import TrainConfig
-from tinygrad_mnist.atomic import atomic_write_text
+from tinygrad_mnist.experiments.tables import percent
 from tinygrad_mnist.train.builders import CNN_KEYS
-from tinygrad_mnist.train.tables import percent
+from tinygrad_mnist.utils.atomic import atomic_write_text
 
 __all__ = [
     "Evaluation",
@@ -372,7 +372,7 @@ def load_run_model(model_path):
     model_path = model_file(model_path)
     config = read_run_config(model_path.parent)
     config_path = model_path.with_name(CONFIG_FILE)
-    from tinygrad_mnist.npz import npz_headers
+    from tinygrad_mnist.utils.npz import npz_headers
 
     # Only the headers first: the architecture comes from them and the config, and a file
     # that does not fit it is refused before any array is decompressed.

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_mnist.checks import check_number, check_positive_int
 from tinygrad_mnist.nn.layer import Layer
 from tinygrad_mnist.tensor import Function, Tensor
+from tinygrad_mnist.utils.checks import check_number, check_positive_int
 
 
 class BatchNormFunction(Function):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_mnist.checks import check_positive_int
-from tinygrad_mnist.memory import check_fits
 from tinygrad_mnist.nn.init import draw, get_initializer
 from tinygrad_mnist.nn.layer import Layer
 from tinygrad_mnist.tensor import Function, Tensor
+from tinygrad_mnist.utils.checks import check_positive_int
+from tinygrad_mnist.utils.memory import check_fits
 
 
 class Affine(Function):

@@ -6,11 +6,11 @@ import numbers
 
 import numpy as np
 
-from tinygrad_mnist.checks import check_positive_int
-from tinygrad_mnist.memory import check_fits
 from tinygrad_mnist.nn.activations import LeakyReLU, ReLU, get_activation
 from tinygrad_mnist.nn.dense import Dense, parameter_bytes
 from tinygrad_mnist.nn.sequential import Sequential
+from tinygrad_mnist.utils.checks import check_positive_int
+from tinygrad_mnist.utils.memory import check_fits
 
 
 class MLP(Sequential):

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinygrad_mnist import nn, optim
-from tinygrad_mnist.checks import check_int, check_number
 from tinygrad_mnist.data import RandomShift
 from tinygrad_mnist.train.callbacks import EarlyStopping
 from tinygrad_mnist.train.trainer import Trainer
+from tinygrad_mnist.utils.checks import check_int, check_number
 
 # The same names as the command line's: "momentum" and "nesterov" are SGD with `momentum`.
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")

@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from tinygrad_mnist.terminal import stderr_is_terminal
+from tinygrad_mnist.utils.terminal import stderr_is_terminal
 
 logger = logging.getLogger("tinygrad_mnist.train")
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinygrad_mnist.atomic import atomic_write
 from tinygrad_mnist.train.history import History
+from tinygrad_mnist.utils.atomic import atomic_write
 
 FORMAT = "tinygrad_mnist.trainer-checkpoint"
 VERSION = 1
@@ -175,7 +175,7 @@ def write_checkpoint(state: dict[str, np.ndarray], path) -> None:
 
 def read_checkpoint(path) -> dict[str, np.ndarray]:
     """The trainer state in the `.npz` at `path`, checked to be one."""
-    from tinygrad_mnist.npz import read_npz
+    from tinygrad_mnist.utils.npz import read_npz
 
     state = read_npz(path)
     try:

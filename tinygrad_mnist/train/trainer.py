@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 
-from tinygrad_mnist.checks import check_number
 from tinygrad_mnist.data import batches as shuffled_batches
 from tinygrad_mnist.inference import map_batches
 from tinygrad_mnist.optim.clip import clip_grad_norm as clip_gradients
@@ -15,6 +14,7 @@ from tinygrad_mnist.tensor import Tensor
 from tinygrad_mnist.train import checkpoint
 from tinygrad_mnist.train.callbacks import Callback, DivergenceGuard
 from tinygrad_mnist.train.history import History
+from tinygrad_mnist.utils.checks import check_number
 
 # A run that blows up is reported as data (a NaN loss, status "diverged"), not as
 # NumPy warnings, which would otherwise fire on every batch after the blow-up.

@@ -228,7 +228,7 @@ class RunsDirectory:
 
         Read-only (`mode=ro`): the studio never writes into a store, not even a journal.
         """
-        from tinygrad_mnist.train.store import decode_row
+        from tinygrad_mnist.experiments.store import decode_row
 
         store = self.store(search_id)
         try:

@@ -36,20 +36,6 @@ SCHEMA_VERSION = 2
 READABLE_SCHEMAS = (1,)
 
 STATUSES = ("ok", "early-stopped", "diverged", "failed")
-# Why a run ended -> the status a result store records for it. A reason of a user's
-# own callback (say "target-reached") is an early stop.
-_STATUS_BY_REASON = {
-    "completed": "ok",
-    "early-stopped": "early-stopped",
-    "diverged": "diverged",
-    "interrupted": "interrupted",
-}
-
-
-def status_of(stopped_reason: str) -> str:
-    """The status a result store records for a run that ended for `stopped_reason`."""
-    return _STATUS_BY_REASON.get(stopped_reason, "early-stopped")
-
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
            "test_accuracy")
 

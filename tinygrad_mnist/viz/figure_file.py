@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinygrad_mnist.atomic import atomic_write
+from tinygrad_mnist.utils.atomic import atomic_write
 
 DPI = 120
 

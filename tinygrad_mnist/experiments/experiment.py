@@ -30,7 +30,7 @@ schema as `tinygrad-mnist train`'s: a key given nowhere trains as `train` does. 
 `preset` lays its values under `[config]` and `[grid]`. Every error names the file and
 the offending key. Output paths are resolved relative to the experiment file (not the
 current directory); no two may coincide or lie inside one another, and an existing file
-is replaced only if it is an earlier export of the same experiment (`train.outputs`).
+is replaced only if it is an earlier export of the same experiment (`experiments.outputs`).
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tinygrad_mnist.experiments.export import export_csv, export_json, export_markdown
+from tinygrad_mnist.experiments.outputs import check_distinct, check_replaceable
+from tinygrad_mnist.experiments.ranking import one_experiment, rows_of
+from tinygrad_mnist.experiments.search import expand_grid
 from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, PRESETS, canonical_config
-from tinygrad_mnist.train.export import export_csv, export_json, export_markdown
-from tinygrad_mnist.train.outputs import check_distinct, check_replaceable
-from tinygrad_mnist.train.ranking import one_experiment, rows_of
-from tinygrad_mnist.train.search import expand_grid
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -55,6 +55,9 @@ _TOP_LEVEL = {"name": str, "seed": int, "train_fraction": float, "k": int, "top_
               "outputs": dict}
 _OUTPUTS = ("store", "json", "csv", "markdown")
 _EXPORTS = {"json": export_json, "csv": export_csv, "markdown": export_markdown}
+
+#: The experiment files that ship with the package (`tinygrad-mnist search seed-grid`).
+SHIPPED_EXPERIMENTS = Path(__file__).with_name("shipped")
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Reading `.npz` archives safely: model weights and data sets alike.
+"""Reading and writing `.npz` archives safely: model weights and data sets alike.
 
 Every member's `.npy` header is read before any data, so a file is judged on what it
 declares (shapes, dtypes, sizes) before anything is decompressed: a few kilobytes that
@@ -14,7 +14,7 @@ import zlib
 
 import numpy as np
 
-from tinygrad_mnist.memory import check_fits
+from tinygrad_mnist.utils.memory import check_fits
 
 
 def read_npz(path, check=None) -> dict[str, np.ndarray]:
@@ -49,6 +49,19 @@ def read_npz(path, check=None) -> dict[str, np.ndarray]:
                 if check is not None else None
             return {name: member.read() for name, member in members.items()
                     if wanted is None or name in wanted}
+
+
+def write_npz(file, arrays: dict[str, np.ndarray]) -> None:
+    """Write `arrays` (name -> array) to the open binary `file` as an uncompressed `.npz`.
+
+    What `np.savez` writes, without its keyword arguments: an array may be named
+    `file` or `allow_pickle`, and an array of Python objects is refused (ValueError)
+    rather than pickled, since `read_npz` would refuse it.
+    """
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 def npz_headers(path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:

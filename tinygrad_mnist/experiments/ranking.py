@@ -2,7 +2,7 @@
 
 Every function takes `source`: a `ResultStore`, the path of one, a `SearchResult`, or a
 list of flat row dicts (as `ResultStore.rows()` gives). Accuracies are fractions in
-the rows; `train.export` writes them to files.
+the rows; `experiments.export` writes them to files.
 
 Rows of different experiments (another data set, split, k or search seed) are never
 ranked or averaged together: `one_experiment` refuses them. Failed trials have no
@@ -18,9 +18,10 @@ from collections import Counter
 
 import numpy as np
 
+from tinygrad_mnist.experiments.store import METRICS, ResultStore, StoreError
+from tinygrad_mnist.experiments.tables import architecture
 from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, canonical_config
-from tinygrad_mnist.train.store import METRICS, ResultStore, StoreError
-from tinygrad_mnist.train.tables import architecture
+from tinygrad_mnist.train.validation import validation_order
 
 # The seed's ranking columns: (title, row -> value).
 _SEED_COLUMNS = {
@@ -71,13 +72,6 @@ def _complete(rows: list[dict], where: str) -> list[dict]:
                              f"version cannot read ({error})") from None
         completed.append({**row, **config, "config": config})
     return completed
-
-
-def validation_order(metrics: dict) -> tuple:
-    """A sort key, best first: higher validation accuracy, then lower validation loss; NaN last."""
-    accuracy, loss = metrics["val_accuracy"], metrics["val_loss"]
-    return (-accuracy if math.isfinite(accuracy) else math.inf,
-            loss if math.isfinite(loss) else math.inf)
 
 
 def _ranking_key(row: dict) -> tuple:

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinygrad_mnist.data import stratified_kfold, stratified_split
+from tinygrad_mnist.experiments.ranking import kfold_summary, rank
+from tinygrad_mnist.experiments.store import METRICS, ResultStore, experiment_id
 from tinygrad_mnist.train.builders import canonical_config, config_key
-from tinygrad_mnist.train.ranking import kfold_summary, rank
-from tinygrad_mnist.train.store import METRICS, ResultStore, experiment_id
 from tinygrad_mnist.train.trainer import as_arrays, class_labels
 from tinygrad_mnist.train.validation import fit_split, trial_seed
 

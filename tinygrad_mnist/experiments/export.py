@@ -13,18 +13,24 @@ import json
 import math
 import os
 
-from tinygrad_mnist.atomic import atomic_write_text
-from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, canonical_config
-from tinygrad_mnist.train.outputs import marker
-from tinygrad_mnist.train.ranking import (
+from tinygrad_mnist.experiments.outputs import marker
+from tinygrad_mnist.experiments.ranking import (
     kfold_summary,
     one_experiment,
     ranking_table,
     rows_of,
     summary_table,
 )
-from tinygrad_mnist.train.store import METRICS, ResultStore, describe_experiment
-from tinygrad_mnist.train.tables import architecture, describe, json_safe, markdown_table, percent
+from tinygrad_mnist.experiments.store import METRICS, ResultStore, describe_experiment
+from tinygrad_mnist.experiments.tables import (
+    architecture,
+    describe,
+    json_safe,
+    markdown_table,
+    percent,
+)
+from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, canonical_config
+from tinygrad_mnist.utils.atomic import atomic_write_text
 
 _CSV_COLUMNS = ("trial_id", "experiment", "key", "phase", "fold", "status", *CONFIG_DEFAULTS,
                 *METRICS, "epochs_run", "best_epoch", "seconds", "split", "search_seed",
