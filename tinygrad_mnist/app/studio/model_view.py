@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import threading
+import warnings
 
 import numpy as np
 
@@ -41,7 +42,20 @@ def decode_upload(data: bytes) -> np.ndarray:
     if len(data) > MAX_UPLOAD_BYTES:
         raise StudioError(f"image: {len(data):,} bytes, at most {MAX_UPLOAD_BYTES:,}", 413)
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with warnings.catch_warnings():
+            # Pillow only warns below twice its own limit: here any bomb is refused.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise StudioError(f"image: declares too many pixels (at most {MAX_UPLOAD_PIXELS:,})",
+                          413) from None
+    except UnidentifiedImageError:
+        raise StudioError("image: expected a PNG or JPEG file (or JSON with \"pixels\")",
+                          415) from None
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise StudioError(f"image: the file is damaged or truncated ({error})", 400) from None
+    try:
+        with image:
             width, height = image.size
             if width * height > MAX_UPLOAD_PIXELS:
                 raise StudioError(f"image: {width}x{height} pixels, at most "
@@ -131,6 +145,9 @@ class ModelView:
                 self.model.train(was_training)
                 for p, grad in zip(parameters, kept):
                     p.grad = grad
+        if not np.isfinite(logits.data).all():
+            raise StudioError("run: its model diverged: its outputs are not finite (NaN), so it "
+                              "predicts nothing", 409)
         shifted = logits.data[0].astype(np.float64) - logits.data[0].max()
         probabilities = np.exp(shifted) / np.exp(shifted).sum()
         return {

@@ -62,11 +62,15 @@ class RunsDirectory:
         return folder
 
     def file(self, folder: Path, name: str) -> Path | None:
-        """`folder/name` if it is a file inside RUNS_DIR (None when missing)."""
+        """`folder/name` if it is a file inside RUNS_DIR; None when it is missing or is a
+        symlink to somewhere outside (not ours to read, so as good as missing)."""
         path = folder / name
         if not path.exists():
             return None
-        real = self._inside(path, name)
+        try:
+            real = self._inside(path, name)
+        except StudioError:
+            return None
         return real if real.is_file() else None
 
     def read_json(self, folder: Path, name: str):

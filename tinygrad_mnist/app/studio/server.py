@@ -108,5 +108,8 @@ def run(args) -> int:
     app = create_app(args.runs_dir, allow_any_host=not local)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_SECONDS,
                             access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn stops cleanly, then raises Ctrl-C again: the way out
+        pass
     return 0
