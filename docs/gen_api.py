@@ -5,7 +5,7 @@
 
 The public names of a package are its `__all__` (or, without one, the names it defines
 that do not start with an underscore). Classes list their public methods and
-properties; constants show their value. `tests/test_docs_api.py` checks that every
+properties; constants show their value. `tests/docs/test_api_reference.py` checks that every
 public name has a docstring and appears in docs/api.md.
 """
 
@@ -115,7 +115,8 @@ def render() -> str:
         "# API reference",
         "",
         "Generated from the docstrings by `python docs/gen_api.py`; do not edit by hand.",
-        "`tests/test_docs_api.py` checks that every public name has a docstring and is here.",
+        "`tests/docs/test_api_reference.py` checks that every public name has a docstring and is "
+        "here.",
         "",
         "## Contents",
         "",

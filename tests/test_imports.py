@@ -21,7 +21,7 @@ PACKAGE = Path(tinygrad_mnist.__file__).parent
 # app -> experiments -> train -> {nn, optim, data, viz} -> engine -> utils.
 LAYERS = [
     {"utils"},  # small helpers every layer shares
-    {"tensor", "ops"},
+    {"tensor", "ops", "grad_mode"},
     {"gradcheck", "graph", "testing", "inference", "__init__"},
     {"nn", "optim", "data", "viz"},
     {"train"},
@@ -159,3 +159,29 @@ def test_importing_the_trainer_does_not_import_sqlite3():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, check=True)
     assert result.stdout.strip() == "False"
+
+
+
+TESTS = Path(__file__).resolve().parent
+
+
+def _imports_of_test_modules(source: str) -> list[str]:
+    """The modules of tests/ (test modules, conftest files, bare helper files) that `source`
+    imports: everything of tests/ but the `support` package."""
+    own = {path.stem for path in TESTS.rglob("*.py")} - {"support", "__init__"}
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                 [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+        found += [name for name in names if name.split(".")[0] in own]
+    return found
+
+
+def test_no_test_imports_another_test_module():
+    """What tests share lives in tests/support/ (helpers) and conftest.py files (fixtures)."""
+    assert _imports_of_test_modules("from test_cli import run\nimport conftest") == [
+        "test_cli", "conftest"]
+    assert _imports_of_test_modules("from support.command import run") == []
+    offenders = {str(path.relative_to(TESTS)): _imports_of_test_modules(path.read_text())
+                 for path in TESTS.rglob("*.py")}
+    assert {path: names for path, names in offenders.items() if names} == {}

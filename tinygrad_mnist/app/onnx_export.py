@@ -124,6 +124,8 @@ def _leaves(layer):
             yield from _leaves(child)
     else:
         yield layer
+        if type(layer).__name__ == "Dense" and layer.activation is not None:
+            yield layer.activation  # Dense(..., activation=...): Gemm, then the activation
 
 
 def _input_shape(model, layers, input_shape) -> tuple[int, ...]:

@@ -30,12 +30,13 @@ import re
 import threading
 import time
 import traceback
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from tinygrad_mnist.data import stratified_kfold, stratified_split
-from tinygrad_mnist.experiments.ranking import kfold_summary, rank
+from tinygrad_mnist.experiments.ranking import kfold_summary, rank, rows_of
 from tinygrad_mnist.experiments.store import METRICS, ResultStore, experiment_id
 from tinygrad_mnist.train.builders import canonical_config, config_key
 from tinygrad_mnist.train.trainer import as_arrays, class_labels
@@ -44,11 +45,18 @@ from tinygrad_mnist.train.validation import fit_split, trial_seed
 logger = logging.getLogger(__name__)
 
 
+#: The most configurations a grid may hold. Each one trains at least one model, so a
+#: larger grid is a mistake (a list given where a value was meant), and expanding it
+#: would take minutes and gigabytes before the first trial: it is counted, then refused.
+MAX_GRID_SIZE = 10_000
+
+
 def expand_grid(space: dict) -> list[dict]:
     """The canonical configs of the Cartesian product of `space` (a dict of lists).
 
     Configs that are equal once canonical (say `1` and `1.0`) are kept once. An empty
-    space, an empty list or an unknown key is a ValueError.
+    space, an empty list, an unknown key or more than `MAX_GRID_SIZE` combinations
+    (counted before any is made) is a ValueError.
     """
     if not isinstance(space, dict) or not space:
         raise ValueError(f"space: expected a non-empty dict of lists of values, got {space!r}")
@@ -57,6 +65,11 @@ def expand_grid(space: dict) -> list[dict]:
             raise ValueError(
                 f"space[{name!r}]: expected a non-empty list of values to try, got {values!r}"
             )
+    size = math.prod(len(values) for values in space.values())
+    if size > MAX_GRID_SIZE:
+        counts = " x ".join(f"{len(values)} {name}" for name, values in space.items())
+        raise ValueError(f"space: the grid holds {size:,} configurations ({counts}), more "
+                         f"than the limit of {MAX_GRID_SIZE:,}; search a smaller grid")
     configs = {}
     for values in itertools.product(*space.values()):
         config = canonical_config(dict(zip(space, values)))
@@ -64,8 +77,25 @@ def expand_grid(space: dict) -> list[dict]:
     return list(configs.values())
 
 
-class WorkerDiedError(RuntimeError):
-    """A worker process died while it ran trials (say, killed by the out-of-memory killer)."""
+class SearchFailedError(RuntimeError):
+    """The search cannot go on or has no result; the message says why, and what is kept."""
+
+
+class WorkerDiedError(SearchFailedError):
+    """A worker process died while it ran trials (say, killed by the out-of-memory killer),
+    or the Dask scheduler went away."""
+
+
+class NoTrialSucceededError(SearchFailedError):
+    """Every trial of a phase failed or diverged: there is no best configuration."""
+
+
+# The exceptions of a Dask cluster whose scheduler went away mid-search, by name (dask is
+# an optional extra): the futures are cancelled, the connection closed.
+_LOST_CLUSTER = ("FutureCancelledError", "CancelledError", "CommClosedError",
+                 "StreamClosedError")
+# Statuses of trials that produced a model with figures (a winner must have one).
+_SUCCEEDED = ("ok", "early-stopped")
 
 
 @dataclass
@@ -148,11 +178,13 @@ def grid_search(space: dict, data, *, store=None, n_jobs: int = 1, backend: str 
                                      [split])
             holdout_rows = _rows(store, holdout_ids)
             ranking = rank(holdout_rows)
+            # ITEM7 _check_succeeded(holdout_rows, "holdout", store)
             fold_rows = []
             if top_n:
-                top = [row["config"] for row in ranking[:top_n]]
+                top = [row["config"] for row in ranking[:top_n]]  # ITEM7
                 fold_ids = runner.run(store, top, "kfold", f"kfold {k}", folds)
                 fold_rows = _rows(store, fold_ids)
+                # ITEM7 _check_succeeded(fold_rows, "k-fold", store)
     finally:
         if owns_store:
             store.close()
@@ -165,6 +197,20 @@ def grid_search(space: dict, data, *, store=None, n_jobs: int = 1, backend: str 
         test_accuracy=winner_row["test_accuracy"], test_loss=winner_row["test_loss"],
         experiment=experiment,
     )
+
+
+def _check_succeeded(rows: list[dict], phase: str, store: ResultStore) -> None:
+    """Refuse (`NoTrialSucceededError`) a phase in which no trial succeeded."""
+    if any(row["status"] in _SUCCEEDED for row in rows):
+        return
+    statuses = Counter(row["status"] for row in rows)
+    first = next((row["error"] for row in rows if row.get("error")), None)
+    reason = f"; the first error: {first.strip().splitlines()[-1]}" if first else ""
+    raise NoTrialSucceededError(
+        f"no trial succeeded: all {len(rows)} {phase} trial(s) "
+        f"{' or '.join(sorted(statuses))}{reason}; they are kept in {store.path}"
+        + ("; fix the cause and run again with --retry-failed" if "failed" in statuses else
+           "; try smaller learning rates"))
 
 
 def experiment_record(data, test=None, *, train_fraction: float = 0.8, k: int = 5, seed: int = 0,
@@ -181,7 +227,7 @@ def experiment_record(data, test=None, *, train_fraction: float = 0.8, k: int = 
 
 def _rows(store: ResultStore, trial_ids: list[str]) -> list[dict]:
     """The stored rows of `trial_ids`, in that order (not in order of completion)."""
-    by_id = {row["trial_id"]: row for row in store.rows()}
+    by_id = {row["trial_id"]: row for row in rows_of(store)}  # older rows: defaults filled
     return [by_id[trial_id] for trial_id in trial_ids]
 
 
@@ -253,6 +299,12 @@ class _Runner:
                     if self.on_trial is not None:
                         self.on_trial(row)
             except Exception as error:
+                if type(error).__name__ in _LOST_CLUSTER:
+                    raise WorkerDiedError(
+                        f"the Dask cluster went away while running trials "
+                        f"({type(error).__name__}); the {len(store)} finished trial(s) are "
+                        f"kept in {store.path}; run the search again to resume"
+                    ) from None
                 if type(error).__name__ != "TerminatedWorkerError":
                     raise
                 codes = re.search(r"exit codes of the workers are \{([^}]*)\}", str(error))

@@ -284,6 +284,19 @@ class Layer:
         lines.append(")")
         return lines
 
+    def summary(self, input_shape=None) -> str:
+        """A Keras-style table: each layer's name, type, output shape and parameter count.
+
+        `input_shape` is one example's shape without the batch axis (`(784,)`,
+        `(1, 28, 28)`); by default the model's own `input_shape` attribute, if it has
+        one. The output shapes come from one forward pass on a zero example, in
+        evaluation mode and without gradients (the modes are restored); without an input
+        shape the table lists the parameters only. Returns the text: print it, or log it.
+        """
+        from tinygrad_mnist.nn.summary import summary  # it runs layers: imported when used
+
+        return summary(self, input_shape)
+
     def __repr__(self) -> str:
         text = "\n".join(self._repr_lines())
         count = self.num_parameters()

@@ -20,6 +20,7 @@ from tinygrad_mnist.train.builders import (
 )
 from tinygrad_mnist.train.callbacks import (
     Callback,
+    CSVLogger,
     DivergenceGuard,
     EarlyStopping,
     EpochLog,
@@ -43,6 +44,7 @@ __all__ = [
     "build_from_config",
     "TrainingSetup",
     "Callback",
+    "CSVLogger",
     "canonical_config",
     "CONFIG_DEFAULTS",
     "PRESETS",

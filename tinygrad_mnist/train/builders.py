@@ -169,6 +169,9 @@ def canonical_config(config: dict) -> dict:
     # Unused values must not make two identical trials look different.
     unused = [] if canonical["optimizer"] in ("momentum", "nesterov") else ["momentum"]
     unused += CNN_KEYS if canonical["model"] == "mlp" else []
+    if canonical["model"] == "cnn" and not canonical["channels"]:
+        raise ValueError("config['channels']: a cnn needs at least one convolution block, "
+                         "got none (for no convolutions, use model mlp)")
     for name in unused:
         canonical[name] = _NORMALISE[name](CONFIG_DEFAULTS[name])
     return canonical
