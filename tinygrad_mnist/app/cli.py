@@ -48,7 +48,6 @@ from tinygrad_mnist.app.run_folder import (
 from tinygrad_mnist.data import prepare_images, stratified_split
 from tinygrad_mnist.data.by_name import DATASET_NAMES, load_named_dataset
 from tinygrad_mnist.experiments import (
-    SHIPPED_EXPERIMENTS,
     ResultStore,
     expand_grid,
     export_csv,
@@ -59,6 +58,7 @@ from tinygrad_mnist.experiments import (
     markdown_report,
     ranking_table,
 )
+from tinygrad_mnist.experiments.experiment import SHIPPED_EXPERIMENTS
 from tinygrad_mnist.experiments.outputs import check_distinct, check_replaceable, marker
 from tinygrad_mnist.experiments.ranking import one_experiment
 from tinygrad_mnist.experiments.search import WorkerDiedError, experiment_record

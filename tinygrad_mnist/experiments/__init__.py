@@ -8,7 +8,7 @@ store, ranking, exports (JSON, CSV, Markdown) and TOML experiment files.
 `shipped/` holds the experiment files that ship with the package (`search seed-grid`).
 """
 
-from tinygrad_mnist.experiments.experiment import SHIPPED_EXPERIMENTS, Experiment, load_experiment
+from tinygrad_mnist.experiments.experiment import Experiment, load_experiment
 from tinygrad_mnist.experiments.export import (
     export_csv,
     export_json,
@@ -21,7 +21,6 @@ from tinygrad_mnist.experiments.store import ResultStore
 
 __all__ = [
     "expand_grid",
-    "SHIPPED_EXPERIMENTS",
     "Experiment",
     "export_csv",
     "export_json",
