@@ -34,7 +34,10 @@ from tinygrad_mnist.train.metrics import (
     accuracy,
     confident_mistakes,
     confusion_matrix,
+    macro_average,
     per_class_accuracy,
+    precision_recall_f1,
+    top_k_accuracy,
 )
 from tinygrad_mnist.train.trainer import Trainer
 from tinygrad_mnist.train.validation import KFoldResult, SplitResult, holdout, kfold, trial_seed
@@ -51,6 +54,9 @@ __all__ = [
     "config_key",
     "confident_mistakes",
     "confusion_matrix",
+    "macro_average",
+    "precision_recall_f1",
+    "top_k_accuracy",
     "DivergenceGuard",
     "EarlyStopping",
     "EpochLog",
