@@ -50,8 +50,8 @@ def test_mlp_and_the_equivalent_sequential_compute_the_same_graph():
     mlp = nn.MLP(5, [4, 3], 2, seed=0)
     sequential = nn.Sequential(nn.Dense(5, 4, activation="relu"),
                                nn.Dense(4, 3, activation="relu"), nn.Dense(3, 2))
-    for (_, a), (_, b) in zip(mlp.named_parameters(), sequential.named_parameters()):
-        b.copy_(a.data)
+    sequential.load_state_dict(dict(zip(dict(sequential.named_parameters()),
+                                        mlp.state_dict().values())))
     x = np.random.default_rng(0).normal(size=(6, 5)).astype(np.float32)
     out_mlp, out_sequential = mlp(x), sequential(x)
     assert graph_text(out_mlp) == graph_text(out_sequential)

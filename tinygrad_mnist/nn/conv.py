@@ -119,6 +119,13 @@ class Conv2dFunction(Function):
             return grad_x, grad_weight
         return grad_x, grad_weight, grad.sum(axis=1) if need[2] else None
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """The gradients as convolutions themselves, differentiable again (conv_gradients.py)."""
+        from tinygrad_mnist.nn.conv_gradients import conv2d_gradients  # it builds on this op
+
+        return conv2d_gradients(ctx, grad)
+
 
 def conv2d(x, weight, bias=None, stride=1, padding=0) -> Tensor:
     """Convolve NCHW images `x` with `weight` (out, in, kh, kw); shapes are checked first."""
