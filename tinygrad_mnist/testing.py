@@ -17,8 +17,14 @@ differences are meaningful even for ops with kinks (relu, abs, max, clip).
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+
+try:
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+except ModuleNotFoundError as error:  # an extender without the test extra
+    raise ModuleNotFoundError(
+        "tinygrad_mnist.testing needs hypothesis: pip install hypothesis (or "
+        "pip install 'tinygrad-mnist[test]')", name=error.name) from None
 
 from tinygrad_mnist.gradcheck import gradcheck, gradgradcheck
 from tinygrad_mnist.tensor import Tensor

@@ -131,3 +131,13 @@ def test_a_preset_fills_what_the_file_leaves_out_and_the_file_wins(tmp_path):
     assert config["batch_size"] is None and config["schedule"] == "none"
     with pytest.raises(ValueError, match="'preset' must be one of seed, cnn, got 'fast'"):
         load_experiment(write(tmp_path, 'preset = "fast"\n[grid]\nepochs = [1]\n'))
+
+
+def test_a_shipped_experiment_loads_by_name_as_the_cli_takes_it():
+    from tinygrad_mnist.experiments import experiment_path, load_experiment, shipped_experiments
+
+    assert "seed-grid" in shipped_experiments()
+    experiment = load_experiment("seed-grid")
+    assert experiment.path == experiment_path("seed-grid") and experiment.path.is_file()
+    with pytest.raises(ValueError, match="no experiment of that name ships.*seed-grid"):
+        load_experiment("no-such-grid")

@@ -8,7 +8,12 @@ store, ranking, exports (JSON, CSV, Markdown) and TOML experiment files.
 `shipped/` holds the experiment files that ship with the package (`search seed-grid`).
 """
 
-from tinygrad_mnist.experiments.experiment import Experiment, load_experiment
+from tinygrad_mnist.experiments.experiment import (
+    Experiment,
+    experiment_path,
+    load_experiment,
+    shipped_experiments,
+)
 from tinygrad_mnist.experiments.export import (
     export_csv,
     export_json,
@@ -28,6 +33,8 @@ __all__ = [
     "grid_search",
     "kfold_summary",
     "load_experiment",
+    "experiment_path",
+    "shipped_experiments",
     "markdown_report",
     "rank",
     "ranking_table",

@@ -113,9 +113,29 @@ class Experiment:
         return written
 
 
-def load_experiment(path) -> Experiment:
-    """Read and check an experiment file; any mistake is a ValueError naming the key."""
+def shipped_experiments() -> list[str]:
+    """The names of the experiment files that ship with the package ("seed-grid")."""
+    return sorted(path.stem for path in SHIPPED_EXPERIMENTS.glob("*.toml"))
+
+
+def experiment_path(path) -> Path:
+    """`path` itself, or, for a bare name that is no file here ("seed-grid"), the shipped
+    experiment file of that name: the CLI's `search seed-grid` and `load_experiment`
+    read the same file."""
     path = Path(path)
+    if path.exists() or path.suffix or len(path.parts) > 1:
+        return path
+    shipped = SHIPPED_EXPERIMENTS / f"{path.name}.toml"
+    if not shipped.is_file():
+        raise ValueError(f"config: no file {str(path)!r}, and no experiment of that name ships "
+                         f"with the package (those that do: {', '.join(shipped_experiments())})")
+    return shipped
+
+
+def load_experiment(path) -> Experiment:
+    """Read and check an experiment file (or a shipped one by name, `"seed-grid"`); any
+    mistake is a ValueError naming the key."""
+    path = experiment_path(path)
     try:
         with open(path, "rb") as file:
             document = tomllib.load(file)

@@ -28,12 +28,16 @@ from tinygrad_mnist.train.callbacks import (
     ProgressBar,
     progress_report,
 )
+from tinygrad_mnist.train.event_log import EventLog
 from tinygrad_mnist.train.history import History
 from tinygrad_mnist.train.metrics import (
     accuracy,
     confident_mistakes,
     confusion_matrix,
+    macro_average,
     per_class_accuracy,
+    precision_recall_f1,
+    top_k_accuracy,
 )
 from tinygrad_mnist.train.trainer import Trainer
 from tinygrad_mnist.train.validation import KFoldResult, SplitResult, holdout, kfold, trial_seed
@@ -50,9 +54,13 @@ __all__ = [
     "config_key",
     "confident_mistakes",
     "confusion_matrix",
+    "macro_average",
+    "precision_recall_f1",
+    "top_k_accuracy",
     "DivergenceGuard",
     "EarlyStopping",
     "EpochLog",
+    "EventLog",
     "History",
     "holdout",
     "kfold",
