@@ -15,6 +15,7 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from tinygrad_mnist.nn.conv_gradients import conv2d_gradients
 from tinygrad_mnist.nn.init import get_initializer
 from tinygrad_mnist.nn.layer import Layer
 from tinygrad_mnist.tensor import Function, Tensor
@@ -122,8 +123,6 @@ class Conv2dFunction(Function):
     @staticmethod
     def backward_graph(ctx, grad):
         """The gradients as convolutions themselves, differentiable again (conv_gradients.py)."""
-        from tinygrad_mnist.nn.conv_gradients import conv2d_gradients  # it builds on this op
-
         return conv2d_gradients(ctx, grad)
 
 

@@ -9,11 +9,12 @@ linear maps that are themselves convolutions:
 - the weight's gradient, `ConvWeightGradient(x, grad)`, correlates the input with the
   output's gradient.
 
-Each of the three (the convolution and these two) is linear in each input, and the
-gradient of any one of them is made of the other two, so the three together are
-closed under differentiation: any order works. The arrays are computed here with plain
-`np.tensordot` over the windows, which is clear rather than fast: these ops run only
-when a gradient of a gradient is asked for.
+Each of the three (the convolution, `Convolution` here, and these two) is linear in
+each input, and the gradient of any one of them is made of the other two, so the three
+together are closed under differentiation: any order works. The arrays are computed
+here with plain `np.tensordot` over the windows, which is clear rather than fast: these
+ops run only when a gradient of a gradient is asked for. (This file needs nothing from
+conv.py, which builds on it.)
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from tinygrad_mnist.nn.conv import Conv2dFunction, output_size, pad_images, window_slice
 from tinygrad_mnist.tensor import Function
 
 
 def conv2d_gradients(ctx, grad):
-    """`Conv2dFunction.backward_graph`: the input, weight (and bias) gradients as Tensors."""
+    """The input, weight (and bias) gradients of a convolution as Tensors (its backward_graph).
+
+    `ctx` is the convolution's: its `inputs` (x, weight and maybe a bias), `stride`,
+    `padding` and `needs_input_grad`.
+    """
     x, weight = ctx.inputs[0], ctx.inputs[1]
     need = ctx.needs_input_grad
     where = {"stride": ctx.stride, "padding": ctx.padding}
@@ -36,6 +40,27 @@ def conv2d_gradients(ctx, grad):
     if len(ctx.inputs) == 2:
         return grad_x, grad_weight
     return grad_x, grad_weight, grad.sum(axis=(0, 2, 3)) if need[2] else None
+
+
+class Convolution(Function):
+    """`x` (N, C, H, W) convolved with `weight` (O, C, KH, KW), no bias: Conv2d's product."""
+
+    @staticmethod
+    def forward(ctx, x, weight, stride, padding):
+        ctx.x, ctx.weight, ctx.stride, ctx.padding = x, weight, stride, padding
+        return convolve(x, weight, stride, padding)
+
+    @staticmethod
+    def backward(ctx, upstream):
+        need_x, need_weight = ctx.needs_input_grad
+        where = (ctx.stride, ctx.padding)
+        return (input_gradient(upstream, ctx.weight, ctx.x.shape, *where) if need_x else None,
+                weight_gradient(ctx.x, upstream, ctx.weight.shape, *where)
+                if need_weight else None)
+
+    @staticmethod
+    def backward_graph(ctx, upstream):
+        return conv2d_gradients(ctx, upstream)
 
 
 class ConvInputGradient(Function):
@@ -58,7 +83,7 @@ class ConvInputGradient(Function):
     def backward_graph(ctx, upstream):
         grad, weight = ctx.inputs
         where = {"stride": ctx.stride, "padding": ctx.padding}
-        return (Conv2dFunction.apply(upstream, weight, **where),
+        return (Convolution.apply(upstream, weight, **where),
                 ConvWeightGradient.apply(upstream, grad, weight_shape=weight.shape, **where))
 
 
@@ -83,21 +108,27 @@ class ConvWeightGradient(Function):
         x, grad = ctx.inputs
         where = {"stride": ctx.stride, "padding": ctx.padding}
         return (ConvInputGradient.apply(grad, upstream, x_shape=x.shape, **where),
-                Conv2dFunction.apply(x, upstream, **where))
+                Convolution.apply(x, upstream, **where))
 
 
 # ---------------------------------------------------------- the same maps on arrays
 
 
+def _padded(x, padding) -> np.ndarray:
+    (ph, pw) = padding
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+
+
 def _windows(x, kernel, stride, padding, out_size) -> np.ndarray:
     """Every window of the padded images, (N, C, OH, OW, KH, KW), as a view."""
-    windows = sliding_window_view(pad_images(x, padding), tuple(kernel), axis=(2, 3))
+    windows = sliding_window_view(_padded(x, padding), tuple(kernel), axis=(2, 3))
     return windows[:, :, ::stride[0], ::stride[1]][:, :, :out_size[0], :out_size[1]]
 
 
 def convolve(x, weight, stride, padding) -> np.ndarray:
     """`x` (N, C, H, W) convolved with `weight` (O, C, KH, KW), no bias: (N, O, OH, OW)."""
-    out_size = output_size("conv2d", x.shape, weight.shape[2:], stride, padding)
+    out_size = [(side + 2 * p - k) // s + 1 for side, p, k, s
+                in zip(x.shape[2:], padding, weight.shape[2:], stride)]
     windows = _windows(x, weight.shape[2:], stride, padding, out_size)
     return np.tensordot(windows, weight, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
 
@@ -108,9 +139,10 @@ def input_gradient(grad, weight, x_shape, stride, padding) -> np.ndarray:
     per_window = np.tensordot(grad, weight, axes=([1], [0]))  # (N, OH, OW, C, KH, KW)
     padded = np.zeros((x_shape[0], x_shape[1], h + 2 * ph, w + 2 * pw),
                       np.result_type(grad, weight))
-    for i in range(kh):
+    (oh, ow), (sh, sw) = grad.shape[2:], stride
+    for i in range(kh):  # kernel offset (i, j) of every window touched this strided slice
         for j in range(kw):
-            padded[window_slice((i, j), grad.shape[2:], stride)] += \
+            padded[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += \
                 per_window[..., i, j].transpose(0, 3, 1, 2)
     return padded[:, :, ph:ph + h, pw:pw + w]
 
