@@ -175,7 +175,7 @@ def test_apply_initialises_every_layer_once_children_first():
     def init(layer):
         seen.append(layer)
         if isinstance(layer, nn.Dense):
-            with no_grad():  # initialisation changes leaves in place, outside any graph
+            with no_grad():  # a leaf that requires grad changes in place only there (PyTorch)
                 layer.weight.copy_(np.full(layer.weight.shape, 0.5))
 
     assert model.apply(init) is model
