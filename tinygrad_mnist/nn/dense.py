@@ -77,6 +77,11 @@ class Dense(Layer):
         self.bias = Tensor(np.zeros(self.out_features, dtype=dtype), requires_grad=True) \
             if bias else None
 
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One example: a row of `in_features` values."""
+        return (self.in_features,)
+
     def forward(self, x, relu: bool = False):
         """`x @ weight + bias`; with `relu=True`, `max(x @ weight + bias, 0)` as one op."""
         if self.bias is None:
