@@ -322,7 +322,7 @@ def measure_grid(jobs=(1, 2), out=ROOT / "runs" / "bench_seed_grid"):
 
     The exports of each run stay in `out/jobs-N/` (report.md holds the results table).
     """
-    config = ROOT / "tinygrad_mnist" / "app" / "experiments" / "seed-grid.toml"
+    config = ROOT / "tinygrad_mnist" / "experiments" / "shipped" / "seed-grid.toml"
     seconds = {}
     for n in jobs:
         folder = Path(out) / f"jobs-{n}"

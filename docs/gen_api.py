@@ -5,7 +5,7 @@
 
 The public names of a package are its `__all__` (or, without one, the names it defines
 that do not start with an underscore). Classes list their public methods and
-properties; constants show their value. `tests/test_docs_api.py` checks that every
+properties; constants show their value. `tests/docs/test_api_reference.py` checks that every
 public name has a docstring and appears in docs/api.md.
 """
 
@@ -20,20 +20,22 @@ from pathlib import Path
 API_MD = Path(__file__).resolve().parent / "api.md"
 
 # (module, what it is for), in the order a reader meets them: the layers bottom up
-# (shared helpers, engine, nn and optim, data, train, viz), then the application's modules.
+# (shared helpers, engine, nn and optim, data, viz, train, experiments), then the application's
+# modules.
 MODULES = (
     ("tinygrad_mnist", "the autograd engine: Tensor, Function, no_grad, gradcheck, graphs"),
     ("tinygrad_mnist.testing", "hypothesis strategies and gradient checks for extenders"),
-    ("tinygrad_mnist.checks", "argument checks whose errors name the argument"),
-    ("tinygrad_mnist.atomic", "writing a file whole or not at all"),
-    ("tinygrad_mnist.npz", "reading .npz archives without pickles"),
-    ("tinygrad_mnist.figure_file", "saving a matplotlib figure through atomic_write"),
-    ("tinygrad_mnist.terminal", "whether stderr is a terminal"),
+    ("tinygrad_mnist.utils.checks", "argument checks whose errors name the argument"),
+    ("tinygrad_mnist.utils.atomic", "writing a file whole or not at all"),
+    ("tinygrad_mnist.utils.npz", "reading .npz archives without pickles"),
+    ("tinygrad_mnist.utils.terminal", "whether stderr is a terminal"),
     ("tinygrad_mnist.nn", "layers, activations, losses, initialisers"),
     ("tinygrad_mnist.optim", "optimizers, learning-rate schedules, gradient clipping"),
     ("tinygrad_mnist.data", "MNIST: fetch, verify, cache, read, prepare, split, batch"),
-    ("tinygrad_mnist.train", "Trainer, callbacks, metrics, validation, grid search, stores"),
     ("tinygrad_mnist.viz", "figures: predictions, curves, confusion, heat map, graph"),
+    ("tinygrad_mnist.viz.figure_file", "saving a matplotlib figure through atomic_write"),
+    ("tinygrad_mnist.train", "the training core: Trainer, callbacks, metrics, validation"),
+    ("tinygrad_mnist.experiments", "grid search, result stores, rankings, exports, TOML files"),
     ("tinygrad_mnist.data.by_name", "data sets by name, as the command line takes them"),
     ("tinygrad_mnist.app.run_config", "TrainConfig: the settings of one training run"),
     ("tinygrad_mnist.app.run_folder", "the run folder that `tinygrad-mnist train` writes"),
@@ -113,7 +115,8 @@ def render() -> str:
         "# API reference",
         "",
         "Generated from the docstrings by `python docs/gen_api.py`; do not edit by hand.",
-        "`tests/test_docs_api.py` checks that every public name has a docstring and is here.",
+        "`tests/docs/test_api_reference.py` checks that every public name has a docstring and is "
+        "here.",
         "",
         "## Contents",
         "",

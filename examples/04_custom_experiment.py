@@ -17,7 +17,7 @@ import time
 from _quick import QUICK, epochs, load_data, output
 
 from tinygrad_mnist.data import prepare_images
-from tinygrad_mnist.train import (
+from tinygrad_mnist.experiments import (
     ResultStore,
     export_csv,
     export_json,

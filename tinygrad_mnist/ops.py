@@ -21,6 +21,10 @@ class Add(Function):
     def backward(ctx, grad):
         return grad, grad
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad, grad
+
 
 class Sub(Function):
     @staticmethod
@@ -29,6 +33,10 @@ class Sub(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        return grad, -grad
+
+    @staticmethod
+    def backward_graph(ctx, grad):
         return grad, -grad
 
 
@@ -45,6 +53,11 @@ class Mul(Function):
         need_a, need_b = ctx.needs_input_grad
         return (grad * ctx.b if need_a else None), (grad * ctx.a if need_b else None)
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        (a, b), (need_a, need_b) = ctx.inputs, ctx.needs_input_grad
+        return (grad * b if need_a else None), (grad * a if need_b else None)
+
 
 class Div(Function):
     @staticmethod
@@ -57,6 +70,13 @@ class Div(Function):
         need_a, need_b = ctx.needs_input_grad
         grad_a = grad / ctx.b if need_a else None
         grad_b = -grad * ctx.a / (ctx.b * ctx.b) if need_b else None
+        return grad_a, grad_b
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        (a, b), (need_a, need_b) = ctx.inputs, ctx.needs_input_grad
+        grad_a = grad / b if need_a else None
+        grad_b = -grad * a / (b * b) if need_b else None
         return grad_a, grad_b
 
 
@@ -85,6 +105,10 @@ class Neg(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        return -grad
+
+    @staticmethod
+    def backward_graph(ctx, grad):
         return -grad
 
 
@@ -124,6 +148,31 @@ class MatMul(Function):
             grad_b = grad_b[..., 0] if b.ndim == 1 else grad_b
         return grad_a, grad_b
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        # The same formulas as backward, with Tensor ops.
+        a, b = ctx.inputs
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a
+        b2 = b.unsqueeze(1) if b.ndim == 1 else b
+        grad2 = grad.unsqueeze(-1) if b.ndim == 1 else grad
+        grad2 = grad2.unsqueeze(-2) if a.ndim == 1 else grad2
+        need_a, need_b = ctx.needs_input_grad
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = grad2 @ _swap_last_axes(b2)
+            grad_a = grad_a.squeeze(-2) if a.ndim == 1 else grad_a
+        if need_b:
+            grad_b = _swap_last_axes(a2) @ grad2
+            grad_b = grad_b.squeeze(-1) if b.ndim == 1 else grad_b
+        return grad_a, grad_b
+
+
+def _swap_last_axes(t):
+    """`t` with its last two axes swapped (a Tensor op: recorded)."""
+    axes = list(range(t.ndim))
+    axes[-2], axes[-1] = axes[-1], axes[-2]
+    return t.transpose(axes)
+
 
 class Cast(Function):
     @staticmethod
@@ -133,6 +182,10 @@ class Cast(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        return grad.astype(ctx.dtype)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
         return grad.astype(ctx.dtype)
 
 
@@ -162,6 +215,34 @@ class Sum(Function):
         out[...] = _expand_reduced(grad, ctx.shape, ctx.axis, ctx.keepdims)
         return out
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        if not (ctx.keepdims or ctx.axis is None):
+            grad = grad.reshape(np.expand_dims(grad.data, ctx.axis).shape)
+        return BroadcastTo.apply(grad, shape=ctx.shape)
+
+
+class BroadcastTo(Function):
+    """`a` repeated along its size-1 (and new leading) axes to `shape`, NumPy's broadcasting.
+
+    Backward is the engine's unbroadcast: it sums the gradient back to `a`'s shape.
+    Sum's gradient is a BroadcastTo, and BroadcastTo's a sum, to any order.
+    """
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        out = np.empty(np.broadcast_shapes(a.shape, tuple(shape)), a.dtype)
+        out[...] = a  # a writable array of its own, as every op's output is
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad  # summed back to the input's shape by the engine
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad
+
 
 class Mean(Function):
     @staticmethod
@@ -175,6 +256,12 @@ class Mean(Function):
     def backward(ctx, grad):
         grad = _expand_reduced(grad, ctx.shape, ctx.axis, ctx.keepdims)
         return np.broadcast_to(grad / ctx.count, ctx.shape)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        if not (ctx.keepdims or ctx.axis is None):
+            grad = grad.reshape(np.expand_dims(grad.data, ctx.axis).shape)
+        return BroadcastTo.apply(grad / ctx.count, shape=ctx.shape)
 
 
 class Max(Function):
@@ -218,6 +305,10 @@ class Exp(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad * ctx.out
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad * ctx.output
 
 
 class Log(Function):
@@ -410,6 +501,10 @@ class Reshape(Function):
     def backward(ctx, grad):
         return np.reshape(grad, ctx.shape)
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad.reshape(ctx.shape)
+
 
 class Transpose(Function):
     @staticmethod
@@ -420,6 +515,10 @@ class Transpose(Function):
     @staticmethod
     def backward(ctx, grad):
         return np.transpose(grad, None if ctx.axes is None else np.argsort(ctx.axes))
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad.transpose() if ctx.axes is None else grad.transpose(tuple(np.argsort(ctx.axes)))
 
 
 def _is_basic_index(index) -> bool:

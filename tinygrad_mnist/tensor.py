@@ -10,82 +10,12 @@ in reverse topological order and apply the chain rule.
 
 from __future__ import annotations
 
-import functools
-import inspect
-import threading
-
 import numpy as np
 
+from tinygrad_mnist.grad_mode import _grad_mode, enable_grad, is_grad_enabled, no_grad
 
-class _GradMode(threading.local):
-    # Per thread (as in PyTorch), so that `no_grad()` in one thread, say an evaluation
-    # in a worker, never switches gradients off for another. On by default everywhere.
-    enabled = True
-
-
-_grad_mode = _GradMode()
-
-
-def is_grad_enabled() -> bool:
-    """True unless inside a `no_grad()` block (in this thread)."""
-    return _grad_mode.enabled
-
-
-class no_grad:
-    """Record no graph inside a `with no_grad():` block or a function decorated `@no_grad()`.
-
-    Results made inside need no gradient and keep no reference to their inputs, so
-    evaluation holds no memory beyond its own arrays. One instance may be entered again
-    before it is left (nested blocks, recursion): each exit restores what its own entry
-    found. A decorated generator function runs without gradients only while its body
-    runs, not while the caller handles what it yielded.
-    """
-
-    def __init__(self):
-        self._previous = []  # one saved mode per entry not yet left
-
-    def __enter__(self):
-        self._previous.append(_grad_mode.enabled)
-        _grad_mode.enabled = False
-        return self
-
-    def __exit__(self, *exc_info):
-        _grad_mode.enabled = self._previous.pop()
-
-    def __call__(self, fn):
-        if inspect.isgeneratorfunction(fn):
-            return _without_grad_while_running(fn)
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        return wrapper
-
-
-def _without_grad_while_running(generator_function):
-    """Wrap a generator function so that each step of its body runs inside `no_grad()`."""
-
-    @functools.wraps(generator_function)
-    def wrapper(*args, **kwargs):
-        generator = generator_function(*args, **kwargs)
-        send, throw = None, None
-        while True:
-            with no_grad():
-                try:
-                    value = generator.send(send) if throw is None else generator.throw(throw)
-                except StopIteration as stop:
-                    return stop.value
-            try:
-                send, throw = (yield value), None
-            except GeneratorExit:
-                generator.close()
-                raise
-            except BaseException as error:  # thrown in by the caller: pass it on
-                send, throw = None, error
-
-    return wrapper
+__all__ = ["Context", "Function", "Tensor", "concatenate", "enable_grad", "grad",
+           "is_grad_enabled", "no_grad", "stack", "where"]
 
 
 class Context:
@@ -96,6 +26,8 @@ class Context:
     set by `backward()` just before it calls the op's backward, is True when no one
     but the engine holds the `grad` array it passes: backward may then write into it
     (the built-in ReLU multiplies by its mask in place instead of making a new array).
+    Before it calls `backward_graph`, the engine also sets `inputs` (the input
+    Tensors) and `output` (the output Tensor).
     """
 
     grad_is_private = False
@@ -112,7 +44,7 @@ class Context:
 class Function:
     """An operation with a forward and a backward: the one way ops are defined.
 
-    Subclass it and write two static methods side by side::
+    Subclass it and write the static methods side by side::
 
         class Square(Function):
             @staticmethod
@@ -125,22 +57,51 @@ class Function:
                 (x,) = ctx.saved_tensors
                 return 2 * x * grad
 
+            @staticmethod
+            def backward_graph(ctx, grad):
+                (x,) = ctx.inputs
+                return 2 * x * grad
+
     then call `Square.apply(t)`. `forward` receives NumPy arrays (and any keyword
     parameters given to `apply`) and returns an array. `backward` receives the
     gradient of the output and returns one gradient per input, a tuple when there
     are several, or None for an input that needs none. A gradient that has the
     broadcast shape of the output is summed back to its input's shape for you.
 
+    Gradients of gradients: `backward` works on arrays, so what it computes leaves
+    no graph. An op that can be differentiated twice also defines
+    `backward_graph(ctx, grad)`, the same chain rule written with Tensor operations:
+    `grad` is a Tensor, `ctx.inputs` (the input Tensors) and `ctx.output` (the output
+    Tensor) are set by the engine before the call, and it returns Tensors (or None),
+    one per input, made with Tensor ops or other Functions so that the engine records
+    them. The engine calls it, with grad mode on, only under
+    `backward(create_graph=True)` or `grad(..., create_graph=True)`; otherwise
+    `backward` runs, on plain arrays, at full speed. Meeting an op without
+    `backward_graph` under `create_graph=True` is a RuntimeError naming the op.
+
     Whatever backward returns may be an array the op keeps (on ctx, on its class...):
     the engine copies it before it ever adds into it. A built-in op whose backward
     returns only arrays it has just made (or the grad it was allowed to overwrite, see
     `Context`), a different one per input and kept nowhere, says so with
-    `fresh_gradients = True` in its own class body; the engine then passes those arrays
-    on without copying. The flag is read from the class itself, never inherited, so a
-    subclass with a backward of its own is copied as usual.
+    `fresh_gradients = True` in its class body; the engine then passes those arrays
+    on without copying.
+
+    Both `fresh_gradients` and `backward_graph` describe one particular `backward`,
+    so a subclass that defines its own `backward` inherits neither: each is set once
+    per class, when the class is made (`__init_subclass__`).
     """
 
     fresh_gradients = False
+    backward_graph = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "backward" in cls.__dict__:
+            # A new backward: a base's promises about its gradients say nothing of it.
+            if "fresh_gradients" not in cls.__dict__:
+                cls.fresh_gradients = False
+            if "backward_graph" not in cls.__dict__:
+                cls.backward_graph = None
 
     @staticmethod
     def forward(ctx, *arrays, **params):
@@ -330,90 +291,60 @@ class Tensor:
         return f"Tensor({values}, shape={self.shape}, dtype={self.dtype}{made_by}{grad}{name})"
 
     # ------------------------------------------------------------------- backward
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
+    def backward(self, grad=None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires it.
 
         `grad` is the gradient of some final scalar with respect to this tensor; it
         may be left out only when this tensor holds one element (it is then 1).
         The graph is released afterwards unless `retain_graph=True`.
+
+        With `create_graph=True` the chain rule is itself recorded: each `.grad` is
+        then a Tensor in a graph of its own, which can be differentiated again (as in
+        PyTorch; `retain_graph` then defaults to True). To differentiate a gradient,
+        `tinygrad_mnist.grad(...)` is usually handier: it leaves `.grad` alone.
         """
         if not self.requires_grad:
             raise RuntimeError(
                 "backward(): this tensor does not require grad; create its inputs with "
                 "requires_grad=True (and not inside no_grad())"
             )
+        seed = self._seed(grad, "backward()", create_graph)
+        _backpropagate([self], [seed], create_graph if retain_graph is None else retain_graph,
+                       create_graph)
+
+    def _seed(self, grad, caller: str, create_graph: bool):
+        """`(gradient to start from, whether it is private)` for a backward walk from self."""
         if grad is None:
             if self.data.size != 1:
                 raise RuntimeError(
-                    f"backward(): the tensor has shape {self.shape}, not one element; pass the "
-                    "gradient of the final scalar with respect to it as backward(grad)"
+                    f"{caller}: the tensor has shape {self.shape}, not one element; pass the "
+                    "gradient of the final scalar with respect to it as "
+                    f"{'backward(grad)' if caller == 'backward()' else 'grad_outputs'}"
                 )
             # np.array(1).reshape, not np.ones: half the time (0.3 µs, 2% of W3).
-            grad = np.array(1, dtype=self.data.dtype).reshape(self.data.shape)
-            seeded = True
+            seed, private = np.array(1, dtype=self.data.dtype).reshape(self.data.shape), True
+        elif create_graph and isinstance(grad, Tensor):
+            seed, private = grad, False  # may itself be part of a graph
         else:
-            seeded = False
-            grad = _as_array(grad).astype(self.dtype, copy=False)
-            if grad.shape != self.shape:
-                raise ValueError(
-                    f"backward(): grad has shape {grad.shape}, expected {self.shape}"
-                )
+            seed, private = _as_array(grad).astype(self.dtype, copy=False), False
+        if seed.shape != self.shape:
+            raise ValueError(f"{caller}: grad has shape {seed.shape}, expected {self.shape}")
+        if create_graph and not isinstance(seed, Tensor):
+            seed = Tensor(seed, dtype=seed.dtype)
+        return seed, private
 
-        if self._op is None:  # a leaf: nothing to walk
-            self._accumulate(grad, seeded)
-            return
-        # Tensors hash by identity, so they key the gradients being gathered directly.
-        # Gradients flow as arrays that ops and callers may still hold, so the engine writes
-        # into one only when it is `private`: made by the engine itself (a sum of two
-        # gradients, an unbroadcast) or returned by an op declaring `fresh_gradients`.
-        # Anything else a leaf receives first is copied before later gradients add into it.
-        grads, private = {self: grad}, {self} if seeded else set()
-        for node in reversed(self._topological_order()):
-            grad = grads.pop(node, None)
-            if grad is None:
-                continue
-            is_private = node in private
-            if node._retains_grad:
-                is_private = node._accumulate(grad, is_private)
-            op, ctx, inputs = node._op, node._ctx, node._inputs
-            if ctx is None:
-                raise RuntimeError(
-                    f"backward(): the graph through {op.__name__} was freed by an earlier "
-                    "backward(); pass retain_graph=True to the first call to walk it twice"
-                )
-            for tensor, recorded in zip(inputs, node._input_versions):
-                if tensor._version != recorded:
-                    node._refuse_stale_input()
-            ctx.grad_is_private = is_private
-            input_grads = op.backward(ctx, grad)
-            if type(input_grads) is not tuple:
-                input_grads = (input_grads,)
-            if len(input_grads) != len(inputs):
-                raise ValueError(
-                    f"{op.__name__}.backward returned {len(input_grads)} gradients for "
-                    f"{len(inputs)} inputs"
-                )
-            fresh = op.__dict__.get("fresh_gradients", False)  # the op's own word, not a base's
-            for i, (parent, parent_grad) in enumerate(zip(inputs, input_grads)):
-                if parent_grad is None or not parent.requires_grad:
-                    continue
-                made_here = fresh
-                if type(parent_grad) is not np.ndarray or parent_grad.shape != parent.data.shape:
-                    parent_grad, summed = _sum_to_shape(parent_grad, parent.data.shape, op, i)
-                    made_here = made_here or summed
-                if parent._op is None:
-                    # A leaf adds each gradient into `.grad` as it comes: sums are sums in any
-                    # order, so leaves need no turn in the walk (saves most of its steps).
-                    parent._accumulate(parent_grad, made_here)
-                elif parent not in grads:
-                    grads[parent] = parent_grad
-                    if made_here:
-                        private.add(parent)
-                else:
-                    grads[parent] = grads[parent] + parent_grad
-                    private.add(parent)
-            if not retain_graph:
-                node._ctx, node._inputs, node._input_versions = None, (), ()
+    def _checked_context(self) -> Context:
+        """This result's context, after making sure backward may use it."""
+        if self._ctx is None:
+            raise RuntimeError(
+                f"backward(): the graph through {self._op.__name__} was freed by an earlier "
+                "backward(); pass retain_graph=True to the first call to walk it twice"
+            )
+        for tensor, recorded in zip(self._inputs, self._input_versions):
+            if tensor._version != recorded:
+                self._refuse_stale_input()
+        return self._ctx
 
     def _refuse_stale_input(self) -> None:
         """Refuse to differentiate through an op whose input was changed in place since."""
@@ -429,34 +360,17 @@ class Tensor:
                     "pass again"
                 )
 
-    def _topological_order(self) -> list[Tensor]:
-        """Every result of an op that needs a gradient, inputs before results made from them.
-
-        Depth-first with an explicit stack instead of recursion, so a chain of any
-        length works: `path` is the way down from `self`, and `unvisited` holds, for
-        each tensor on it, an iterator over the inputs not looked at yet. A tensor joins
-        the order once all its inputs have. Leaves are left out: `backward` adds into
-        their `.grad` as soon as a gradient reaches them.
-        """
-        order, visited = [], {self}
-        path, unvisited = [self], [iter(self._inputs)]
-        while path:
-            for parent in unvisited[-1]:
-                if parent._op is not None and parent.requires_grad and parent not in visited:
-                    visited.add(parent)
-                    path.append(parent)
-                    unvisited.append(iter(parent._inputs))
-                    break
-            else:
-                unvisited.pop()
-                order.append(path.pop())
-        return order
-
-    def _accumulate(self, grad: np.ndarray, is_private: bool) -> bool:
+    def _accumulate(self, grad, is_private: bool) -> bool:
         """Add `grad` into `.grad`; returns whether the engine may still write into `grad`."""
         if self.grad is not None:
-            self.grad += grad
+            if type(self.grad) is np.ndarray and type(grad) is np.ndarray:
+                self.grad += grad
+            else:  # a Tensor made by backward(create_graph=True): a new sum, recorded
+                self.grad = self.grad + grad
             return is_private
+        if type(grad) is not np.ndarray:  # a Tensor, under create_graph
+            self.grad = grad if grad.dtype == self.data.dtype else grad.astype(self.data.dtype)
+            return False
         if is_private and grad.dtype == self.data.dtype:
             # No one else holds it, so it becomes `.grad` as it is: saves a copy of every
             # weight's gradient on every step (forcing the copy made a W1 epoch 28% slower).
@@ -632,6 +546,12 @@ class Tensor:
         start, end, shape = start_axis % self.ndim, end_axis % self.ndim, self.shape
         return self.reshape(*shape[:start], int(np.prod(shape[start:end + 1])), *shape[end + 1:])
 
+    def broadcast_to(self, *shape) -> Tensor:
+        """This tensor repeated along its size-1 (and new leading) axes to `shape`."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return ops.BroadcastTo.apply(self, shape=shape)
+
     def unsqueeze(self, axis: int) -> Tensor:
         """A new axis of length 1 at position `axis`."""
         return self.reshape(np.expand_dims(self.data, axis).shape)
@@ -700,15 +620,261 @@ def _broadcasts_to(shape: tuple, target: tuple) -> bool:
         return False
 
 
-def _sum_to_shape(grad, shape: tuple, op: type, index: int) -> tuple[np.ndarray, bool]:
+# ------------------------------------------------------------------ the backward walk
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+    """The gradients of `outputs` with respect to `inputs`, as `torch.autograd.grad`.
+
+    `outputs` and `inputs` are Tensors or sequences of them; `grad_outputs` gives
+    the gradient of the final scalar with respect to each output (None: 1, for an
+    output of one element). Returns a tuple with one Tensor per input, or None for
+    an input no output depends on when `allow_unused=True` (else that is an error).
+    `.grad` attributes are left as they are.
+
+    With `create_graph=True` the returned gradients are part of a graph themselves,
+    so they can be differentiated again, to any order: every op on the way must
+    define `backward_graph` (all the built-in ones do). `retain_graph` (keep the
+    graph of `outputs` for another walk) defaults to `create_graph`.
+    """
+    outputs = _tensor_tuple(outputs, "outputs")
+    inputs = _tensor_tuple(inputs, "inputs")
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad(): {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, tensor in enumerate(inputs):
+        if not tensor.requires_grad:
+            raise RuntimeError(f"grad(): inputs[{i}] does not require grad, so it has no "
+                               "gradient; create it with requires_grad=True")
+    for i, tensor in enumerate(outputs):
+        if not tensor.requires_grad:
+            raise RuntimeError(f"grad(): outputs[{i}] does not require grad: no input of it "
+                               "requires grad (or it was made inside no_grad())")
+    seeds = [t._seed(g, f"grad(): outputs[{i}]", create_graph)
+             for i, (t, g) in enumerate(zip(outputs, grad_outputs))]
+    gradients = _backpropagate(outputs, seeds,
+                               create_graph if retain_graph is None else retain_graph,
+                               create_graph, wanted=set(inputs))
+    results = []
+    for i, tensor in enumerate(inputs):
+        found, private = gradients.get(tensor)
+        if found is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad(): inputs[{i}] was not used to compute the outputs; pass "
+                    "allow_unused=True to get None for it"
+                )
+            results.append(None)
+        elif isinstance(found, Tensor):
+            results.append(found if found.dtype == tensor.dtype else found.astype(tensor.dtype))
+        else:
+            # Held by an op or a caller unless private: the caller gets an array of its own.
+            results.append(Tensor(found if private and found.dtype == tensor.dtype
+                                  else np.array(found, dtype=tensor.dtype)))
+    return tuple(results)
+
+
+def _tensor_tuple(tensors, name: str) -> tuple:
+    tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
+    if not tensors:
+        raise ValueError(f"grad(): {name} is empty")
+    for i, tensor in enumerate(tensors):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"grad(): {name}[{i}] must be a Tensor, got {type(tensor).__name__}")
+    return tensors
+
+
+class _Gradients:
+    """The gradients gathered so far in one backward walk, and which of them are *private*.
+
+    A gradient array is private when nothing but the engine holds it: the engine
+    made it (a sum of two gradients, one summed back over broadcast axes, the seed 1
+    of `loss.backward()`), or an op with `fresh_gradients = True` returned it. Only
+    a private array may be written into: a later gradient added into it, kept as a
+    leaf's `.grad` without a copy, masked in place by ReLU (`ctx.grad_is_private`).
+    Anything else (a gradient a caller passed, `Add`'s one array for two inputs,
+    whatever a custom op returns) is copied before anything is added into it.
+    Under `create_graph` the gradients are Tensors, and nothing is written in place.
+
+    `backward()` (`wanted` None) adds each leaf's gradient into its `.grad` as it
+    arrives: sums are sums in any order, so leaves need no turn in the walk.
+    `grad()` keeps the gradients of the `wanted` tensors instead.
+    """
+
+    __slots__ = ("grads", "private", "wanted")
+
+    def __init__(self, wanted=None):
+        self.grads, self.private, self.wanted = {}, set(), wanted
+
+    def add(self, tensor: Tensor, grad, private: bool) -> None:
+        if tensor._op is None:
+            if self.wanted is None:
+                tensor._accumulate(grad, private)
+                return
+            if tensor not in self.wanted:
+                return
+        grads = self.grads
+        if tensor not in grads:
+            grads[tensor] = grad
+            if private:
+                self.private.add(tensor)
+        else:
+            grads[tensor] = grads[tensor] + grad  # a new array (or Tensor): private
+            self.private.add(tensor)
+
+    def take(self, tensor: Tensor):
+        """`(gradient, private)` of a result whose turn has come (gradient None if none came)."""
+        if self.wanted is not None and tensor in self.wanted:
+            return self.get(tensor)  # kept for grad() to return
+        grad = self.grads.pop(tensor, None)
+        return grad, grad is not None and tensor in self.private
+
+    def get(self, tensor: Tensor):
+        grad = self.grads.get(tensor)
+        return grad, grad is not None and tensor in self.private
+
+
+def _backpropagate(roots, seeds, retain_graph: bool, create_graph: bool, wanted=None):
+    """The chain rule from `roots` (each with its `(gradient, private)` seed) down the graph.
+
+    Walks the results in reverse topological order, so that a result's gradient is
+    complete (every op that used it has passed its part back) when its turn comes.
+    Returns the `_Gradients` gathered (what `grad()` reads; see `_Gradients`).
+    """
+    order = _topological_order(roots)
+    if wanted is not None:
+        order = _leading_to(order, wanted)
+    gradients = _Gradients(wanted)
+    for root, (seed, private) in zip(roots, seeds):
+        gradients.add(root, seed, private)
+    if create_graph:
+        with enable_grad():  # backward_graph's Tensor ops record the chain rule itself
+            for node in reversed(order):
+                _backpropagate_graph_node(node, gradients, retain_graph)
+        return gradients
+    for node in reversed(order):
+        grad, is_private = gradients.take(node)
+        if grad is None:
+            continue
+        if node._retains_grad and wanted is None:
+            is_private = node._accumulate(grad, is_private)
+        op, inputs = node._op, node._inputs
+        ctx = node._checked_context()
+        ctx.grad_is_private = is_private
+        input_grads = op.backward(ctx, grad)
+        if type(input_grads) is not tuple:
+            input_grads = tuple(input_grads) if type(input_grads) is list else (input_grads,)
+        if len(input_grads) != len(inputs):
+            raise ValueError(f"{op.__name__}.backward returned {len(input_grads)} gradients "
+                             f"for {len(inputs)} inputs")
+        fresh = op.fresh_gradients
+        for i, (parent, parent_grad) in enumerate(zip(inputs, input_grads)):
+            if parent_grad is None or not parent.requires_grad:
+                continue
+            private = fresh
+            if type(parent_grad) is not np.ndarray or parent_grad.shape != parent.data.shape:
+                parent_grad, summed = _sum_to_shape(np.asarray(parent_grad), parent.data.shape,
+                                                    op, i)
+                private = private or summed
+            gradients.add(parent, parent_grad, private)
+        if not retain_graph:
+            node._ctx, node._inputs, node._input_versions = None, (), ()
+    return gradients
+
+
+def _backpropagate_graph_node(node: Tensor, gradients: _Gradients, retain_graph: bool) -> None:
+    """One step of the walk under `create_graph`: the op's `backward_graph`, recorded."""
+    grad, _ = gradients.take(node)
+    if grad is None:
+        return
+    if node._retains_grad and gradients.wanted is None:
+        node._accumulate(grad, False)
+    op, inputs = node._op, node._inputs
+    if op.backward_graph is None:
+        raise RuntimeError(
+            f"create_graph=True: {op.__name__} defines no backward_graph, so its gradient "
+            "cannot be differentiated again; give it a backward_graph(ctx, grad) written with "
+            "Tensor ops (see docs/extending.md)"
+        )
+    ctx = node._checked_context()
+    ctx.inputs, ctx.output = inputs, node
+    try:
+        input_grads = op.backward_graph(ctx, grad)
+    finally:
+        ctx.inputs = ctx.output = None  # no cycle node -> ctx -> node left behind
+    if type(input_grads) is not tuple:
+        input_grads = tuple(input_grads) if type(input_grads) is list else (input_grads,)
+    if len(input_grads) != len(inputs):
+        raise ValueError(f"{op.__name__}.backward_graph returned {len(input_grads)} gradients "
+                         f"for {len(inputs)} inputs")
+    for i, (parent, parent_grad) in enumerate(zip(inputs, input_grads)):
+        if parent_grad is None or not parent.requires_grad:
+            continue
+        if not isinstance(parent_grad, Tensor):
+            raise TypeError(
+                f"{op.__name__}.backward_graph returned a {type(parent_grad).__name__} for "
+                f"input {i}; it must return Tensors made with Tensor ops, so that the engine "
+                "records them"
+            )
+        if parent_grad.shape != parent.shape:
+            parent_grad, _ = _sum_to_shape(parent_grad, parent.shape, op, i)
+        if parent_grad.dtype != parent.dtype:
+            parent_grad = parent_grad.astype(parent.dtype)
+        gradients.add(parent, parent_grad, False)
+    if not retain_graph:
+        node._ctx, node._inputs, node._input_versions = None, (), ()
+
+
+def _topological_order(roots) -> list[Tensor]:
+    """Every result of an op that needs a gradient below `roots`, inputs before results.
+
+    Depth-first with an explicit stack instead of recursion, so a chain of any
+    length works: `path` is the way down from a root, and `unvisited` holds, for
+    each tensor on it, an iterator over the inputs not looked at yet. A tensor joins
+    the order once all its inputs have. Leaves are left out: their gradients are
+    gathered as soon as they arrive.
+    """
+    order, visited = [], set()
+    for root in roots:
+        if root._op is None or root in visited:
+            continue
+        visited.add(root)
+        path, unvisited = [root], [iter(root._inputs)]
+        while path:
+            for parent in unvisited[-1]:
+                if parent._op is not None and parent.requires_grad and parent not in visited:
+                    visited.add(parent)
+                    path.append(parent)
+                    unvisited.append(iter(parent._inputs))
+                    break
+            else:
+                unvisited.pop()
+                order.append(path.pop())
+    return order
+
+
+def _leading_to(order: list, wanted: set) -> list:
+    """The results in `order` that have a `wanted` tensor among their inputs, or below them."""
+    above_wanted, kept = set(), []
+    for node in order:
+        # A freed result (its inputs forgotten) is kept, so that the walk reports it.
+        if node._ctx is None or any(p in wanted or p in above_wanted for p in node._inputs):
+            above_wanted.add(node)
+            kept.append(node)
+    return kept
+
+
+def _sum_to_shape(grad, shape: tuple, op: type, index: int):
     """Sum a gradient back over the axes that broadcasting expanded ("unbroadcast").
 
-    Returns the array and whether it is a new one (summed here) rather than `grad` itself.
-
+    Returns the result and whether it is a new one (summed here) rather than `grad`
+    itself. Works alike on arrays and, under create_graph, on Tensors (recorded).
     Anything that cannot have come from broadcasting `shape` is a bug in the op's
     backward, reported as such.
     """
-    grad = np.asarray(grad)
     if grad.shape == shape:
         return grad, False
     extra = grad.ndim - len(shape)

@@ -6,6 +6,7 @@
     @given(tensors())
     def test_my_op(x):
         assert_gradients_match(lambda t: MyOp.apply(t), x)
+        assert_second_derivatives_match(lambda t: MyOp.apply(t), x)  # with a backward_graph
 
 `tensors()` draws every value through hypothesis, so a failing gradient shrinks to
 a small array of simple values. The values are well conditioned (no two equal, none
@@ -16,10 +17,16 @@ differences are meaningful even for ops with kinks (relu, abs, max, clip).
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
-from tinygrad_mnist.gradcheck import gradcheck
+try:
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+except ModuleNotFoundError as error:  # an extender without the test extra
+    raise ModuleNotFoundError(
+        "tinygrad_mnist.testing needs hypothesis: pip install hypothesis (or "
+        "pip install 'tinygrad-mnist[test]')", name=error.name) from None
+
+from tinygrad_mnist.gradcheck import gradcheck, gradgradcheck
 from tinygrad_mnist.tensor import Tensor
 
 
@@ -104,3 +111,13 @@ def assert_gradients_match(fn, *inputs, wrt=(), eps: float = 1e-6, atol: float =
     element, and the analytic and numerical values.
     """
     gradcheck(fn, *inputs, wrt=wrt, eps=eps, atol=atol, rtol=rtol)
+
+
+def assert_second_derivatives_match(fn, *inputs, wrt=(), eps: float = 1e-6, atol: float = 1e-5,
+                                    rtol: float = 1e-4) -> None:
+    """Assert that differentiating `fn`'s gradient matches central differences of it (float64).
+
+    The second-order twin of `assert_gradients_match` (see `gradgradcheck`): it runs
+    the `backward_graph` of every op on the way.
+    """
+    gradgradcheck(fn, *inputs, wrt=wrt, eps=eps, atol=atol, rtol=rtol)

@@ -1,5 +1,5 @@
 """The `tinygrad-mnist` command: train, predict, evaluate, export, search, kfold, report,
-show, fetch.
+show, fetch, studio.
 
 This is the only module that prints. Each subcommand is one `_cmd_*` function that
 puts library pieces together; the library does the work and reports through return
@@ -45,33 +45,37 @@ from tinygrad_mnist.app.run_folder import (
     write_config,
     write_run_folder,
 )
-from tinygrad_mnist.atomic import atomic_write_text
 from tinygrad_mnist.data import prepare_images, stratified_split
 from tinygrad_mnist.data.by_name import DATASET_NAMES, load_named_dataset
-from tinygrad_mnist.figure_file import save_figure
-from tinygrad_mnist.train import (
-    CONFIG_DEFAULTS,
-    KFoldResult,
+from tinygrad_mnist.experiments import (
     ResultStore,
-    confident_mistakes,
     expand_grid,
     export_csv,
     export_json,
     export_markdown,
     grid_search,
-    kfold,
     load_experiment,
     markdown_report,
-    metrics,
-    progress_report,
     ranking_table,
 )
+from tinygrad_mnist.experiments.experiment import SHIPPED_EXPERIMENTS
+from tinygrad_mnist.experiments.outputs import check_distinct, check_replaceable, marker
+from tinygrad_mnist.experiments.ranking import one_experiment
+from tinygrad_mnist.experiments.search import WorkerDiedError, experiment_record
+from tinygrad_mnist.experiments.store import experiment_id
+from tinygrad_mnist.experiments.tables import json_safe, markdown_table
+from tinygrad_mnist.train import (
+    CONFIG_DEFAULTS,
+    KFoldResult,
+    confident_mistakes,
+    kfold,
+    metrics,
+    progress_report,
+)
 from tinygrad_mnist.train.builders import MODELS, PRESETS
-from tinygrad_mnist.train.outputs import check_distinct, check_replaceable, marker
-from tinygrad_mnist.train.ranking import one_experiment
-from tinygrad_mnist.train.search import WorkerDiedError, experiment_record
-from tinygrad_mnist.train.store import experiment_id
-from tinygrad_mnist.train.tables import json_safe, markdown_table
+from tinygrad_mnist.train.event_log import EVENTS_FILE, EventLog
+from tinygrad_mnist.utils.atomic import atomic_write_text
+from tinygrad_mnist.viz.figure_file import save_figure
 
 PROG = "tinygrad-mnist"
 EXIT_FAILED = 1  # the work itself failed (say, a worker process of a search died)
@@ -439,6 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--offline", action="store_true",
                        help="never use the network: only the cache and --data-root")
     fetch.set_defaults(handler=_cmd_fetch)
+
+    from tinygrad_mnist.app.studio.server import add_parser as add_studio_parser
+
+    add_studio_parser(commands)
     return parser
 
 
@@ -563,6 +571,8 @@ def _train(args) -> int:
         folder = prepare_run_folder(args.out) if args.out is not None else new_run_folder()
         write_config(folder, config)
     built.trainer.checkpoint = folder / CHECKPOINT_FILE
+    # The live log the studio follows (and `tail -f` shows): appended to, never rewritten.
+    built.trainer.callbacks.append(EventLog(folder / EVENTS_FILE))
     # The first log line comes only now, once every input has been checked: an error
     # before this point is the one line on stderr.
     done = built.trainer.history.epochs_run if resume else 0
@@ -700,9 +710,9 @@ def _write_exports(rows: list[dict], paths: dict[str, Path], title: str,
 
     `paths` holds "json", "csv", "markdown", "heat map" (and "store", checked too).
     """
-    from tinygrad_mnist.atomic import atomic_write
-    from tinygrad_mnist.figure_file import DPI
+    from tinygrad_mnist.utils.atomic import atomic_write
     from tinygrad_mnist.viz import plot_search_heatmap
+    from tinygrad_mnist.viz.figure_file import DPI
 
     rows = one_experiment(rows, "store")
     _check_outputs(paths, rows[0]["experiment"])
@@ -733,9 +743,6 @@ def _slug(name: str) -> str:
     """A data set's name or file as part of a folder name: mnist, fashion-mnist, mine."""
     stem = Path(name).stem if name.endswith(".npz") else name
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-.") or "data"
-
-
-SHIPPED_EXPERIMENTS = Path(__file__).with_name("experiments")
 
 
 def _shipped_experiments() -> list[str]:
@@ -992,7 +999,7 @@ def _cmd_fetch(args) -> int:
 # ----------------------------------------------------------------------- main
 # Loggers whose INFO lines are the progress a user wants to see by default; the rest of
 # the package (say, each data source tried in turn) speaks up at WARNING, or with -v.
-_PROGRESS_LOGGERS = ("tinygrad_mnist.app.cli", "tinygrad_mnist.train",
+_PROGRESS_LOGGERS = ("tinygrad_mnist.app.cli", "tinygrad_mnist.train", "tinygrad_mnist.experiments",
                      "tinygrad_mnist.data.fetch")
 
 

@@ -1,8 +1,10 @@
 """Classify image files with a trained model: what `tinygrad-mnist predict` prints.
 
-Each file is read and framed as MNIST frames its digits (`data.read_digit_image`),
-then all of them go through the model at once. A file that cannot be read is reported
-through `on_error` and left out; the others are still classified.
+Each file is read and framed as MNIST frames its digits (`data.read_digit`), then all
+of them go through the model at once. A file that cannot be read is reported through
+`on_error` and left out; the others are still classified. A framing that looks doubtful
+(the ink covers the whole picture, several marks, almost no ink) is classified and
+carries its warnings.
 """
 
 from __future__ import annotations
@@ -12,20 +14,37 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinygrad_mnist.data import prepare_images, read_digit_image
-from tinygrad_mnist.data.images import SIDE
+from tinygrad_mnist.data import prepare_images
+from tinygrad_mnist.data.images import SIDE, read_digit
 from tinygrad_mnist.inference import map_batches, predict_proba
 from tinygrad_mnist.nn import CrossEntropyLoss
 from tinygrad_mnist.nn.sequential import leaves
 
 
+class DivergedModelError(ValueError):
+    """The model's weights or outputs are not finite because its training diverged: it has
+    no accuracy, and nothing should be predicted, scored or exported with it."""
+
+
+def check_finite(probabilities: np.ndarray) -> np.ndarray:
+    """`probabilities`, or `DivergedModelError` when some are not finite (NaN)."""
+    if not np.isfinite(probabilities).all():
+        raise DivergedModelError("diverged: the model's outputs are not finite (NaN), so it "
+                                 "has no accuracy and no prediction; train it again with a "
+                                 "smaller --lr")
+    return probabilities
+
+
 @dataclass
 class Classified:
-    """One image's best classes, most probable first, with their probabilities."""
+    """One image's best classes, most probable first, with their probabilities; the 28x28
+    digit the model saw and the framing's warnings."""
 
     path: str
     classes: list[int]
     probabilities: list[float]
+    digit: np.ndarray | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def model_classes(model) -> int | None:
@@ -62,7 +81,8 @@ def model_inputs(model, images: np.ndarray, what: str = "the images") -> np.ndar
 
 
 def evaluate_model(model, x, labels) -> tuple[float, np.ndarray]:
-    """`(mean cross-entropy loss, class probabilities)` of `model` on inputs `x`."""
+    """`(mean cross-entropy loss, class probabilities)` of `model` on inputs `x`; outputs
+    that are not finite are a `DivergedModelError`."""
     loss = CrossEntropyLoss()
     labels = np.asarray(labels)
 
@@ -71,32 +91,36 @@ def evaluate_model(model, x, labels) -> tuple[float, np.ndarray]:
             logits.softmax(axis=-1).data
 
     parts = map_batches(model, x, chunk)
-    return sum(total for total, _ in parts) / len(x), np.concatenate([p for _, p in parts])
+    probabilities = check_finite(np.concatenate([p for _, p in parts]))
+    return sum(total for total, _ in parts) / len(x), probabilities
 
 
 def classify_files(model, paths, top: int = 1, on_error=None) -> list[Classified]:
     """The `top` classes of the digit in each image file of `paths`, in order.
 
     `on_error(path, error)` is called for a file that is missing or not an image (a
-    ValueError or OSError); without it the error is raised.
+    ValueError or OSError); without it the error is raised. A model whose outputs are
+    not finite is a `DivergedModelError`.
     """
     if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
         raise ValueError(f"top: expected an int >= 1, got {top!r}")
     framed = "images framed as MNIST's"
     model_inputs(model, np.zeros((1, SIDE, SIDE), np.uint8), framed)  # a wrong model: first
-    images, kept = [], []
+    framings, kept = [], []
     for path in paths:
         try:
-            images.append(read_digit_image(path))
+            framings.append(read_digit(path))
         except (ValueError, OSError) as error:
             if on_error is None:
                 raise
             on_error(os.fspath(path), error)
             continue
         kept.append(os.fspath(path))
-    if not images:
+    if not framings:
         return []
-    probabilities = predict_proba(model, model_inputs(model, np.stack(images), framed))
+    images = np.stack([framing.digit for framing in framings])
+    probabilities = check_finite(predict_proba(model, model_inputs(model, images, framed)))
     best = np.argsort(-probabilities, axis=1, kind="stable")[:, :top]
-    return [Classified(path, [int(c) for c in order], [float(p) for p in row[order]])
-            for path, order, row in zip(kept, best, probabilities)]
+    return [Classified(path, [int(c) for c in order], [float(p) for p in row[order]],
+                       framing.digit, framing.warnings)
+            for path, order, row, framing in zip(kept, best, probabilities, framings)]

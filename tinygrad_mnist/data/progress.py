@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from tinygrad_mnist.terminal import stderr_is_terminal
+from tinygrad_mnist.utils.terminal import stderr_is_terminal
 
 
 def progress_bar(total: int | None, description: str):

@@ -26,7 +26,7 @@ from tinygrad_mnist.nn.activations import (
 from tinygrad_mnist.nn.batchnorm import BatchNorm1d, BatchNorm2d, BatchNormFunction
 from tinygrad_mnist.nn.cnn import CNN
 from tinygrad_mnist.nn.conv import Conv2d, Conv2dFunction, conv2d
-from tinygrad_mnist.nn.dense import Affine, Dense
+from tinygrad_mnist.nn.dense import Affine, AffineReLU, Dense
 from tinygrad_mnist.nn.dropout import Dropout
 from tinygrad_mnist.nn.flatten import Flatten
 from tinygrad_mnist.nn.layer import Layer, read_npz
@@ -39,6 +39,7 @@ __all__ = [
     "ACTIVATIONS",
     "Activation",
     "Affine",
+    "AffineReLU",
     "AvgPool2d",
     "AvgPool2dFunction",
     "BatchNorm1d",

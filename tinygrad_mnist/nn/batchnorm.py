@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_mnist.checks import check_number, check_positive_int
 from tinygrad_mnist.nn.layer import Layer
 from tinygrad_mnist.tensor import Function, Tensor
+from tinygrad_mnist.utils.checks import check_number, check_positive_int
 
 
 class BatchNormFunction(Function):
@@ -35,9 +35,12 @@ class BatchNormFunction(Function):
             centered = x - mean.reshape(channels)
             variance = np.square(centered).mean(axis=others)
             count = x.size // x.shape[1]
-            # The running variance is the unbiased estimate, as in PyTorch.
-            running_mean += momentum * (mean - running_mean)
-            running_var += momentum * (variance * (count / (count - 1)) - running_var)
+            # The running variance is the unbiased estimate, as in PyTorch. A batch whose
+            # statistics are not finite (one NaN input) leaves them as they were: once
+            # in, a NaN would stay in every later evaluation.
+            if np.isfinite(mean).all() and np.isfinite(variance).all():
+                running_mean += momentum * (mean - running_mean)
+                running_var += momentum * (variance * (count / (count - 1)) - running_var)
         else:
             centered, variance = x - running_mean.reshape(channels), running_var
         inverse_std = (1 / np.sqrt(variance + eps)).astype(x.dtype).reshape(channels)

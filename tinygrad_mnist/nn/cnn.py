@@ -7,7 +7,6 @@ import numbers
 import numpy as np
 
 from tinygrad_mnist import ops
-from tinygrad_mnist.checks import check_positive_int
 from tinygrad_mnist.nn.activations import LeakyReLU, ReLU, get_activation
 from tinygrad_mnist.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from tinygrad_mnist.nn.conv import Conv2d
@@ -15,6 +14,7 @@ from tinygrad_mnist.nn.dense import Dense
 from tinygrad_mnist.nn.flatten import Flatten
 from tinygrad_mnist.nn.pooling import MaxPool2d
 from tinygrad_mnist.nn.sequential import Sequential
+from tinygrad_mnist.utils.checks import check_positive_int
 
 
 def _int_list(name: str, value) -> list[int]:

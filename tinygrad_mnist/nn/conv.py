@@ -15,10 +15,10 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from tinygrad_mnist.checks import check_positive_int
 from tinygrad_mnist.nn.init import get_initializer
 from tinygrad_mnist.nn.layer import Layer
 from tinygrad_mnist.tensor import Function, Tensor
+from tinygrad_mnist.utils.checks import check_positive_int
 
 
 def pair(name: str, value, owner: str, minimum: int = 1) -> tuple[int, int]:

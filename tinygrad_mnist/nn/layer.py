@@ -1,8 +1,9 @@
 """`Layer`, the base of every module: parameters found by attribute, saving and loading.
 
 A layer keeps its parameters as `Tensor` attributes and its sub-layers as `Layer`
-attributes (or lists of them); nothing needs registering by hand, because the layer
-finds them by looking at its own attributes, in the order they were assigned.
+attributes, or inside lists, tuples and dicts of them; nothing needs registering by
+hand, because the layer finds them by looking at its own attributes, in the order they
+were assigned.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from tinygrad_mnist.atomic import atomic_write
-from tinygrad_mnist.npz import read_npz
 from tinygrad_mnist.tensor import Tensor
+from tinygrad_mnist.utils.atomic import atomic_write
+from tinygrad_mnist.utils.npz import read_npz, write_npz
 
 
 class Layer:
@@ -22,8 +23,9 @@ class Layer:
     Subclass it, assign parameters (`Tensor`s with `requires_grad=True`) and
     sub-layers as attributes, and write `forward`. Every `Tensor` attribute counts
     as a parameter, so keep other tensors (a cached input, say) out of attributes.
-    Arrays that must be saved but are not trained (running statistics) go through
-    `register_buffer`.
+    Lists, tuples and dicts (string keys) of tensors and layers are opened up: their
+    items are named `attribute.index` or `attribute.key`. Arrays that must be saved
+    but are not trained (running statistics) go through `register_buffer`.
     """
 
     # Class-level defaults, so a subclass that never calls `super().__init__()` still works.
@@ -42,20 +44,49 @@ class Layer:
         return self.forward(*inputs, **kwargs)
 
     # ------------------------------------------------------------- the layer tree
-    def named_children(self) -> Iterator[tuple[str, Layer]]:
-        """The direct sub-layers with their attribute names (`name.i` inside a list)."""
+    def _named_members(self) -> Iterator[tuple[str, Tensor | Layer]]:
+        """Every Tensor and Layer held by an attribute, containers opened, with its name."""
+        buffers = self._buffer_names
         for name, value in vars(self).items():
+            if name not in buffers:
+                yield from _held(name, value)
+
+    def named_children(self) -> Iterator[tuple[str, Layer]]:
+        """The direct sub-layers with their names (`name.i` in a list, `name.key` in a dict)."""
+        for name, value in self._named_members():
             if isinstance(value, Layer):
                 yield name, value
-            elif isinstance(value, (list, tuple)):
-                for i, item in enumerate(value):
-                    if isinstance(item, Layer):
-                        yield f"{name}.{i}", item
 
     def children(self) -> Iterator[Layer]:
         """The direct sub-layers."""
         for _, child in self.named_children():
             yield child
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Layer]]:
+        """This layer (named `prefix`, "" by default) and every layer below it, each once."""
+        yield from _first_of_each(self._every_named_module(prefix))
+
+    def _every_named_module(self, prefix: str) -> Iterator[tuple[str, Layer]]:
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child._every_named_module(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Layer]:
+        """This layer and every layer below it, each once, parents before their children."""
+        for _, module in self.named_modules():
+            yield module
+
+    def apply(self, fn) -> Layer:
+        """Call `fn(layer)` on every layer below this one, then on this one; returns self.
+
+        Each layer is visited once, after all the layers below it, as in PyTorch
+        (`model.apply(init_weights)`).
+        """
+        if not callable(fn):
+            raise TypeError(f"apply: fn must be callable, got {fn!r}")
+        for module in reversed(list(self.modules())):
+            fn(module)
+        return self
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
         """Every parameter of this layer and its sub-layers, with dotted names (`0.weight`).
@@ -66,7 +97,7 @@ class Layer:
         yield from _first_of_each(self._every_named_parameter(prefix))
 
     def _every_named_parameter(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
-        for name, value in vars(self).items():
+        for name, value in self._named_members():
             if isinstance(value, Tensor):
                 yield prefix + name, value
         for name, child in self.named_children():
@@ -80,21 +111,47 @@ class Layer:
         """How many numbers the parameters hold."""
         return sum(p.size for p in self.parameters())
 
-    def register_buffer(self, name: str, array: np.ndarray) -> None:
-        """Keep `array` as attribute `name`: saved and loaded with the parameters, not trained."""
-        setattr(self, name, np.asarray(array))
+    def requires_grad_(self, requires_grad: bool = True) -> Layer:
+        """Set `requires_grad` on every parameter; `requires_grad_(False)` freezes the layer.
+
+        A frozen parameter gets no gradient from `backward()` (its `.grad` stays None
+        once zeroed), so the optimizers, which skip a parameter without a gradient,
+        leave it as it is, weight decay included. Returns self.
+        """
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"requires_grad_: expected True or False, got {requires_grad!r}")
+        for p in self.parameters():
+            p.requires_grad = bool(requires_grad)
+        return self
+
+    def register_buffer(self, name: str, array) -> None:
+        """Keep `array` as attribute `name`: saved and loaded with the parameters, not trained.
+
+        A `Tensor` is stored as its array. The attribute may later be rebound to a new
+        value of the same shape (`self.steps = self.steps + 1`): the name stays a buffer.
+        """
+        if not isinstance(name, str) or not name.isidentifier():
+            raise TypeError(f"register_buffer: name must be an identifier string, got {name!r}")
+        if isinstance(vars(self).get(name), (Tensor, Layer)) and name not in self._buffer_names:
+            raise ValueError(f"register_buffer: {name!r} is already a parameter or a sub-layer "
+                             f"of this {type(self).__name__}")
+        array = np.asarray(array.data if isinstance(array, Tensor) else array)
+        _check_savable("register_buffer", name, array)
+        setattr(self, name, array)
         if name not in self._buffer_names:
             self._buffer_names = (*self._buffer_names, name)
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
         """Every buffer of this layer and its sub-layers, with dotted names; each array once."""
-        yield from _first_of_each(self._every_named_buffer(prefix))
+        yield from _first_of_each((name, _buffer_array(layer, attribute))
+                                  for name, layer, attribute in self._buffer_slots(prefix))
 
-    def _every_named_buffer(self, prefix: str) -> Iterator[tuple[str, np.ndarray]]:
+    def _buffer_slots(self, prefix: str) -> Iterator[tuple[str, Layer, str]]:
+        """(dotted name, layer, attribute name) of every buffer, so it can be read or rebound."""
         for name in self._buffer_names:
-            yield prefix + name, getattr(self, name)
+            yield prefix + name, self, name
         for name, child in self.named_children():
-            yield from child._every_named_buffer(f"{prefix}{name}.")
+            yield from child._buffer_slots(f"{prefix}{name}.")
 
     # ------------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> Layer:
@@ -122,17 +179,12 @@ class Layer:
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = None
-        for layer in self._all_layers():
+        for layer in self.modules():
             for name in layer._buffer_names:
-                value = getattr(layer, name)
+                value = _buffer_array(layer, name)
                 if value.dtype.kind == "f":
                     setattr(layer, name, value.astype(dtype))
         return self
-
-    def _all_layers(self) -> Iterator[Layer]:
-        yield self
-        for child in self.children():
-            yield from child._all_layers()
 
     # ------------------------------------------------------------ state and files
     def _named_arrays(self) -> dict[str, np.ndarray]:
@@ -141,32 +193,31 @@ class Layer:
         arrays.update(self.named_buffers())
         return arrays
 
-    def _named_targets(self) -> dict[str, Tensor | np.ndarray]:
-        """Parameters (as tensors, whose in-place update bumps their version) and buffers."""
-        return {**dict(self.named_parameters()), **dict(self.named_buffers())}
-
     def state_dict(self) -> dict[str, np.ndarray]:
         """A copy of every parameter and buffer, by dotted name."""
         return {name: array.copy() for name, array in self._named_arrays().items()}
 
     def load_state_dict(self, state: dict, strict: bool = True) -> Layer:
-        """Copy `state` (name -> array) into the parameters and buffers, in place.
+        """Copy `state` (name -> array or Tensor) into the parameters and buffers, in place.
 
         Everything is checked before anything is written, so a bad state leaves the
         layer as it was. A wrongly shaped entry, or one that is not real floating point
         where the layer holds floats (int, bool, complex, structured, object, string),
         is always an error; a missing or an unexpected one is an error unless
-        `strict=False`.
+        `strict=False`. A buffer that was rebound to a scalar gets an array again.
         """
-        state = {name: np.asarray(value) for name, value in state.items()}
+        state = {name: value.data if isinstance(value, Tensor) else np.asarray(value)
+                 for name, value in state.items()}
         self._check_state({name: (array.shape, array.dtype) for name, array in state.items()},
                           strict)
-        for name, target in self._named_targets().items():
+        for name, parameter in self.named_parameters():
             if name in state:
-                if isinstance(target, Tensor):
-                    target.copy_(state[name])  # bumps its version: a recorded graph notices
-                else:
-                    target[...] = state[name]
+                parameter.copy_(state[name])  # bumps its version: a recorded graph notices
+        done = set()
+        for name, layer, attribute in self._buffer_slots(""):
+            if name in state and (id(layer), attribute) not in done:
+                done.add((id(layer), attribute))
+                _load_buffer(layer, attribute, state[name])
         return self
 
     def _check_state(self, declared: dict, strict: bool) -> list[str]:
@@ -204,10 +255,14 @@ class Layer:
         """Write the state to `path` as an `.npz` archive (no pickled objects).
 
         The file is written beside its destination and moved into place, so an
-        existing file is never left half-written.
+        existing file is never left half-written. A buffer holding Python objects,
+        which `load` would refuse, is refused here first.
         """
+        arrays = self._named_arrays()
+        for name, array in arrays.items():  # what `load` would refuse is not written
+            _check_savable("save", name, array)
         with atomic_write(path) as file:
-            np.savez(file, **self._named_arrays())  # savez only reads: no copies
+            write_npz(file, arrays)
 
     def load(self, path, strict: bool = True) -> Layer:
         """Load a state written by `save`; refuses anything that is not a plain `.npz`."""
@@ -233,6 +288,19 @@ class Layer:
         lines.append(")")
         return lines
 
+    def summary(self, input_shape=None) -> str:
+        """A Keras-style table: each layer's name, type, output shape and parameter count.
+
+        `input_shape` is one example's shape without the batch axis (`(784,)`,
+        `(1, 28, 28)`); by default the model's own `input_shape` attribute, if it has
+        one. The output shapes come from one forward pass on a zero example, in
+        evaluation mode and without gradients (the modes are restored); without an input
+        shape the table lists the parameters only. Returns the text: print it, or log it.
+        """
+        from tinygrad_mnist.nn.summary import summary  # it runs layers: imported when used
+
+        return summary(self, input_shape)
+
     def __repr__(self) -> str:
         text = "\n".join(self._repr_lines())
         count = self.num_parameters()
@@ -253,3 +321,54 @@ def _first_of_each(named: Iterator[tuple[str, object]]) -> Iterator[tuple[str, o
         if id(value) not in seen:
             seen.add(id(value))
             yield name, value
+
+
+def _held(name: str, value) -> Iterator[tuple[str, Tensor | Layer]]:
+    """The Tensors and Layers in an attribute's value, named `name`, `name.i` or `name.key`.
+
+    Lists, tuples and dicts are opened (nested ones too). A set, which has no order to
+    name its items by, or a dict key that cannot be part of a dotted name, holding a
+    tensor or a layer is an error: never a parameter silently left out.
+    """
+    if isinstance(value, (Tensor, Layer)):
+        yield name, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _held(f"{name}.{i}", item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = list(_held(f"{name}.{key}", item))
+            if found and (not isinstance(key, str) or not key or "." in key):
+                raise ValueError(f"{name}: a dict holding tensors or layers needs non-empty "
+                                 f"string keys without '.', got key {key!r}")
+            yield from found
+    elif isinstance(value, (set, frozenset)) and any(isinstance(v, (Tensor, Layer))
+                                                     for v in value):
+        raise TypeError(f"{name}: a set of tensors or layers has no order to name them by; "
+                        "use a list or a dict")
+
+
+def _buffer_array(layer: Layer, name: str) -> np.ndarray:
+    """A buffer's value as an array, also after it was rebound to a scalar or a Tensor."""
+    value = getattr(layer, name)
+    if type(value) is np.ndarray:
+        return value
+    return np.asarray(value.data if isinstance(value, Tensor) else value)
+
+
+def _load_buffer(layer: Layer, name: str, values: np.ndarray) -> None:
+    """Write `values` into a buffer: in place when it is an array, else as a new array."""
+    current = getattr(layer, name)
+    if isinstance(current, Tensor):
+        current.copy_(values)
+    elif isinstance(current, np.ndarray) and current.flags.writeable:
+        current[...] = values
+    else:  # rebound to a NumPy or Python scalar (`self.steps = self.steps + 1`)
+        setattr(layer, name, np.array(values, dtype=np.asarray(current).dtype))
+
+
+def _check_savable(owner: str, name: str, array: np.ndarray) -> None:
+    """Refuse an array that `.npz` could hold only as pickled objects (which `load` refuses)."""
+    if array.dtype.hasobject:
+        raise ValueError(f"{owner}: {name!r} holds Python objects (dtype {array.dtype}); a "
+                         "buffer must be an array of numbers, which load can read back")

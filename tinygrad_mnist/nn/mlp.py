@@ -6,17 +6,18 @@ import numbers
 
 import numpy as np
 
-from tinygrad_mnist.checks import check_positive_int
-from tinygrad_mnist.memory import check_fits
 from tinygrad_mnist.nn.activations import LeakyReLU, ReLU, get_activation
 from tinygrad_mnist.nn.dense import Dense, parameter_bytes
 from tinygrad_mnist.nn.sequential import Sequential
+from tinygrad_mnist.utils.checks import check_positive_int
+from tinygrad_mnist.utils.memory import check_fits
 
 
 class MLP(Sequential):
     """`MLP(784, [128, 64], 10, activation="relu")`: Dense layers with an activation between.
 
-    The output layer is linear: the loss (`CrossEntropyLoss`) applies the softmax.
+    Each hidden layer is `Dense(..., activation=activation)` (with ReLU, the fused op);
+    the output layer is linear: the loss (`CrossEntropyLoss`) applies the softmax.
     `init=None` picks He initialisation for ReLU-like activations and Xavier for the
     others. One `seed` (int or Generator) draws every layer's weights in turn.
     """
@@ -46,23 +47,22 @@ class MLP(Sequential):
                    f"MLP({' -> '.join(map(str, sizes))}): its parameters")
         layers = []
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(Dense(fan_in, fan_out, init=init, seed=rng, dtype=dtype))
-            if i < len(sizes) - 2:
-                layers.append(get_activation(activation))
+            hidden = i < len(sizes) - 2
+            layers.append(Dense(fan_in, fan_out, init=init, seed=rng, dtype=dtype,
+                                activation=get_activation(activation) if hidden else None))
         super().__init__(*layers)
         self.sizes = tuple(sizes)
 
-    def forward(self, x):
-        layers, i = self.layers, 0
-        while i < len(layers):
-            layer = layers[i]
-            if type(layer) is Dense and i + 1 < len(layers) and type(layers[i + 1]) is ReLU:
-                # Dense then ReLU as one op, the ReLU in place on Dense's new output: saves a
-                # batch-sized array per layer in the forward and one in the backward pass.
-                x, i = layer.forward(x, relu=True), i + 2
-            else:
-                x, i = layer(x), i + 1
-        return x
+    def named_children(self):
+        """The layers named by position, a Dense layer with an activation counting as two.
+
+        These are the names an MLP's layers had when each activation was a layer of its
+        own ("0", "2", "4" for two hidden layers), so models saved then load now.
+        """
+        position = 0
+        for layer in self.layers:
+            yield str(position), layer
+            position += 2 if getattr(layer, "activation", None) is not None else 1
 
     def extra_repr(self) -> str:
         return " -> ".join(str(n) for n in self.sizes)

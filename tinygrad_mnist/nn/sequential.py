@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tinygrad_mnist.checks import check_shape
 from tinygrad_mnist.nn.layer import Layer
+from tinygrad_mnist.utils.checks import check_shape
 
 
 class Sequential(Layer):

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from tinygrad_mnist.checks import check_number
 from tinygrad_mnist.optim.optimizer import check_parameters
+from tinygrad_mnist.utils.checks import check_number
 
 
 def clip_grad_norm(params, max_norm: float) -> float:

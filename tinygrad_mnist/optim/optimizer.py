@@ -7,8 +7,8 @@ import numbers
 
 import numpy as np
 
-from tinygrad_mnist.checks import check_number
 from tinygrad_mnist.tensor import Tensor
+from tinygrad_mnist.utils.checks import check_number
 
 
 def check_parameters(params, owner: str) -> list[Tensor]:

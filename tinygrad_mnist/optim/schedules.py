@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from tinygrad_mnist.checks import check_number, check_positive_int
 from tinygrad_mnist.optim.optimizer import Optimizer
+from tinygrad_mnist.utils.checks import check_number, check_positive_int
 
 
 class LRSchedule:

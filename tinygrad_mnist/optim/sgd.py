@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tinygrad_mnist.checks import check_number
 from tinygrad_mnist.optim.optimizer import Optimizer
+from tinygrad_mnist.utils.checks import check_number
 
 
 class SGD(Optimizer):

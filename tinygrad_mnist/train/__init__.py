@@ -1,10 +1,13 @@
-"""Training and experiments: Trainer, callbacks, History, metrics, holdout and k-fold,
-grid search with a resumable SQLite result store, exports and TOML experiment files.
+"""The training core: Trainer, callbacks, History, checkpoints, metrics, holdout and k-fold,
+and the builders that turn a run's config into a model and its training.
 
     from tinygrad_mnist.train import Trainer, EarlyStopping
     trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
                       batch_size=128, callbacks=[EarlyStopping(patience=3)], seed=0)
     history = trainer.fit(train, validation, epochs=20)
+
+Grid search, the result store and exports are the experiment toolkit, one layer up:
+`tinygrad_mnist.experiments`. Nothing here imports it (importing the Trainer loads no sqlite3).
 """
 
 from tinygrad_mnist.train.builders import (
@@ -17,6 +20,7 @@ from tinygrad_mnist.train.builders import (
 )
 from tinygrad_mnist.train.callbacks import (
     Callback,
+    CSVLogger,
     DivergenceGuard,
     EarlyStopping,
     EpochLog,
@@ -24,18 +28,17 @@ from tinygrad_mnist.train.callbacks import (
     ProgressBar,
     progress_report,
 )
-from tinygrad_mnist.train.experiment import Experiment, load_experiment
-from tinygrad_mnist.train.export import export_csv, export_json, export_markdown, markdown_report
+from tinygrad_mnist.train.event_log import EventLog
 from tinygrad_mnist.train.history import History
 from tinygrad_mnist.train.metrics import (
     accuracy,
     confident_mistakes,
     confusion_matrix,
+    macro_average,
     per_class_accuracy,
+    precision_recall_f1,
+    top_k_accuracy,
 )
-from tinygrad_mnist.train.ranking import kfold_summary, rank, ranking_table, summary_table
-from tinygrad_mnist.train.search import SearchResult, expand_grid, grid_search
-from tinygrad_mnist.train.store import ResultStore
 from tinygrad_mnist.train.trainer import Trainer
 from tinygrad_mnist.train.validation import KFoldResult, SplitResult, holdout, kfold, trial_seed
 
@@ -44,38 +47,29 @@ __all__ = [
     "build_from_config",
     "TrainingSetup",
     "Callback",
+    "CSVLogger",
     "canonical_config",
     "CONFIG_DEFAULTS",
     "PRESETS",
     "config_key",
     "confident_mistakes",
     "confusion_matrix",
+    "macro_average",
+    "precision_recall_f1",
+    "top_k_accuracy",
     "DivergenceGuard",
     "EarlyStopping",
     "EpochLog",
-    "expand_grid",
-    "Experiment",
-    "export_csv",
-    "export_json",
-    "export_markdown",
-    "grid_search",
+    "EventLog",
     "History",
     "holdout",
     "kfold",
-    "kfold_summary",
     "KFoldResult",
-    "load_experiment",
-    "markdown_report",
     "ModelCheckpoint",
     "per_class_accuracy",
     "ProgressBar",
     "progress_report",
-    "rank",
-    "ranking_table",
-    "ResultStore",
-    "SearchResult",
     "SplitResult",
-    "summary_table",
     "Trainer",
     "trial_seed",
 ]

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinygrad_mnist import nn, optim
-from tinygrad_mnist.checks import check_int, check_number
 from tinygrad_mnist.data import RandomShift
 from tinygrad_mnist.train.callbacks import EarlyStopping
 from tinygrad_mnist.train.trainer import Trainer
+from tinygrad_mnist.utils.checks import check_int, check_number
 
 # The same names as the command line's: "momentum" and "nesterov" are SGD with `momentum`.
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
@@ -169,6 +169,9 @@ def canonical_config(config: dict) -> dict:
     # Unused values must not make two identical trials look different.
     unused = [] if canonical["optimizer"] in ("momentum", "nesterov") else ["momentum"]
     unused += CNN_KEYS if canonical["model"] == "mlp" else []
+    if canonical["model"] == "cnn" and not canonical["channels"]:
+        raise ValueError("config['channels']: a cnn needs at least one convolution block, "
+                         "got none (for no convolutions, use model mlp)")
     for name in unused:
         canonical[name] = _NORMALISE[name](CONFIG_DEFAULTS[name])
     return canonical

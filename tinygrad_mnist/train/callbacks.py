@@ -31,7 +31,8 @@ import time
 
 import numpy as np
 
-from tinygrad_mnist.terminal import stderr_is_terminal
+from tinygrad_mnist.utils.atomic import atomic_write_text
+from tinygrad_mnist.utils.terminal import stderr_is_terminal
 
 logger = logging.getLogger("tinygrad_mnist.train")
 
@@ -298,6 +299,49 @@ class EpochLog(Callback):
             line += (f"; validation loss {logs['val_loss']:.4f}, "
                      f"accuracy {logs['val_accuracy']:.2%}")
         logger.info("%s (%.1f s)", line, logs["seconds"])
+
+
+class CSVLogger(Callback):
+    """Append one row per epoch to the CSV file `path`, as Keras's `CSVLogger` does:
+    `epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds` (an empty cell
+    where a run has no validation).
+
+    Each row is flushed to the operating system as its epoch ends, so a run that is
+    killed (even by SIGKILL) keeps its curves, and `tail -f` follows the run. At the
+    start of a fit the file is rewritten from the trainer's history (empty for a new
+    run; the saved epochs for a resumed one), so a row written just before a kill and
+    run again after the resume is never doubled.
+    """
+
+    columns = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr",
+               "seconds")
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self._file = None
+
+    def on_train_begin(self, trainer) -> None:
+        history = trainer.history
+        rows = [self._row(epoch, {name: getattr(history, name)[epoch - 1]
+                                  for name in self.columns[1:]})
+                for epoch in range(1, history.epochs_run + 1)]
+        atomic_write_text(self.path, "".join([",".join(self.columns) + "\n", *rows]))
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed at the end)
+
+    def on_epoch_end(self, trainer, epoch, logs) -> None:
+        if self._file is not None:
+            self._file.write(self._row(epoch, logs))
+            self._file.flush()
+
+    def on_train_end(self, trainer, history) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _row(self, epoch: int, logs: dict) -> str:
+        cells = [str(epoch)] + [repr(float(logs[name])) if math.isfinite(logs[name]) else ""
+                                for name in self.columns[1:]]
+        return ",".join(cells) + "\n"
 
 
 def progress_report(prefix: str = "") -> Callback:

@@ -15,15 +15,17 @@ is an `.npz` read with `allow_pickle=False`: no Python object is ever unpickled.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from tinygrad_mnist.atomic import atomic_write
 from tinygrad_mnist.train.history import History
+from tinygrad_mnist.utils.atomic import atomic_write
 
 FORMAT = "tinygrad_mnist.trainer-checkpoint"
 VERSION = 1
@@ -121,20 +123,76 @@ def _group(state: dict, prefix: str) -> dict[str, np.ndarray]:
             if name.startswith(prefix)}
 
 
+def _check_meta(meta: dict) -> History:
+    """The history `meta` holds, once every other value in it is checked to be of its kind
+    (a tampered file is refused here, before anything is restored or written)."""
+    for key, kind in (("epochs", int), ("history", dict), ("generators", dict),
+                      ("callbacks", dict), ("scheduler", (dict, type(None))),
+                      ("stop_reason", (str, type(None)))):
+        if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
+            raise ValueError(f"state: its {key!r} is {meta.get(key)!r}")
+    reason = meta["stop_reason"]
+    if reason is not None and not _WORD.fullmatch(reason):
+        raise ValueError(f"state: its stop reason {reason!r} is not a word")
+    try:
+        history = History.from_dict(meta["history"])
+    except (TypeError, ValueError, OverflowError) as error:
+        raise ValueError(f"state: its history is not one ({error})") from None
+    lengths = {len(getattr(history, name)) for name in
+               ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds", "lr")}
+    if lengths != {meta["epochs"]} or not _WORD.fullmatch(history.stopped_reason):
+        raise ValueError(f"state: its history does not hold {meta['epochs']} epochs")
+    best = history.best_epoch
+    if best is not None and (isinstance(best, bool) or not isinstance(best, int)
+                             or not 1 <= best <= meta["epochs"]):
+        raise ValueError(f"state: its best epoch {best!r} is not one of the epochs run")
+    for name, saved in meta["generators"].items():
+        try:  # set on a scratch generator of its kind: a bad state fails here
+            kind = getattr(np.random, saved["bit_generator"])
+            np.random.Generator(kind()).bit_generator.state = saved
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as error:
+            raise ValueError(f"state: random generator {name!r} has a bad state "
+                             f"({type(error).__name__}: {error})") from None
+    if not all(isinstance(values, dict) for values in meta["callbacks"].values()):
+        raise ValueError("state: its callback states are not all tables of values")
+    return history
+
+
+_WORD = re.compile(r"[a-z][a-z0-9_-]{0,63}")
+
+
 def restore_trainer(trainer, state: dict) -> Restored:
     """Put `state` back into `trainer`: all of it, or, on any error, none of it."""
     meta = _meta(state)
+    history = _check_meta(meta)
+    callbacks = {key: {**values, **_group(state, f"callback/{key}/")}
+                 for key, values in meta["callbacks"].items()}
     before = trainer_state(trainer)
     try:
         _restore(trainer, state, meta)
-        history = History.from_dict(meta["history"])
+        _try_callbacks(trainer, callbacks)
     except BaseException:
         _restore(trainer, before, _meta(before))
         raise
-    callbacks = {key: {**values, **_group(state, f"callback/{key}/")}
-                 for key, values in meta["callbacks"].items()}
     reason = meta["stop_reason"]
     return Restored(history, callbacks, None if reason in _RESUMABLE_REASONS else reason)
+
+
+def _try_callbacks(trainer, states: dict[str, dict]) -> None:
+    """Load each callback's saved state into a copy of it, so a state that does not fit is
+    refused now, not in `fit` (the callbacks themselves take it after `on_train_begin`)."""
+    keyed = dict(_keyed_callbacks(trainer.callbacks))
+    for key, values in states.items():
+        if key in keyed:
+            try:
+                scratch = copy.deepcopy(keyed[key])
+            except Exception:  # noqa: BLE001 - a callback that cannot be copied: checked in fit
+                continue
+            try:
+                scratch.load_state_dict(values)
+            except (TypeError, ValueError, KeyError, AttributeError) as error:
+                raise ValueError(f"state: the saved state of callback {key} does not fit "
+                                 f"({type(error).__name__}: {error})") from None
 
 
 def _restore(trainer, state: dict, meta: dict) -> None:
@@ -146,7 +204,11 @@ def _restore(trainer, state: dict, meta: dict) -> None:
             + " learning-rate schedule and this trainer " + ("has one" if trainer.scheduler
                                                               else "has none"))
     if trainer.scheduler is not None:
-        trainer.scheduler.load_state_dict(meta["scheduler"])
+        try:
+            trainer.scheduler.load_state_dict(meta["scheduler"])
+        except (TypeError, ValueError, KeyError, OverflowError) as error:
+            raise ValueError(f"state: the learning-rate schedule's state is bad "
+                             f"({type(error).__name__}: {error})") from None
     generators = dict(_generators(trainer))
     saved = meta["generators"]
     if set(saved) != set(generators):
@@ -174,8 +236,9 @@ def write_checkpoint(state: dict[str, np.ndarray], path) -> None:
 
 
 def read_checkpoint(path) -> dict[str, np.ndarray]:
-    """The trainer state in the `.npz` at `path`, checked to be one."""
-    from tinygrad_mnist.npz import read_npz
+    """The trainer state in the `.npz` at `path`, checked to be one, every value of its
+    `meta` included: "checkpoint FILE is damaged (...)" otherwise."""
+    from tinygrad_mnist.utils.npz import read_npz
 
     state = read_npz(path)
     try:
@@ -183,4 +246,16 @@ def read_checkpoint(path) -> dict[str, np.ndarray]:
     except ValueError as error:
         raise ValueError(f"checkpoint: {str(path)!r} is not a trainer checkpoint: "
                          f"{str(error).removeprefix('state: ')}") from None
+    try:
+        _check_meta(_meta(state))
+    except ValueError as error:
+        raise CheckpointDamagedError(path, error) from None
     return state
+
+
+class CheckpointDamagedError(ValueError):
+    """A checkpoint whose values cannot be restored: the message names the file."""
+
+    def __init__(self, path, error: Exception):
+        super().__init__(f"checkpoint {str(path)!r} is damaged "
+                         f"({str(error).removeprefix('state: ')})")

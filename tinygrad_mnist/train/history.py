@@ -6,8 +6,22 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from tinygrad_mnist.atomic import atomic_write_text
-from tinygrad_mnist.train.store import status_of
+from tinygrad_mnist.utils.atomic import atomic_write_text
+
+# Why a run ended -> its status word (the result store's STATUSES add "failed"). A reason
+# of a user's own callback (say "target-reached") is an early stop.
+_STATUS_BY_REASON = {
+    "completed": "ok",
+    "early-stopped": "early-stopped",
+    "diverged": "diverged",
+    "interrupted": "interrupted",
+}
+
+
+def status_of(stopped_reason: str) -> str:
+    """The status word of a run that ended for `stopped_reason` (what a result store records)."""
+    return _STATUS_BY_REASON.get(stopped_reason, "early-stopped")
+
 
 _CURVES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds", "lr")
 

@@ -1,4 +1,5 @@
-"""Classification metrics on integer labels: accuracy, per-class accuracy, confusion matrix."""
+"""Classification metrics on integer labels: accuracy, per-class accuracy, confusion matrix,
+precision, recall and F1 per class and macro-averaged, top-k accuracy."""
 
 from __future__ import annotations
 
@@ -50,6 +51,47 @@ def per_class_accuracy(y_true, y_pred, num_classes: int = 10) -> np.ndarray:
     correct = np.diagonal(matrix).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(totals > 0, correct / totals, np.nan)
+
+
+def precision_recall_f1(y_true, y_pred, num_classes: int = 10) -> dict[str, np.ndarray]:
+    """Per class: `precision` (of the examples predicted as the class, the fraction that
+    are), `recall` (of the class's examples, the fraction found) and `f1` (their harmonic
+    mean), each `(num_classes,)`, as scikit-learn's `precision_recall_fscore_support`.
+
+    A class never predicted has precision NaN (and so F1 NaN), a class absent from
+    `y_true` recall NaN: undefined, not 0. `macro_f1(...)` averages what is defined.
+    """
+    matrix = confusion_matrix(y_true, y_pred, num_classes).astype(np.float64)
+    right = np.diagonal(matrix)
+    predicted, actual = matrix.sum(axis=0), matrix.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(predicted > 0, right / predicted, np.nan)
+        recall = np.where(actual > 0, right / actual, np.nan)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall),
+                      np.where(np.isnan(precision + recall), np.nan, 0.0))
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def macro_average(values) -> float:
+    """The unweighted mean over classes of a per-class metric, leaving out undefined (NaN)
+    classes; NaN when none is defined."""
+    values = np.asarray(values, dtype=np.float64)
+    defined = values[~np.isnan(values)]
+    return float(defined.mean()) if len(defined) else float("nan")
+
+
+def top_k_accuracy(y_true, probabilities, k: int = 5) -> float:
+    """The fraction of examples whose true class is among the `k` most probable ones."""
+    probabilities = np.asarray(probabilities)
+    if probabilities.ndim != 2:
+        raise ValueError(f"probabilities: expected shape (n, classes), got {probabilities.shape}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k: expected an int >= 1, got {k!r}")
+    y_true, _ = _labels(y_true, probabilities.argmax(axis=1))
+    if not len(y_true):
+        return float("nan")
+    best = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    return float(np.mean((best == y_true[:, None]).any(axis=1)))
 
 
 def confident_mistakes(y_true, probabilities) -> np.ndarray:

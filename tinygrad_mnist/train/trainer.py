@@ -7,14 +7,14 @@ import time
 
 import numpy as np
 
-from tinygrad_mnist.checks import check_number
 from tinygrad_mnist.data import batches as shuffled_batches
 from tinygrad_mnist.inference import map_batches
 from tinygrad_mnist.optim.clip import clip_grad_norm as clip_gradients
 from tinygrad_mnist.tensor import Tensor
 from tinygrad_mnist.train import checkpoint
-from tinygrad_mnist.train.callbacks import Callback, DivergenceGuard
+from tinygrad_mnist.train.callbacks import Callback, DivergenceGuard, EpochLog, ProgressBar
 from tinygrad_mnist.train.history import History
+from tinygrad_mnist.utils.checks import check_number
 
 # A run that blows up is reported as data (a NaN loss, status "diverged"), not as
 # NumPy warnings, which would otherwise fire on every batch after the blow-up.
@@ -120,8 +120,14 @@ class Trainer:
             getattr(callback, hook)(self, *args)
 
     # ------------------------------------------------------------------- training
-    def fit(self, train, validation=None, epochs: int = 10, resume: bool = False) -> History:
+    def fit(self, train, validation=None, epochs: int = 10, resume: bool = False,
+            verbose="auto") -> History:
         """Train for up to `epochs` epochs; returns the `History` (also `self.history`).
+
+        `verbose` as in Keras: "auto" shows a progress bar when stderr is a terminal (and
+        nothing in a pipe, a log or a worker process), 1 always, 2 one log line per epoch
+        (logging, at INFO), 0 nothing. Callbacks that already report progress (a
+        `ProgressBar`, an `EpochLog`) take its place.
 
         `train` and `validation` are `Dataset`s or `(x, y)` pairs with `x` already
         prepared (float features) and `y` integer labels (or targets for the loss).
@@ -135,6 +141,8 @@ class Trainer:
         """
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
             raise ValueError(f"epochs: expected an int >= 1, got {epochs!r}")
+        if not isinstance(verbose, (str, int)) or verbose not in ("auto", 0, 1, 2):
+            raise ValueError(f"verbose: expected 'auto', 0, 1 or 2, got {verbose!r}")
         restored = self._restored if resume else None
         if resume and restored is None:
             raise ValueError("resume: this trainer has no saved state to continue; call "
@@ -154,6 +162,8 @@ class Trainer:
         history = self.history = History() if restored is None else restored.history
         self._restored = None
         self.model.train()
+        shown = self.callbacks
+        self.callbacks = shown + _progress_for(verbose, shown)
         with np.errstate(**_QUIET_OVERFLOW):
             try:
                 self._notify("on_train_begin")
@@ -178,7 +188,10 @@ class Trainer:
                 self.stop("interrupted")
                 self._finish(history)
                 raise
-            self._finish(history)
+            else:
+                self._finish(history)
+            finally:
+                self.callbacks = shown
         return history
 
     def _finish(self, history: History) -> None:
@@ -289,5 +302,21 @@ class Trainer:
         checkpoint.write_checkpoint(self.state_dict(), path)
 
     def load_checkpoint(self, path) -> Trainer:
-        """Read a file `save_checkpoint` wrote and `load_state_dict` it."""
-        return self.load_state_dict(checkpoint.read_checkpoint(path))
+        """Read a file `save_checkpoint` wrote and `load_state_dict` it; a file whose
+        values do not restore is a ValueError saying "checkpoint FILE is damaged"."""
+        state = checkpoint.read_checkpoint(path)
+        try:
+            return self.load_state_dict(state)
+        except ValueError as error:
+            raise checkpoint.CheckpointDamagedError(path, error) from None
+
+
+def _progress_for(verbose, callbacks) -> list:
+    """The progress callback `fit(verbose=...)` adds: none where one is there already."""
+    if any(isinstance(callback, (ProgressBar, EpochLog)) for callback in callbacks):
+        return []
+    if verbose == "auto":
+        return [ProgressBar()]  # enabled=None: only when stderr is a terminal
+    if verbose == 2:
+        return [EpochLog()]
+    return [ProgressBar(enabled=True)] if verbose else []

@@ -19,12 +19,19 @@ import numpy as np
 from tinygrad_mnist.data import stratified_kfold, stratified_split
 from tinygrad_mnist.train.builders import build_from_config, config_key
 from tinygrad_mnist.train.history import History
-from tinygrad_mnist.train.ranking import validation_order
 from tinygrad_mnist.train.trainer import Trainer, as_arrays, class_labels
 
 #: The figures each trained split reports (`SplitResult.metrics`).
 METRIC_NAMES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
                 "test_accuracy", "epochs_run", "best_epoch", "seconds")
+
+
+def validation_order(metrics: dict) -> tuple:
+    """A sort key, best first: higher validation accuracy, then lower validation loss; NaN last."""
+    accuracy, loss = metrics["val_accuracy"], metrics["val_loss"]
+    return (-accuracy if math.isfinite(accuracy) else math.inf,
+            loss if math.isfinite(loss) else math.inf)
+
 
 _DEFAULT_EPOCHS = 10  # for a `build` function; a config dict brings its own
 

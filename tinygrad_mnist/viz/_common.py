@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from tinygrad_mnist.figure_file import save_figure
 from tinygrad_mnist.tensor import Tensor
+from tinygrad_mnist.viz.figure_file import save_figure
 
 MISTAKE_COLOR = "#c0392b"
 

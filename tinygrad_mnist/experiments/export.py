@@ -1,0 +1,124 @@
+"""Exports of trial rows to JSON, CSV and Markdown files (each written through `atomic_write`).
+
+Every function takes `source`: a `ResultStore`, the path of one, a `SearchResult`, or a
+list of flat row dicts (as `ResultStore.rows()` gives). Accuracies are fractions in
+the data (JSON, CSV) and percentages in the Markdown report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+
+from tinygrad_mnist.experiments.outputs import marker
+from tinygrad_mnist.experiments.ranking import (
+    kfold_summary,
+    one_experiment,
+    ranking_table,
+    rows_of,
+    summary_table,
+)
+from tinygrad_mnist.experiments.store import METRICS, ResultStore, describe_experiment
+from tinygrad_mnist.experiments.tables import (
+    architecture,
+    describe,
+    json_safe,
+    markdown_table,
+    percent,
+)
+from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, canonical_config
+from tinygrad_mnist.utils.atomic import atomic_write_text
+
+_CSV_COLUMNS = ("trial_id", "experiment", "key", "phase", "fold", "status", *CONFIG_DEFAULTS,
+                *METRICS, "epochs_run", "best_epoch", "seconds", "split", "search_seed",
+                "trial_seed", "data_id", "version", "finished_at", "error")
+
+
+def export_json(source, path) -> None:
+    """Write every row (config, metrics, per-epoch history) as a JSON list."""
+    rows = [json_safe({k: v for k, v in row.items() if k != "config"}) for row in rows_of(source)]
+    atomic_write_text(path, json.dumps(rows, indent=1) + "\n")
+
+
+def export_csv(source, path) -> None:
+    """Write one CSV line per row (no history); lists as JSON text, NaN as an empty cell."""
+
+    def cell(value):
+        if isinstance(value, float) and math.isnan(value):
+            return ""
+        return json.dumps(value) if isinstance(value, (list, dict)) or value is None else value
+
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(_CSV_COLUMNS)
+    for row in rows_of(source):
+        writer.writerow([cell(row.get(name)) for name in _CSV_COLUMNS])
+    atomic_write_text(path, text.getvalue())
+
+
+def experiment_of(source) -> dict | None:
+    """The experiment record of a store, a store's path or a `SearchResult` (None for rows)."""
+    if isinstance(source, ResultStore):
+        return source.experiment
+    if isinstance(source, (str, os.PathLike)):
+        with ResultStore(source, create=False) as store:
+            return store.experiment
+    return getattr(source, "experiment", None)
+
+
+def markdown_report(source, title: str = "Grid search", experiment: dict | None = None) -> str:
+    """The report as Markdown text: ranking, k-fold of the top configs, winner, summaries.
+
+    The report names its experiment (`experiment`, else the store's or the search's
+    record: the data set, split, k and seed) and says how many trials failed.
+    """
+    rows = one_experiment(rows_of(source))
+    experiment = experiment or experiment_of(source)
+    accuracies = ("test accuracy", "validation accuracy", "validation error")
+    failed = sum(row["status"] == "failed" for row in rows)
+    counts = f"{len(rows)} trials" + (
+        f"; {failed} failed, left out of every figure (run the search again with "
+        "--retry-failed to retry them)" if failed else "") + "."
+    about = f"Experiment: {describe_experiment(experiment)}.\n\n" if experiment else ""
+    header = f"<!-- {marker(rows[0]['experiment'])} -->\n" if rows else ""
+    sections = [f"{header}# {title}\n\n{about}{counts}",
+                "## Holdout screening, best first\n\n"
+                + markdown_table(ranking_table(rows), percent_columns=accuracies)]
+    folds = kfold_summary(rows)
+    if folds:
+        table = [{
+            "hidden layers": architecture(s["config"]["hidden_sizes"]),
+            "activation": s["config"]["activation"],
+            "learning rate": s["config"]["learning_rate"],
+            "folds": len(s["folds"]),
+            "mean validation accuracy": s["mean"]["val_accuracy"],
+            "std": s["std"]["val_accuracy"],
+            "best fold": s["best_fold"]["fold"] + 1,
+            "best fold test accuracy": s["best_fold"]["test_accuracy"],
+            "statuses": ", ".join(f"{n} {status}" for status, n in s["statuses"].items()),
+            # the mean and std are over the folds that did not fail
+        } for s in folds]
+        winner = folds[0]
+        sections += [
+            "## K-fold validation of the top configurations\n\n"
+            + markdown_table(table, percent_columns=("mean validation accuracy", "std",
+                                             "best fold test accuracy")),
+            f"**Winner**: {describe(winner['config'], canonical_config({}))}: "
+            f"mean validation accuracy "
+            f"{percent(winner['mean']['val_accuracy'])} "
+            f"(± {percent(winner['std']['val_accuracy'])}); its best fold's model scores "
+            f"{percent(winner['best_fold']['test_accuracy'])} on the test set."]
+    for by, name in (("activation", "activation"), ("hidden_sizes", "hidden layers")):
+        table = [{name: entry.pop(by), **entry} for entry in summary_table(rows, by=by)]
+        sections.append(f"## Validation accuracy per {name}\n\n"
+                        + markdown_table(table, percent_columns=("mean", "std", "best", "worst")))
+    return "\n\n".join(section.rstrip("\n") for section in sections) + "\n"
+
+
+def export_markdown(source, path, title: str = "Grid search",
+                    experiment: dict | None = None) -> None:
+    """Write `markdown_report(source, title, experiment)` to `path`."""
+    atomic_write_text(path, markdown_report(source, title, experiment))
