@@ -1,5 +1,5 @@
 """The `tinygrad-mnist` command: train, predict, evaluate, export, search, kfold, report,
-show, fetch.
+show, fetch, studio.
 
 This is the only module that prints. Each subcommand is one `_cmd_*` function that
 puts library pieces together; the library does the work and reports through return
@@ -73,6 +73,7 @@ from tinygrad_mnist.train import (
     progress_report,
 )
 from tinygrad_mnist.train.builders import MODELS, PRESETS
+from tinygrad_mnist.train.event_log import EVENTS_FILE, EventLog
 from tinygrad_mnist.utils.atomic import atomic_write_text
 from tinygrad_mnist.viz.figure_file import save_figure
 
@@ -442,6 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--offline", action="store_true",
                        help="never use the network: only the cache and --data-root")
     fetch.set_defaults(handler=_cmd_fetch)
+
+    from tinygrad_mnist.app.studio.server import add_parser as add_studio_parser
+
+    add_studio_parser(commands)
     return parser
 
 
@@ -566,6 +571,8 @@ def _train(args) -> int:
         folder = prepare_run_folder(args.out) if args.out is not None else new_run_folder()
         write_config(folder, config)
     built.trainer.checkpoint = folder / CHECKPOINT_FILE
+    # The live log the studio follows (and `tail -f` shows): appended to, never rewritten.
+    built.trainer.callbacks.append(EventLog(folder / EVENTS_FILE))
     # The first log line comes only now, once every input has been checked: an error
     # before this point is the one line on stderr.
     done = built.trainer.history.epochs_run if resume else 0

@@ -12,10 +12,14 @@ The `onnx` package is an optional extra: `pip install 'tinygrad-mnist[onnx]'`.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from tinygrad_mnist.utils.atomic import atomic_write
+from tinygrad_mnist.utils.output_file import check_output_file
 
+PRODUCER = "tinygrad_mnist"  # how an earlier export is recognised (and may be replaced)
 OPSET = 17  # supported by every onnxruntime since 1.14
 IR_VERSION = 8  # the IR of opset 17: older runtimes refuse files that claim a newer one
 INSTALL_HINT = "pip install 'tinygrad-mnist[onnx]'"
@@ -172,7 +176,7 @@ def to_onnx(model, input_shape=None):
         [helper.make_tensor_value_info("logits", float32, ["batch", None])],
         initializer=graph.initializers,
     )
-    exported = helper.make_model(proto, producer_name="tinygrad_mnist",
+    exported = helper.make_model(proto, producer_name=PRODUCER,
                                  opset_imports=[helper.make_opsetid("", OPSET)])
     exported.ir_version = IR_VERSION
     onnx.checker.check_model(exported)
@@ -180,7 +184,35 @@ def to_onnx(model, input_shape=None):
 
 
 def export_onnx(model, path, input_shape=None) -> None:
-    """Write `to_onnx(model, input_shape)` to `path`, atomically."""
+    """Write `to_onnx(model, input_shape)` to `path`, atomically.
+
+    `path` is checked first (`check_onnx_path`): an existing file is replaced only when it
+    is an earlier ONNX export of this package.
+    """
+    check_onnx_path(path)
     exported = to_onnx(model, input_shape)
     with atomic_write(path) as file:
         file.write(exported.SerializeToString())
+
+
+def check_onnx_path(path):
+    """Refuse (ValueError) an `--onnx` path that is a folder, not a regular file, missing its
+    folder, or an existing file other than an earlier export (a stranger's file, a run's
+    own `model.npz` or `config.json`); returns it as a `Path`."""
+    return check_output_file(path, "onnx", is_onnx_export)
+
+
+# An export of ours is a few megabytes; a larger file is no earlier export to replace.
+_LARGEST_EXPORT = 1 << 30
+
+
+def is_onnx_export(path) -> bool:
+    """Whether `path` is an ONNX model this package wrote (its producer is ours)."""
+    onnx = _require_onnx()
+    try:
+        if os.path.getsize(path) > _LARGEST_EXPORT:
+            return False
+        model = onnx.load_model(os.fspath(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - whatever the file is, it is not our export
+        return False
+    return model.producer_name == PRODUCER

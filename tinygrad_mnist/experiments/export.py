@@ -64,7 +64,7 @@ def experiment_of(source) -> dict | None:
     if isinstance(source, ResultStore):
         return source.experiment
     if isinstance(source, (str, os.PathLike)):
-        with ResultStore(source) as store:
+        with ResultStore(source, create=False) as store:
             return store.experiment
     return getattr(source, "experiment", None)
 

@@ -49,7 +49,7 @@ def rows_of(source) -> list[dict]:
     if isinstance(source, (str, os.PathLike)):
         if not os.path.exists(source):
             raise ValueError(f"source: no result store at {os.fspath(source)!r}")
-        with ResultStore(source) as store:
+        with ResultStore(source, create=False) as store:
             return _complete(store.rows(), store.path)
     rows = getattr(source, "rows", source)
     if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):

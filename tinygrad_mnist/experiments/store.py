@@ -101,7 +101,8 @@ def describe_experiment(experiment: dict) -> str:
 class ResultStore:
     """A SQLite file of trial results: `add(row)` commits one, `rows()` reads them back.
 
-    `ResultStore(path)` creates the file or opens an existing store; a store written
+    `ResultStore(path)` creates the file or opens an existing store (with `create=False`,
+    only an existing, non-empty file: a reader never makes a store); a store written
     with a newer schema, or a file that is not a result store, is a `StoreError` (a
     ValueError; nothing in it is touched). A store of an older schema in
     `READABLE_SCHEMAS` is read but not extended. Missing parent folders are made;
@@ -111,9 +112,16 @@ class ResultStore:
     as the exports and the search heat map expect.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, create: bool = True):
         self.path = os.fspath(path)
         self.schema = SCHEMA_VERSION
+        if not create and self.path != ":memory:" and not (
+                os.path.isfile(self.path) and os.path.getsize(self.path)):
+            # What reads a store (`report`) never makes one, nor writes into an empty file.
+            raise StoreError(f"store: {self.path} " + (
+                "is an empty file, not a result store" if os.path.isfile(self.path)
+                else "does not exist" if not os.path.lexists(self.path)
+                else "is not a file"))
         if self.path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         try:

@@ -28,6 +28,7 @@ from tinygrad_mnist.train.callbacks import (
     ProgressBar,
     progress_report,
 )
+from tinygrad_mnist.train.event_log import EventLog
 from tinygrad_mnist.train.history import History
 from tinygrad_mnist.train.metrics import (
     accuracy,
@@ -59,6 +60,7 @@ __all__ = [
     "DivergenceGuard",
     "EarlyStopping",
     "EpochLog",
+    "EventLog",
     "History",
     "holdout",
     "kfold",

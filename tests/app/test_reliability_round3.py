@@ -291,3 +291,145 @@ def test_item14_a_lost_dask_cluster_is_one_error_and_keeps_the_finished_trials(
                     store=tmp_path / "s.sqlite", top_n=0)
     with ResultStore(tmp_path / "s.sqlite") as store:
         assert len(store) == 1
+
+
+# ------------------------------------------- item 10: a service that is not Dask
+@pytest.fixture
+def tcp_service():
+    """Start a TCP server on 127.0.0.1 that answers every connection with `reply` (None:
+    it reads and never answers, as an HTTP server waiting for a request does)."""
+    import socket
+    import threading
+
+    servers = []
+
+    def start(reply):
+        server = socket.create_server(("127.0.0.1", 0))
+        server.settimeout(0.2)
+        stop = threading.Event()
+
+        def serve():
+            held = []
+            while not stop.is_set():
+                try:
+                    connection, _ = server.accept()
+                except OSError:
+                    continue
+                held.append(connection)
+                if reply is not None:
+                    connection.sendall(reply)
+            for connection in held:
+                connection.close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        servers.append((server, stop, thread))
+        return f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+    yield start
+    for server, stop, thread in servers:
+        stop.set()
+        thread.join(5)
+        server.close()
+
+
+@pytest.mark.parametrize("reply, fragment", [
+    (None, "no Dask handshake within 1 s"),
+    (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "it answered 'HTTP/1.1'"),
+    (b"\xff" * 64, "not a Dask handshake"),
+    (b"\x10\x00\x00\x00\x00\x00\x00\x00abc", "not a Dask scheduler"),  # then silence
+], ids=["silent", "http", "garbage", "short"])
+def test_item10_a_service_that_is_not_a_dask_scheduler_is_named_in_bounded_time(
+        tcp_service, reply, fragment):
+    import time
+
+    from tinygrad_mnist.experiments.dask_scheduler import SchedulerError, check_scheduler
+
+    address = tcp_service(reply)
+    start = time.monotonic()
+    with pytest.raises(SchedulerError, match="is not a Dask scheduler") as error:
+        check_scheduler(address, timeout=1)
+    assert time.monotonic() - start < 5
+    assert fragment in str(error.value) and address in str(error.value)
+
+
+def test_item10_connect_scheduler_is_bounded_and_names_the_address(tcp_service):
+    import time
+
+    from tinygrad_mnist.experiments.dask_scheduler import SchedulerError, connect_scheduler
+
+    address = tcp_service(None)
+    start = time.monotonic()
+    with pytest.raises(SchedulerError, match="is not a Dask scheduler"):
+        connect_scheduler(address, timeout=1)
+    assert time.monotonic() - start < 5
+    with pytest.raises(SchedulerError, match="expected tcp://HOST:PORT"):
+        connect_scheduler("tcp://127.0.0.1:http")
+
+
+@pytest.mark.slow  # starts a real Dask scheduler (in this process)
+def test_item10_a_real_dask_scheduler_passes_the_check():
+    from distributed import LocalCluster
+
+    from tinygrad_mnist.experiments.dask_scheduler import check_scheduler, connect_scheduler
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        check_scheduler(cluster.scheduler_address, timeout=5)
+        with connect_scheduler(cluster.scheduler_address, timeout=5) as client:
+            assert client.scheduler_info()["address"] == cluster.scheduler_address
+
+
+# ----------------------------------------------- item 1: export over a file
+def test_item1_export_refuses_every_path_but_an_earlier_export(tmp_path):
+    from tinygrad_mnist.app.onnx_export import export_onnx
+
+    model = nn.Sequential(nn.Dense(784, 4, seed=0), nn.ReLU(), nn.Dense(4, 10, seed=1))
+    folder = save_run(tmp_path / "run")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "notes.onnx").write_text("the user's notes")
+    (tmp_path / "link.onnx").symlink_to(tmp_path / "elsewhere.onnx")
+    refused = {folder / "config.json": "already exists and is not an earlier onnx",
+               folder / "model.npz": "already exists and is not an earlier onnx",
+               tmp_path / "notes.onnx": "already exists and is not an earlier onnx",
+               tmp_path / "fifo": "not a regular file",
+               tmp_path / "link.onnx": "not a regular file",
+               folder: "is a folder",
+               tmp_path / "nodir" / "m.onnx": "no such folder"}
+    before = {path: path.read_bytes() for path in (folder / "config.json",
+                                                   folder / "model.npz")}
+    for path, fragment in refused.items():
+        with pytest.raises(ValueError, match=fragment) as error:
+            export_onnx(model, path)
+        assert repr(str(path)) in str(error.value) and ".part" not in str(error.value)
+    assert {path: path.read_bytes() for path in before} == before
+    assert (tmp_path / "notes.onnx").read_text() == "the user's notes"
+    assert not (tmp_path / "elsewhere.onnx").exists()
+    export_onnx(model, tmp_path / "m.onnx")
+    export_onnx(model, tmp_path / "m.onnx")  # an earlier export is replaced
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".part")]
+
+
+# ------------------------------------------- also: report on an empty file
+def test_a_reader_never_writes_a_store_schema_into_an_empty_file(tmp_path):
+    from tinygrad_mnist.experiments import ResultStore
+    from tinygrad_mnist.experiments.ranking import rows_of
+    from tinygrad_mnist.experiments.store import StoreError
+
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    with pytest.raises(StoreError, match="empty.sqlite is an empty file, not a result store"):
+        ResultStore(empty, create=False)
+    with pytest.raises(StoreError, match="empty file"):
+        rows_of(empty)
+    assert empty.read_bytes() == b""
+    with pytest.raises(StoreError, match="does not exist"):
+        ResultStore(tmp_path / "missing.sqlite", create=False)
+    assert not (tmp_path / "missing.sqlite").exists()
+
+
+# --------------------------------------- also: file names printed escaped
+def test_file_names_are_printed_with_control_characters_escaped():
+    from tinygrad_mnist.utils.terminal import printable
+
+    assert printable("a\nb\x1b[31m.png") == "a\\nb\\x1b[31m.png"
+    assert printable("digit ü 7.png") == "digit ü 7.png"
