@@ -5,6 +5,7 @@ global state, so the figures work headless, in threads and in tests.
 """
 
 from tinygrad_mnist.viz._common import save_figure
+from tinygrad_mnist.viz.compare import plot_runs_compared
 from tinygrad_mnist.viz.confusion import plot_confusion_matrix
 from tinygrad_mnist.viz.curves import plot_learning_curves
 from tinygrad_mnist.viz.graph_figure import draw_graph
@@ -18,6 +19,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_learning_curves",
     "plot_predictions",
+    "plot_runs_compared",
     "plot_saliency",
     "plot_search_heatmap",
     "plot_true_vs_predicted",
