@@ -36,9 +36,12 @@ class BatchNormFunction(Function):
             mean = channel_sums(rows, x.shape[1]) / count
             centered = rows - np.tile(mean, per_row)
             variance = channel_sums(np.square(centered), x.shape[1]) / count
-            # The running variance is the unbiased estimate, as in PyTorch.
-            running_mean += momentum * (mean - running_mean)
-            running_var += momentum * (variance * (count / (count - 1)) - running_var)
+            # The running variance is the unbiased estimate, as in PyTorch. A batch whose
+            # statistics are not finite (one NaN input) leaves them as they were: once
+            # in, a NaN would stay in every later evaluation.
+            if np.isfinite(mean).all() and np.isfinite(variance).all():
+                running_mean += momentum * (mean - running_mean)
+                running_var += momentum * (variance * (count / (count - 1)) - running_var)
         else:
             centered, variance = rows - np.tile(running_mean, per_row), running_var
         inverse_std = (1 / np.sqrt(variance + eps)).astype(x.dtype)
@@ -49,6 +52,10 @@ class BatchNormFunction(Function):
         ctx.normalised = from_channel_rows(normalised, layout)
         ctx.scale = (weight * inverse_std).reshape(channels)
         ctx.training, ctx.others, ctx.channels = training, others, channels
+        # For backward_graph: the statistics of evaluation mode as they were (training
+        # mode recomputes the batch's own from x).
+        ctx.eps, ctx.statistics = eps, None if training else (
+            running_mean.reshape(channels).copy(), inverse_std.reshape(channels))
         return from_channel_rows(out, layout)
 
     @staticmethod
@@ -66,6 +73,30 @@ class BatchNormFunction(Function):
         grad_x -= normalised * np.tile(grad_weight / count, per_row)
         grad_x *= np.tile(scale, per_row)
         return from_channel_rows(grad_x, layout), grad_weight, grad_bias
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        # backward's formulas with Tensor ops; in training, the batch statistics are
+        # recomputed from x as Tensors, since they too depend on x.
+        x, weight = ctx.inputs[0], ctx.inputs[1]
+        channels, others = ctx.channels, ctx.others
+        if ctx.training:
+            centered = x - x.mean(axis=others, keepdims=True)
+            variance = (centered * centered).mean(axis=others, keepdims=True)
+            inverse_std = 1 / (variance + ctx.eps).sqrt()
+        else:
+            mean, inverse_std = ctx.statistics
+            centered = x - mean
+        normalised = centered * inverse_std
+        grad_bias = grad.sum(axis=others)
+        grad_weight = (grad * normalised).sum(axis=others)
+        scale = weight.reshape(channels) * inverse_std
+        if not ctx.training:
+            return grad * scale, grad_weight, grad_bias
+        count = grad.size // grad.shape[1]
+        grad_x = (grad - (grad_bias / count).reshape(channels)
+                  - normalised * (grad_weight / count).reshape(channels)) * scale
+        return grad_x, grad_weight, grad_bias
 
 
 # The work is done on a 2-D view with the channels innermost: a view of the channels-last
@@ -92,7 +123,6 @@ def from_channel_rows(rows: np.ndarray, layout) -> np.ndarray:
 def channel_sums(rows: np.ndarray, channels: int) -> np.ndarray:
     """The sum of each channel over every pixel of `rows` (from `channel_rows`)."""
     return (np.ones(len(rows), rows.dtype) @ rows).reshape(-1, channels).sum(axis=0)
-
 
 class _BatchNorm(Layer):
     """What BatchNorm1d and BatchNorm2d share; they differ only in the inputs they take."""
