@@ -48,6 +48,10 @@ class BatchNormFunction(Function):
         normalised *= inverse_std  # in place: `centered` is ours, and not needed again
         ctx.normalised, ctx.scale = normalised, weight.reshape(channels) * inverse_std
         ctx.training, ctx.others, ctx.channels = training, others, channels
+        # For backward_graph: the statistics of evaluation mode as they were (training
+        # mode recomputes the batch's own from x).
+        ctx.eps, ctx.statistics = eps, None if training else (
+            running_mean.reshape(channels).copy(), inverse_std)
         out = normalised * weight.reshape(channels)
         out += bias.reshape(channels)
         return out
@@ -63,6 +67,30 @@ class BatchNormFunction(Function):
         grad_x = grad - (grad_bias / count).reshape(channels)
         grad_x -= normalised * (grad_weight / count).reshape(channels)
         grad_x *= ctx.scale
+        return grad_x, grad_weight, grad_bias
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        # backward's formulas with Tensor ops; in training, the batch statistics are
+        # recomputed from x as Tensors, since they too depend on x.
+        x, weight = ctx.inputs[0], ctx.inputs[1]
+        channels, others = ctx.channels, ctx.others
+        if ctx.training:
+            centered = x - x.mean(axis=others, keepdims=True)
+            variance = (centered * centered).mean(axis=others, keepdims=True)
+            inverse_std = 1 / (variance + ctx.eps).sqrt()
+        else:
+            mean, inverse_std = ctx.statistics
+            centered = x - mean
+        normalised = centered * inverse_std
+        grad_bias = grad.sum(axis=others)
+        grad_weight = (grad * normalised).sum(axis=others)
+        scale = weight.reshape(channels) * inverse_std
+        if not ctx.training:
+            return grad * scale, grad_weight, grad_bias
+        count = grad.size // grad.shape[1]
+        grad_x = (grad - (grad_bias / count).reshape(channels)
+                  - normalised * (grad_weight / count).reshape(channels)) * scale
         return grad_x, grad_weight, grad_bias
 
 
