@@ -345,11 +345,31 @@ class Tensor:
     says otherwise. Python scalars mixed into an operation take the tensor's dtype,
     so `t * 2` stays float32.
 
-    Change a tensor's values in place with `copy_`, `add_`, `sub_` and `mul_` (as the
-    optimizers, `load_state_dict` and layers updating running statistics do): each
-    bumps `version`, and `backward()` refuses to use an op whose input was changed
-    that way after the op recorded it, since the arrays the op saved would be stale.
-    Writing into `.data` or `.numpy()`'s array directly is not tracked.
+    Operators: `+ - * / ** @` and unary `-` (each side a Tensor, an array or a number;
+    NumPy broadcasting), comparisons `< <= > >= == !=` (boolean tensors, no gradient),
+    `+= -= *= /=` (in place, see below). `float(t)`, `int(t)` and `t.item()` for one
+    element; `np.asarray(t)` gives the values (read-only, as `t.numpy()`).
+
+    Indexing is NumPy's: ints, slices, None, Ellipsis, boolean masks and integer arrays,
+    which may be integer Tensors, also inside a tuple (`logits[np.arange(n), labels]`).
+    Basic indexing returns a view (sharing the version counter); an integer array
+    that picks an element several times passes it the sum of their gradients.
+
+    Dtypes: a float32 or float64 array keeps its dtype; anything else (Python numbers
+    and lists, integer arrays) becomes float32 unless `dtype` says otherwise. Python
+    numbers mixed into an operation take the tensor's dtype, so `t * 2` stays float32;
+    a float64 array mixed with a float32 tensor gives float64 (NumPy's promotion); a
+    custom op whose forward turns float32 inputs into a float64 result (a float64
+    constant) has it cast back to float32, as the built-in ops do (`astype` is the way
+    to ask for float64). Only float tensors can require grad.
+
+    Change a tensor's values in place with `copy_`, `add_`, `sub_`, `mul_`, `div_` or
+    `+= -= *= /=`: each bumps `version` (shared with its views and detached copies),
+    and `backward()` refuses to use an op whose saved input or output was changed
+    that way after the op recorded it. While grad mode is on, an in-place change of a
+    tensor that requires grad (or with values that do) is refused, as in PyTorch: do it
+    under `no_grad()` (as optimizers do) or compute a new tensor. `.numpy()` is a
+    read-only view; `.data` is the array itself, the unchecked escape hatch.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "_retains_grad", "_version", "_op",
