@@ -8,7 +8,7 @@ import pytest
 
 from tinygrad_mnist import nn
 from tinygrad_mnist.app import cli
-from tinygrad_mnist.app.run_config import TrainConfig
+from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.app.run_folder import load_run_model
 from tinygrad_mnist.nn import init
 
@@ -42,7 +42,7 @@ def config_beside(tmp_path, config_text):
 
 
 def test_a_huge_layer_in_a_config_json_is_refused_naming_the_file(tmp_path):
-    config = TrainConfig(hidden_sizes=(3,)).to_dict() | {"hidden_sizes": [2_000_000_000]}
+    config = RunConfig(hidden_sizes=(3,)).to_dict() | {"hidden_sizes": [2_000_000_000]}
     path = config_beside(tmp_path, json.dumps(config))
     with pytest.raises(ValueError, match=r"config\.json.*2000000000.*bytes"):
         load_run_model(path)

@@ -7,7 +7,7 @@
     top_n = 3                 # how many configs go on to k-fold (0: none)
     jobs = 2                  # trials in parallel (-1: one per core)
     dataset = "mnist"         # read by the command line: "mnist", "fashion-mnist", a path
-    preset = "seed"           # optional: a named set of config values (`builders.PRESETS`)
+    preset = "seed"           # optional: a named set of config values (`config.PRESETS`)
 
     [grid]                    # config keys -> lists of values: their Cartesian product
     hidden_sizes = [[100], [128, 64]]
@@ -25,7 +25,7 @@
     csv = "runs/seed_grid/results.csv"
     markdown = "runs/seed_grid/report.md"
 
-The config keys and their defaults are those of `builders.CONFIG_DEFAULTS`, the same
+The config keys and their defaults are those of `config.CONFIG_DEFAULTS`, the same
 schema as `tinygrad-mnist train`'s: a key given nowhere trains as `train` does. A
 `preset` lays its values under `[config]` and `[grid]`. Every error names the file and
 the offending key. Output paths are resolved relative to the experiment file (not the
@@ -43,7 +43,7 @@ from tinygrad_mnist.experiments.export import export_csv, export_json, export_ma
 from tinygrad_mnist.experiments.outputs import check_distinct, check_replaceable
 from tinygrad_mnist.experiments.ranking import one_experiment, rows_of
 from tinygrad_mnist.experiments.search import expand_grid
-from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, PRESETS, canonical_config
+from tinygrad_mnist.train.config import CONFIG_DEFAULTS, PRESETS, canonical_config
 
 if sys.version_info >= (3, 11):
     import tomllib

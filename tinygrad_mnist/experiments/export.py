@@ -29,7 +29,7 @@ from tinygrad_mnist.experiments.tables import (
     markdown_table,
     percent,
 )
-from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, canonical_config
+from tinygrad_mnist.train.config import CONFIG_DEFAULTS, canonical_config
 from tinygrad_mnist.utils.atomic import atomic_write_text
 
 _CSV_COLUMNS = ("trial_id", "experiment", "key", "phase", "fold", "status", *CONFIG_DEFAULTS,

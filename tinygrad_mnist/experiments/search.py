@@ -38,7 +38,7 @@ import numpy as np
 from tinygrad_mnist.data import stratified_kfold, stratified_split
 from tinygrad_mnist.experiments.ranking import kfold_summary, rank, rows_of
 from tinygrad_mnist.experiments.store import METRICS, ResultStore, experiment_id
-from tinygrad_mnist.train.builders import canonical_config, config_key
+from tinygrad_mnist.train.config import canonical_config, config_key
 from tinygrad_mnist.train.trainer import as_arrays, class_labels
 from tinygrad_mnist.train.validation import fit_split, trial_seed
 
