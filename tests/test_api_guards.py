@@ -7,9 +7,9 @@ import pytest
 
 from tinygrad_mnist import Tensor, nn, optim
 from tinygrad_mnist.app import cli
-from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.data.by_name import save_npz_dataset, synthetic_digits
 from tinygrad_mnist.experiments import load_experiment
+from tinygrad_mnist.train.config import RunConfig
 
 
 def params():

@@ -9,11 +9,11 @@ import pytest
 
 from tinygrad_mnist import nn
 from tinygrad_mnist.app.cli import main
-from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.app.run_folder import load_run_model
 from tinygrad_mnist.data import RandomShift
 from tinygrad_mnist.data.by_name import save_npz_dataset, synthetic_digits
 from tinygrad_mnist.train import PRESETS, build_training, canonical_config, config_key
+from tinygrad_mnist.train.config import RunConfig
 
 # A small CNN, quick enough for the fast tests.
 SMALL_CNN = ["--model", "cnn", "--channels", "2,3", "--kernel-size", "3", "--epochs", "1"]

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tinygrad_mnist import optim
-from tinygrad_mnist.app.cli import batch_size, build_parser, hidden_sizes, main
-from tinygrad_mnist.train.config import RunConfig
+from tinygrad_mnist.app.cli import build_parser, main
+from tinygrad_mnist.app.options import config_from_args
 from tinygrad_mnist.app.run_folder import (
     evaluate,
     load_run_model,
@@ -27,6 +27,9 @@ from tinygrad_mnist.data.by_name import (
     synthetic_digits,
 )
 from tinygrad_mnist.train import History
+from tinygrad_mnist.train.config import RunConfig
+from tinygrad_mnist.train.config import batch_size_from_text as batch_size
+from tinygrad_mnist.train.config import sizes_from_text as hidden_sizes
 
 
 # ------------------------------------------------------------------- options
@@ -38,15 +41,13 @@ def test_option_types_parse_what_users_type():
 
 
 def test_train_options_become_a_config_with_the_defaults_elsewhere():
-    from tinygrad_mnist.app.cli import _config_from_args
-
     args = build_parser().parse_args(["train", "--hidden", "64", "--patience", "2",
                                       "--clip-grad-norm", "5"])
-    config = _config_from_args(args)
+    config = config_from_args(args)
     assert config == RunConfig(hidden_sizes=(64,), patience=2, clip_grad_norm=5.0)
     assert config.validation == 5000  # a validation split by default
-    assert _config_from_args(build_parser().parse_args(["train"])) == RunConfig()
-    off = _config_from_args(build_parser().parse_args(["train", "--validation", "0"]))
+    assert config_from_args(build_parser().parse_args(["train"])) == RunConfig()
+    off = config_from_args(build_parser().parse_args(["train", "--validation", "0"]))
     assert off.validation == 0 and off.validation_size(60_000) == 0
 
 

@@ -13,7 +13,6 @@ from support.synthetic import blobs
 
 from tinygrad_mnist import nn, optim
 from tinygrad_mnist.app.predict import DivergedModelError, classify_files, evaluate_model
-from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.app.run_folder import (
     check_resumed_data,
     data_record,
@@ -24,6 +23,7 @@ from tinygrad_mnist.app.run_folder import (
 )
 from tinygrad_mnist.data.by_name import synthetic_digits
 from tinygrad_mnist.train import Trainer
+from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.utils.atomic import atomic_write, atomic_write_text
 
 

@@ -103,8 +103,8 @@ def test_mistakes_are_value_errors_naming_the_file_and_key(tmp_path, text, match
 
 
 def test_a_minimal_experiment_trains_like_the_train_command(tmp_path):
-    from tinygrad_mnist.train.config import RunConfig
     from tinygrad_mnist.train import canonical_config
+    from tinygrad_mnist.train.config import RunConfig
 
     experiment = load_experiment(write(tmp_path, """
         [grid]

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tinygrad_mnist import nn
-from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.app.run_folder import load_run_model
+from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.utils.npz import read_npz
 
 

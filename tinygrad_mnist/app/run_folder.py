@@ -29,9 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_mnist.app.predict import DivergedModelError
-from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.experiments.tables import percent
-from tinygrad_mnist.train.config import CNN_KEYS
+from tinygrad_mnist.train.config import CNN_KEYS, RunConfig
 from tinygrad_mnist.utils.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)

@@ -39,9 +39,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinygrad_mnist.experiments.export import export_csv, export_json, export_markdown
-from tinygrad_mnist.experiments.outputs import check_distinct, check_replaceable
-from tinygrad_mnist.experiments.ranking import one_experiment, rows_of
+from tinygrad_mnist.experiments.export import write_exports
 from tinygrad_mnist.experiments.search import expand_grid
 from tinygrad_mnist.train.config import CONFIG_DEFAULTS, PRESETS, canonical_config
 
@@ -54,7 +52,6 @@ _TOP_LEVEL = {"name": str, "seed": int, "train_fraction": float, "k": int, "top_
               "jobs": int, "dataset": str, "preset": str, "grid": dict, "config": dict,
               "outputs": dict}
 _OUTPUTS = ("store", "json", "csv", "markdown")
-_EXPORTS = {"json": export_json, "csv": export_csv, "markdown": export_markdown}
 
 #: The experiment files that ship with the package (`tinygrad-mnist search seed-grid`).
 SHIPPED_EXPERIMENTS = Path(__file__).with_name("shipped")
@@ -94,23 +91,7 @@ class Experiment:
         Checked first, before any file is written: the paths are distinct, and a file
         already at one is an earlier export of the same experiment (else ValueError).
         """
-        rows = one_experiment(rows_of(source))
-        check_distinct(self.outputs)
-        if rows:
-            for kind in _EXPORTS:
-                if kind in self.outputs:
-                    check_replaceable(kind, self.outputs[kind], rows[0]["experiment"])
-        written = []
-        for kind, export in _EXPORTS.items():
-            if kind in self.outputs:
-                path = self.outputs[kind]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                if kind == "markdown":
-                    export(source, path, title=self.name)
-                else:
-                    export(rows, path)
-                written.append(path)
-        return written
+        return write_exports(source, self.outputs, title=self.name)
 
 
 def shipped_experiments() -> list[str]:

@@ -11,6 +11,16 @@ Grid search, the result store and exports are the experiment toolkit, one layer 
 `tinygrad_mnist.experiments`. Nothing here imports it (importing the Trainer loads no sqlite3).
 """
 
+from tinygrad_mnist.train.callbacks import (
+    Callback,
+    CSVLogger,
+    DivergenceGuard,
+    EarlyStopping,
+    EpochLog,
+    ModelCheckpoint,
+    ProgressBar,
+    progress_report,
+)
 from tinygrad_mnist.train.config import (
     CONFIG_DEFAULTS,
     PRESETS,
@@ -21,16 +31,6 @@ from tinygrad_mnist.train.config import (
     build_training,
     canonical_config,
     config_key,
-)
-from tinygrad_mnist.train.callbacks import (
-    Callback,
-    CSVLogger,
-    DivergenceGuard,
-    EarlyStopping,
-    EpochLog,
-    ModelCheckpoint,
-    ProgressBar,
-    progress_report,
 )
 from tinygrad_mnist.train.history import History
 from tinygrad_mnist.train.metrics import (
