@@ -63,17 +63,18 @@ def option_name(spec: dataclasses.Field) -> str:
     return spec.metadata.get("option") or "--" + spec.name.replace("_", "-")
 
 
-def run_options(config_class=RunConfig, holdout: bool = True) -> list[dataclasses.Field]:
+def run_options(config_class=None, holdout: bool = True) -> list[dataclasses.Field]:
     """The fields of `config_class` the command line sets (`holdout=False`: not
     `validation`, which k-fold has no use for)."""
-    return [spec for spec in dataclasses.fields(config_class)
+    return [spec for spec in dataclasses.fields(config_class or RunConfig)
             if spec.metadata.get("command_line", False) and (holdout or spec.name != "validation")]
 
 
-def add_run_options(parser: argparse.ArgumentParser, config_class=RunConfig,
+def add_run_options(parser: argparse.ArgumentParser, config_class=None,
                     holdout: bool = True) -> None:
-    """One option per field of `config_class`, in field order, in the help groups the
-    fields name ("model", "training")."""
+    """One option per field of `config_class` (default: `RunConfig`), in field order, in the
+    help groups the fields name ("model", "training")."""
+    config_class = config_class or RunConfig
     defaults = config_class()
     cnn = config_class(**PRESETS["cnn"])
     cnn_preset = ", ".join(f"{key} {_shown(value)}" for key, value in PRESETS["cnn"].items()
@@ -116,15 +117,17 @@ def add_data_options(parser: argparse.ArgumentParser, default_dataset: str | Non
     )
 
 
-def given_run_options(args, config_class=RunConfig) -> list[str]:
+def given_run_options(args, config_class=None) -> list[str]:
     """The run options given on the command line (their option names), --dataset included."""
-    return [option_name(spec) for spec in dataclasses.fields(config_class)
+    return [option_name(spec) for spec in dataclasses.fields(config_class or RunConfig)
             if getattr(args, spec.name, None) is not None]
 
 
-def config_from_args(args, config_class=RunConfig) -> RunConfig:
-    """The `config_class` the options describe: a model kind's preset (the CNN's) fills what
-    the options leave out, the schema the rest; a bad value names its option."""
+def config_from_args(args, config_class=None) -> RunConfig:
+    """The `config_class` (default: `RunConfig`) the options describe: a model kind's preset
+    (the CNN's) fills what the options leave out, the schema the rest; a bad value names its
+    option."""
+    config_class = config_class or RunConfig
     given = {spec.name: getattr(args, spec.name) for spec in dataclasses.fields(config_class)
              if getattr(args, spec.name, None) is not None}
     preset = PRESETS.get(given.get("model"), {})
