@@ -1,6 +1,7 @@
 """The `tinygrad-mnist` command: `main`, the parser wiring and the error policy.
 
-Each command is a module of app/commands/ with `add_parser(subparsers)` and `run(args)`;
+Each command is a module with `add_parser(subparsers)` and `run(args)` (app/commands/, and
+the studio's app/studio/server.py);
 it puts library pieces together, and only the commands print. The library does the work
 and reports through return values and `logging`. A mistake in what the user typed or gave
 (a bad option value, a missing or corrupt file) ends as one line on stderr and exit status
@@ -34,9 +35,10 @@ from tinygrad_mnist.app.errors import (
     is_users_error,
     one_line,
 )
+from tinygrad_mnist.app.studio import server as studio
 
 # In the order `--help` lists them.
-COMMANDS = (train, predict, evaluate, export, kfold, search, report, show, fetch)
+COMMANDS = (train, predict, evaluate, export, kfold, search, report, show, fetch, studio)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
-        command.add_parser(subparsers).set_defaults(run=command.run)
+        command.add_parser(subparsers).set_defaults(handler=command.run)
     return parser
 
 
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         _configure_logging(args.verbose, args.quiet)
-        return args.run(args) or 0
+        return args.handler(args) or 0
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

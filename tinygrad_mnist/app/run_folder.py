@@ -6,6 +6,8 @@
                                 goes on with the very data it began with
         checkpoint.npz          the whole training state after the last finished epoch,
                                 so `train --resume` goes on after a crash or a kill
+        events.jsonl            one JSON line per batch and epoch, appended as training
+                                goes (`train.EventLog`): what the studio's Live view follows
         model.npz               the weights (`Layer.save`)
         history.json            per-epoch losses, accuracies, seconds, learning rates
         metrics.json            test accuracy, per-class accuracy, confusion matrix

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from tinygrad_mnist.grad_mode import no_grad
 from tinygrad_mnist.tensor import Tensor
 from tinygrad_mnist.utils.atomic import atomic_write
 from tinygrad_mnist.utils.npz import read_npz, write_npz
@@ -193,6 +194,7 @@ class Layer:
         """A copy of every parameter and buffer, by dotted name."""
         return {name: array.copy() for name, array in self._named_arrays().items()}
 
+    @no_grad()  # copies into parameters in place, outside any graph (as PyTorch does)
     def load_state_dict(self, state: dict, strict: bool = True) -> Layer:
         """Copy `state` (name -> array or Tensor) into the parameters and buffers, in place.
 

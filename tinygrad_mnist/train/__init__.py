@@ -32,6 +32,7 @@ from tinygrad_mnist.train.config import (
     canonical_config,
     config_key,
 )
+from tinygrad_mnist.train.event_log import EventLog
 from tinygrad_mnist.train.history import History
 from tinygrad_mnist.train.metrics import (
     accuracy,
@@ -66,6 +67,7 @@ __all__ = [
     "DivergenceGuard",
     "EarlyStopping",
     "EpochLog",
+    "EventLog",
     "History",
     "holdout",
     "kfold",

@@ -28,6 +28,7 @@ from tinygrad_mnist.app.run_folder import (
 from tinygrad_mnist.data.by_name import load_named_dataset
 from tinygrad_mnist.train import progress_report
 from tinygrad_mnist.train.config import RunConfig
+from tinygrad_mnist.train.event_log import EVENTS_FILE, EventLog
 from tinygrad_mnist.utils.blas import blas_on_one_thread
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ def _train(args) -> int:
         folder = prepare_run_folder(args.out) if args.out is not None else new_run_folder()
         write_config(folder, config)
     built.trainer.checkpoint = folder / CHECKPOINT_FILE
+    # The live log the studio follows (and `tail -f` shows): appended to, never rewritten.
+    built.trainer.callbacks.append(EventLog(folder / EVENTS_FILE))
     # The first log line comes only now, once every input has been checked: an error
     # before this point is the one line on stderr.
     done = built.trainer.history.epochs_run if resume else 0
