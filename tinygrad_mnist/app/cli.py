@@ -28,6 +28,7 @@ from tinygrad_mnist.app.commands import (
     train,
 )
 from tinygrad_mnist.app.errors import (
+    EXIT_DIVERGED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     PROG,
@@ -35,6 +36,7 @@ from tinygrad_mnist.app.errors import (
     is_users_error,
     one_line,
 )
+from tinygrad_mnist.app.predict import DivergedModelError
 from tinygrad_mnist.app.studio import server as studio
 
 # In the order `--help` lists them.
@@ -109,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         if show_traceback:
             raise
+        if isinstance(error, DivergedModelError):  # a run's model that diverged in training
+            print(f"{PROG}: {one_line(error)}", file=sys.stderr)
+            return EXIT_DIVERGED
         print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
 
