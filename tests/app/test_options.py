@@ -69,7 +69,7 @@ def test_init_and_min_delta_reach_the_config_and_the_training():
     assert len(stopping) == 1
     assert stopping[0].min_delta == 0.01 and stopping[0].patience == 2
     # He for ReLU by default; Xavier's normal draws have a smaller spread for 16 inputs.
-    default = RunConfig(hidden_sizes=(8,)).build_model(input_size=16, num_classes=3)
+    default = RunConfig(hidden_sizes=(8,)).build_model((16,), num_classes=3)
     he, xavier = default.parameters()[0].data, built.model.parameters()[0].data
     assert xavier.std() < he.std()
 

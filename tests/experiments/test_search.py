@@ -54,7 +54,7 @@ SPACE = {"hidden_sizes": [[6], [12, 6]], "activation": ["tanh", "relu"],
 
 
 # ------------------------------------------------------------------- builders
-def test_build_from_config_makes_the_described_model_optimizer_and_trainer():
+def test_build_training_makes_the_described_model_optimizer_and_trainer():
     built = build_training({"hidden_sizes": [12, 6], "activation": "tanh",
                                "optimizer": "nesterov", "learning_rate": 0.3, "batch_size": 16,
                                "epochs": 7, "patience": 2, "schedule": "cosine"},

@@ -38,9 +38,10 @@ def test_a_model_with_an_input_shape_needs_no_argument_and_is_left_as_it_was():
 
 
 def test_without_an_input_shape_the_summary_counts_parameters_only():
-    text = nn.Sequential(nn.Dense(3, 2), nn.ReLU()).summary()
-    assert text.splitlines()[1:4] == ["Layer (type)   Parameters", "=" * 25,
-                                      "0 (Dense)               8"]
+    # A first Dense would tell the Sequential its input shape; a first Tanh cannot.
+    text = nn.Sequential(nn.Tanh(), nn.Dense(3, 2)).summary()
+    assert text.splitlines()[1:5] == ["Layer (type)   Parameters", "=" * 25,
+                                      "0 (Tanh)                0", "1 (Dense)               8"]
     assert "give summary(input_shape=...)" in text.splitlines()[-1]
 
 

@@ -19,16 +19,18 @@ from tinygrad_mnist.train.config import (
 from tinygrad_mnist.utils.blas import BLAS_THREAD_VARIABLES, blas_on_one_thread
 
 
-def test_the_model_alone_has_the_weights_the_training_would_start_from():
+def test_the_model_alone_is_the_model_the_training_builds():
     for config in ({"hidden_sizes": [8]}, {"model": "cnn", "channels": [2], "hidden_sizes": [4],
                                             "batch_norm": True}):
-        model = build_model(config, 5, input_size=64, num_classes=3)
+        weights = np.random.SeedSequence(5).spawn(1)[0]  # build_training's first stream
+        model = build_model(config, input_shape=(64,), num_classes=3,
+                            seed=np.random.default_rng(weights))
         built = build_training(config, 5, input_size=64, num_classes=3)
         assert model.state_dict().keys() == built.model.state_dict().keys()
         for name, array in model.state_dict().items():
             np.testing.assert_array_equal(array, built.model.state_dict()[name], err_msg=name)
-    assert RunConfig(hidden_sizes=(8,), seed=4).build_model(input_size=64, num_classes=3) \
-        .state_dict()["0.weight"].shape == (64, 8)
+    model = RunConfig(hidden_sizes=(8,), seed=4).build_model((64,), num_classes=3)
+    assert model.state_dict()["0.weight"].shape == (64, 8)
 
 
 def test_the_defaults_and_keys_of_trials_are_those_of_before():

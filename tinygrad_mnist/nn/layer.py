@@ -31,6 +31,10 @@ class Layer:
 
     # Class-level defaults, so a subclass that never calls `super().__init__()` still works.
     training = True
+    #: The shape of one example this layer takes, without the batch axis ((784,) for rows of
+    #: pixels, (1, 28, 28) for grey images), or None when it does not say. The tools that
+    #: feed a model images (predict, evaluate, export) lay them out by it.
+    input_shape: tuple[int, ...] | None = None
     _buffer_names: tuple[str, ...] = ()
 
     def forward(self, *inputs):

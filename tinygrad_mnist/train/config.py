@@ -4,7 +4,7 @@ and its training.
     config = RunConfig(hidden_sizes=(100,), learning_rate=0.5, optimizer="sgd", batch_size=None)
     built = config.build(input_size=784, num_classes=10)      # model, optimizer, Trainer
     built.trainer.fit(train, validation, epochs=built.epochs)
-    model = config.build_model(input_size=784, num_classes=10)  # the model only
+    model = config.build_model(input_shape=(784,), num_classes=10)  # the model only
 
 Each field is a `setting`: its default, its help text (the command line's options are
 generated from them, see app/options.py) and its check, one of the `utils.checks`
@@ -318,11 +318,11 @@ class RunConfig:
                 (self.prepare(images[valid_index]), labels[valid_index]))
 
     # --------------------------------------------------------------- building
-    def build_model(self, input_size: int = 784, num_classes: int = 10, seed=None,
-                    input_shape=None) -> nn.Layer:
-        """The model of this run, nothing else (seeded as `build` seeds it)."""
-        return build_model(self, self.seed if seed is None else seed, input_size=input_size,
-                           num_classes=num_classes, input_shape=input_shape)
+    def build_model(self, input_shape, num_classes: int = 10, seed=None) -> nn.Layer:
+        """This run's model alone, for examples of `input_shape` (`build_model`): what
+        loading the trained weights needs, without optimizer or `Trainer`."""
+        return build_model(self, input_shape=input_shape, num_classes=num_classes,
+                           seed=self.seed if seed is None else seed)
 
     def build(self, input_size: int = 784, num_classes: int = 10, callbacks=(), seed=None,
               input_shape=None) -> TrainingSetup:
@@ -403,26 +403,27 @@ class TrainingSetup:
     config: dict
 
 
-def build_model(config, seed=None, *, input_size: int, num_classes: int,
-                input_shape=None) -> nn.Layer:
-    """The model (`MLP` or `CNN`) of `config` (a `RunConfig` or a trial dict), nothing else:
-    its weights are those `build_training` draws for the same `seed`."""
-    weights_seed = np.random.SeedSequence(seed).spawn(1)[0]  # build_training's first stream
-    return _make_model(run_config(config), np.random.default_rng(weights_seed), input_size,
-                       num_classes, input_shape)
-
-
-def _make_model(config: RunConfig, rng, input_size: int, num_classes: int, input_shape):
+def build_model(config, *, input_shape, num_classes: int, seed=None) -> nn.Layer:
+    """The model of `config` (a `RunConfig` or a trial dict) alone, an `MLP` or a `CNN`, for
+    examples of `input_shape`: no optimizer, schedule or `Trainer` (what loading a trained
+    model needs). An MLP takes rows of `prod(input_shape)` values; a CNN takes images:
+    `input_shape` (channels, height, width), (height, width) for grey ones, or rows of a
+    square's pixels. `seed` (int or Generator) draws the weights.
+    """
+    config = run_config(config)
     init = None if config.init == "auto" else config.init
-    if config.model == "cnn":
-        shape = _image_shape(input_size, input_shape)
-        if shape is None:
-            raise ConfigError(f"config['model']: a CNN needs images, but inputs of {input_size} "
-                              "values are not square; give their input_shape", "model")
-        return nn.CNN(shape, list(config.channels), num_classes, kernel_size=config.kernel_size,
-                      hidden_sizes=list(config.hidden_sizes), batch_norm=config.batch_norm,
+    input_shape = tuple(int(n) for n in input_shape)
+    size = int(np.prod(input_shape))
+    rng = np.random.default_rng(seed)
+    if config.model == "mlp":
+        return nn.MLP(size, list(config.hidden_sizes), num_classes,
                       activation=config.activation, init=init, seed=rng)
-    return nn.MLP(input_size, list(config.hidden_sizes), num_classes,
+    shape = _image_shape(size, input_shape if len(input_shape) > 1 else None)
+    if shape is None:
+        raise ConfigError(f"config['model']: a CNN needs images, but inputs of {size} values "
+                          "are not square; give their input_shape", "model")
+    return nn.CNN(shape, list(config.channels), num_classes, kernel_size=config.kernel_size,
+                  hidden_sizes=list(config.hidden_sizes), batch_norm=config.batch_norm,
                   activation=config.activation, init=init, seed=rng)
 
 
@@ -440,8 +441,8 @@ def build_training(config, seed=None, *, input_size: int, num_classes: int, call
     config = run_config(config)
     # The first two streams are the same whatever the count: older runs stay reproducible.
     weights_seed, order_seed, augment_seed = np.random.SeedSequence(seed).spawn(3)
-    model = _make_model(config, np.random.default_rng(weights_seed), input_size, num_classes,
-                        input_shape)
+    model = build_model(config, input_shape=(input_size,) if input_shape is None else input_shape,
+                        num_classes=num_classes, seed=np.random.default_rng(weights_seed))
     optimizer = _make_optimizer(config, model.parameters())
     scheduler = None
     if config.schedule == "cosine":
