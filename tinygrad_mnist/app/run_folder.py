@@ -277,7 +277,8 @@ def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation:
         del figures["mistakes.png"]
     if history.epochs_run:  # a run stopped before its first epoch ended has no curves
         figures["learning_curves.png"] = lambda path: viz.plot_learning_curves(
-            history, test_accuracy=evaluation.accuracy, path=path)
+            history, test_accuracy=None if evaluation.diverged else evaluation.accuracy,
+            path=path)
     for name, draw in figures.items():
         draw(folder / name)
         written[name] = folder / name
