@@ -12,7 +12,7 @@ import numpy as np
 from tinygrad_mnist.app.errors import UsageError
 from tinygrad_mnist.app.options import add_data_options
 from tinygrad_mnist.app.predict import evaluate_model, model_classes, model_inputs
-from tinygrad_mnist.app.run_folder import Evaluation, load_run_model, model_file
+from tinygrad_mnist.app.run_folder import load_run_model, model_file
 from tinygrad_mnist.data.by_name import load_named_dataset
 from tinygrad_mnist.experiments.tables import json_safe, markdown_table
 from tinygrad_mnist.train import confident_mistakes
@@ -53,9 +53,8 @@ def run(args) -> int:
 
     model, config = load_run_model(args.model)
     data, x = test_set(model, config, args)
-    loss, probabilities = evaluate_model(model, x, data.test_labels)
-    result = Evaluation(data.test_images, data.test_labels, probabilities.argmax(axis=1),
-                        probabilities)
+    result = evaluate_model(model, x, data.test_labels)  # a train.evaluation.Evaluation
+    loss, probabilities = result.loss, result.probabilities
     folder = args.out if args.out is not None else model_file(args.model).parent
     folder.mkdir(parents=True, exist_ok=True)
     tag = re.sub(r"[^a-z0-9]+", "-", data.title.lower()).strip("-") or "data"

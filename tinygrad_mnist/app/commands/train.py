@@ -17,7 +17,6 @@ from tinygrad_mnist.app.options import (
 )
 from tinygrad_mnist.app.run_folder import (
     CHECKPOINT_FILE,
-    evaluate,
     new_run_folder,
     prepare_run_folder,
     read_run_config,
@@ -28,6 +27,7 @@ from tinygrad_mnist.app.run_folder import (
 from tinygrad_mnist.data.by_name import load_named_dataset
 from tinygrad_mnist.train import progress_report
 from tinygrad_mnist.train.config import RunConfig
+from tinygrad_mnist.train.evaluation import evaluate
 from tinygrad_mnist.train.event_log import EVENTS_FILE, EventLog
 from tinygrad_mnist.utils.blas import blas_on_one_thread
 
@@ -129,15 +129,15 @@ def _train(args) -> int:
     # Saved before the test evaluation, so a Ctrl-C during it still leaves the model.
     save_model_first(folder, model=built.model, config=config, history=history)
     try:
-        evaluation = evaluate(built.trainer, data.test_images, config.prepare(data.test_images),
-                              data.test_labels)
+        evaluation = evaluate(built.model, config.prepare(data.test_images), data.test_labels,
+                              batch_size=built.trainer.eval_batch_size)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted during the test evaluation; kept the model, its config and "
               f"history in {folder}", file=sys.stderr)
         return EXIT_INTERRUPTED
     written = write_run_folder(folder, model=built.model, config=config, history=history,
-                               evaluation=evaluation, class_names=data.class_names,
-                               dataset_label=data.title)
+                               evaluation=evaluation, images=data.test_images,
+                               class_names=data.class_names, dataset_label=data.title)
     figures = sum(name.endswith(".png") for name in written)
     score = ("diverged: the model's outputs are not finite, so it has no test accuracy"
              if evaluation.diverged else f"test accuracy: {evaluation.accuracy:.2%}")
