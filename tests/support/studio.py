@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -74,3 +77,25 @@ def png_bytes(grey01: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.round(grey01 * 255).astype(np.uint8)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def start_studio(runs_dir: Path, *extra: str):
+    """`tinygrad-mnist studio` in a subprocess on a free port: (process, port, its line)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tinygrad_mnist", "studio", str(runs_dir), "--port", "0",
+         "--no-browser", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = process.stdout.readline().strip()
+    assert line.startswith("studio: http://"), (line, process.stderr.read())
+    port = int(line.rsplit(":", 1)[1].strip("/"))
+    return process, port, line
+
+
+def stop_studio(process) -> tuple[int, str]:
+    """Ctrl-C the studio: (exit status, what it wrote on stderr)."""
+    process.send_signal(signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    return process.returncode, err

@@ -2,11 +2,11 @@
 map and every layer's activations, from one forward and one backward pass.
 
 The image is framed exactly as `tinygrad-mnist predict` frames a file
-(`data.images.read_digit`; JSON pixels by `frame_picture`), then goes through the model's layers one at a time, so
-each layer's output can be shown; the input is a `Tensor` that requires grad, and one
-`backward()` from the predicted class's logit gives the saliency map (the same
-gradient `viz.saliency_maps` computes). Uploads are capped in bytes here and in pixels
-by `read_digit`.
+(`data.images.read_digit`; JSON pixels by `frame_picture`), then goes through the
+model's layers one at a time, so each layer's output can be shown; the input is a
+`Tensor` that requires grad, and one `backward()` from the predicted class's logit gives
+the saliency map (the same gradient `viz.saliency_maps` computes). Uploads are capped
+in bytes here and in pixels by `read_digit`.
 """
 
 from __future__ import annotations

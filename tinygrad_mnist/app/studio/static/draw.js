@@ -18,6 +18,7 @@ export class DrawView {
   }
 
   clear() {
+    this.generation = (this.generation || 0) + 1;  // answers to earlier drawings are dropped
     this.context.fillStyle = "#000";
     this.context.fillRect(0, 0, this.canvas.width, this.canvas.height);
     this.image = null;
@@ -104,17 +105,21 @@ export class DrawView {
     if (!run || !this.image) return;
     this.inFlight = true;
     this.again = false;
+    const generation = this.generation;
     try {
       const type = this.image.type === "image/jpeg" ? "image/jpeg" : "image/png";
       const answer = await api(`/api/runs/${encodeURIComponent(run)}/predict`,
                                {method: "POST", headers: {"Content-Type": type}, body: this.image});
-      this.render(answer);
+      if (generation === this.generation && run === this.state.modelRun) this.render(answer);
     } catch (error) {
-      document.getElementById("prediction").textContent = "–";
-      document.getElementById("timing").textContent = error.message;
+      if (generation === this.generation) {
+        document.getElementById("prediction").textContent = "–";
+        document.getElementById("timing").textContent = error.message;
+      }
     } finally {
       this.inFlight = false;
       if (this.again && this.drawn) this.changed();
+      else if (run !== this.state.modelRun) this.predict();  // the run changed meanwhile
     }
   }
 
