@@ -95,7 +95,11 @@ def draw_seven(page):
 
 
 def canvas_png(page) -> bytes:
-    url = page.eval_on_selector("[data-testid=draw-canvas]", "c => c.toDataURL('image/png')")
+    """The drawing as the page sends it: scaled to 112x112 (draw.js), as a PNG."""
+    url = page.eval_on_selector("[data-testid=draw-canvas]", """c => {
+        const small = document.createElement('canvas'); small.width = small.height = 112;
+        const context = small.getContext('2d'); context.imageSmoothingQuality = 'high';
+        context.drawImage(c, 0, 0, 112, 112); return small.toDataURL('image/png'); }""")
     return base64.b64decode(url.split(",", 1)[1])
 
 

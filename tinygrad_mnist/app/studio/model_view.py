@@ -138,7 +138,7 @@ class ModelView:
 
 def _activations(outputs) -> dict:
     """Each stage's output, named "3 ReLU" by position and kind: feature maps (channels,
-    height, width) for convolution stages, vectors for dense ones.
+    height, width; integers of `scale / 127`) for convolution stages, vectors for dense ones.
 
     A layer whose output the next layer only rescales or reshapes (a Conv2d before its
     BatchNorm and ReLU, a Dense before its activation, a Flatten) is shown through the
@@ -155,7 +155,15 @@ def _activations(outputs) -> dict:
             continue  # a reshape (Flatten) of what was shown just before
         if value.size > MAX_ACTIVATION_VALUES:
             continue
-        kind = "maps" if value.ndim == 3 else "vector"
-        shown[f"{i} {type(layer).__name__}"] = {
-            "kind": kind, "shape": list(value.shape), "values": _round(value)}
+        name = f"{i} {type(layer).__name__}"
+        if value.ndim == 3:
+            # Feature maps are many numbers that only become colours: sent as integers
+            # -127..127 of the layer's largest magnitude `scale` (a third of the bytes, and
+            # quicker to write and parse than rounded floats).
+            scale = float(np.abs(value).max()) or 1.0
+            shown[name] = {"kind": "maps", "shape": list(value.shape), "scale": scale,
+                           "values": np.round(value * (127 / scale)).astype(int).tolist()}
+        else:
+            shown[name] = {"kind": "vector", "shape": list(value.shape),
+                           "values": _round(value)}
     return shown
