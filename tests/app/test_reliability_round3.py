@@ -433,3 +433,33 @@ def test_file_names_are_printed_with_control_characters_escaped():
 
     assert printable("a\nb\x1b[31m.png") == "a\\nb\\x1b[31m.png"
     assert printable("digit ü 7.png") == "digit ü 7.png"
+
+
+# ----------------------------------------------- item 1 and 18: kfold --out FILE
+def test_item1_kfold_out_replaces_only_an_earlier_summary(tmp_path):
+    from tinygrad_mnist.app.kfold_summary import (
+        FORMAT,
+        check_kfold_path,
+        is_kfold_summary,
+        write_kfold_summary,
+    )
+
+    folder = save_run(tmp_path / "run")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "notes.json").write_text('{"mine": 1}')
+    refused = {folder / "model.npz": "already exists and is not an earlier out",
+               folder / "config.json": "already exists and is not an earlier out",
+               tmp_path / "notes.json": "already exists and is not an earlier out",
+               tmp_path / "fifo": "not a regular file",
+               folder: "is a folder",
+               tmp_path / "run" / "model.npz" / "x.json": "Not a directory"}
+    for path, fragment in refused.items():
+        with pytest.raises(ValueError, match=fragment) as error:
+            check_kfold_path(path)
+        assert repr(str(path)) in str(error.value)
+    summary = tmp_path / "deeper" / "k.json"  # missing folders are made
+    check_kfold_path(summary)
+    write_kfold_summary(summary, {"format": FORMAT, "k": 2})
+    assert is_kfold_summary(summary)
+    write_kfold_summary(summary, {"format": FORMAT, "k": 3})  # an earlier summary: replaced
+    assert json.loads(summary.read_text())["k"] == 3

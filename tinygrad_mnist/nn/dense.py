@@ -105,6 +105,11 @@ class Dense(Layer):
         self.bias = Tensor(np.zeros(self.out_features, dtype=dtype), requires_grad=True) \
             if bias else None
 
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One example: a row of `in_features` values."""
+        return (self.in_features,)
+
     def forward(self, x):
         """`activation(x @ weight + bias)`; one op, `AffineReLU`, when the activation is ReLU."""
         activation = self.activation

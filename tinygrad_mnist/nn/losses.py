@@ -100,18 +100,6 @@ class Loss(Layer):
         """The loss of `prediction` against `target`, a scalar Tensor; subclasses define it."""
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    def check_target(self, target, prediction_shape: tuple) -> None:
-        """Raise a ValueError if `target` cannot be scored against predictions of that shape.
-
-        `forward` checks every call; the `Trainer` instead checks all its targets once
-        per `fit` with this and then scores each batch with `score`. The base class
-        checks nothing.
-        """
-
-    def score(self, prediction, target):
-        """`forward` without the checks that `check_target` has already made."""
-        return self.forward(prediction, target)
-
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
 
@@ -125,30 +113,19 @@ class CrossEntropyLoss(Loss):
     """
 
     def forward(self, logits, target):
-        self.check_target(target, logits.shape)
-        return self.score(logits, target)
-
-    def check_target(self, target, prediction_shape: tuple) -> None:
-        """Refuse logits not shaped (batch, classes), and labels or rows that do not fit them."""
-        shape = tuple(prediction_shape)
+        shape = tuple(logits.shape)
         if len(shape) != 2 or 0 in shape:
             raise ValueError(
                 f"CrossEntropyLoss: logits must have shape (batch, classes), both non-zero, "
                 f"got {shape}"
             )
-        target = target.data if isinstance(target, Tensor) else np.asarray(target)
-        if target.shape == shape:
-            _check_probability_rows(target)
-        else:
-            _check_labels(target, shape)
-
-    def score(self, logits, target):
-        """The loss of targets `check_target` accepted: only their form is looked at."""
         target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
-        if target_data.shape == logits.shape:  # probability rows; a Tensor target gets a gradient
+        if target_data.shape == shape:  # probability rows; a Tensor target gets a gradient
+            _check_probability_rows(target_data)
             return CrossEntropyWithProbabilities.apply(
                 logits, target if isinstance(target, Tensor) else target_data,
                 reduction=self.reduction)
+        _check_labels(target_data, shape)
         labels = target_data if target_data.dtype.kind in "iu" else target_data.astype(np.intp)
         return CrossEntropyWithLabels.apply(logits, labels=labels, reduction=self.reduction)
 

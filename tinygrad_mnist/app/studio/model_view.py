@@ -17,9 +17,10 @@ import threading
 
 import numpy as np
 
-from tinygrad_mnist.app.predict import _leaves, model_inputs
+from tinygrad_mnist.app.predict import model_inputs
 from tinygrad_mnist.app.studio.runs import StudioError
 from tinygrad_mnist.data.images import frame_picture, read_digit
+from tinygrad_mnist.nn.sequential import leaves
 from tinygrad_mnist.tensor import Tensor
 
 # A phone's photo as JPEG is a few MB. Pixels are capped by `read_digit` itself (50 MP,
@@ -90,7 +91,7 @@ class ModelView:
 
     def __init__(self, model):
         self.model = model
-        self.layers = _leaves(model)
+        self.layers = leaves(model)
         self.lock = threading.Lock()
 
     def look(self, framing) -> dict:
