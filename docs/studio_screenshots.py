@@ -79,18 +79,19 @@ def main() -> int:
 
             shutil.rmtree(live, ignore_errors=True)
             train = subprocess.Popen([sys.executable, "-m", "tinygrad_mnist", "-q", "train",
-                                      "--hidden", "100", "--epochs", "4", "--out", str(live)],
+                                      "--hidden", "100", "--epochs", "12", "--out", str(live)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             page.goto(url + "#live")
             status = page.get_by_test_id("live-status")
             deadline = time.monotonic() + 300
             while not (status.text_content().startswith("run live-demo")
-                       and status.get_attribute("data-epochs") in ("2", "3")):
+                       and status.get_attribute("data-epochs") == "4"):
                 if time.monotonic() > deadline:
                     raise SystemExit(f"the live run did not get going: {status.text_content()}")
-                page.wait_for_timeout(200)
-            page.wait_for_timeout(3000)  # part of the next epoch
+                page.wait_for_timeout(100)
+            page.wait_for_timeout(600)  # part of the next epoch
             page.screenshot(path=args.out / "studio-live.png", full_page=True)
+            train.send_signal(signal.SIGINT)  # enough for the picture
 
             page.goto(url + "#autograd")
             page.get_by_test_id("autograd-input").fill("relu(w @ x + b).sum()")

@@ -33,18 +33,7 @@ LOCAL = "http://127.0.0.1:8765"
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("studio")
-    runs = make_runs(root)
-    # A search's result store beside the runs, made by a real (tiny) grid search.
-    from tinygrad_mnist.data import prepare_images
-    from tinygrad_mnist.data.by_name import synthetic_digits
-    from tinygrad_mnist.experiments import grid_search
-
-    data = synthetic_digits(n_train=200, n_test=40, seed=5)
-    grid_search({"hidden_sizes": [[8], [16]], "learning_rate": [0.1, 0.3], "epochs": [1]},
-                (prepare_images(data.train_images), data.train_labels), top_n=0,
-                store=runs / "search-small" / "results.sqlite")
-    return runs
+    return make_runs(tmp_path_factory.mktemp("studio"))
 
 
 @pytest.fixture()

@@ -210,6 +210,10 @@ def test_the_live_view_follows_a_train_started_while_it_watches(page, runs):
     assert status.get_attribute("data-batches") == str(batches)
     chart = page.get_by_test_id("live-epochs")
     assert chart.locator("path[data-series='validation accuracy']").count() == 1
+    # The search below: its trials ranked, and the heat map (2 architectures x 2 rates).
+    page.get_by_test_id("search-status").filter(has_text="4 trial(s) finished").wait_for()
+    assert page.locator("#search-ranking tr").count() == 4
+    assert page.get_by_test_id("search-heatmap").locator("rect").count() == 4
 
 
 def test_autograd_steps_through_backward_node_by_node(page):

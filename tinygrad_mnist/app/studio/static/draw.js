@@ -168,7 +168,12 @@ export class DrawView {
       const biggest = Math.max(1e-6, ...values.map(Math.abs));
       const canvas = element("canvas", {className: "vector"});
       drawColours(canvas, [values], v => diverging(v / biggest));
-      return element("div", {className: "layer"}, heading, canvas);
+      if (values.length > 16) return element("div", {className: "layer"}, heading, canvas);
+      // A short vector (the logits): each cell labelled with its index and value.
+      const labels = element("div", {className: "vector-labels"},
+        ...values.map((v, k) => element("span", {text: `${k}: ${v.toFixed(1)}`})));
+      labels.style.gridTemplateColumns = `repeat(${values.length}, 1fr)`;
+      return element("div", {className: "layer"}, heading, canvas, labels);
     });
     document.getElementById("activations").replaceChildren(...blocks);
   }
