@@ -73,7 +73,7 @@ CHECKPOINT_FILE = "checkpoint.npz"
 FIGURES = {
     "learning_curves.png": "Learning curves",
     "mistakes.png": "The most confident mistakes",
-    "predictions.png": "Predictions on test images",
+    "predictions.png": "The least confident predictions",
     "confusion_matrix.png": "Confusion matrix",
     "true_vs_predicted.png": "True vs predicted labels",
 }
@@ -302,18 +302,24 @@ def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation:
 
     from tinygrad_mnist.train.metrics import confident_mistakes
 
-    mistakes = confident_mistakes(evaluation.labels, evaluation.probabilities)
-    mistakes = mistakes[:PREDICTIONS_SHOWN]
+    every_mistake = confident_mistakes(evaluation.labels, evaluation.probabilities)
+    mistakes = every_mistake[:PREDICTIONS_SHOWN]
+    # The first test images are nearly all right and sure, and tell nothing: the least
+    # confident predictions show where the model hesitates.
+    confidence = evaluation.probabilities.max(axis=1)
+    hesitant = np.argsort(confidence, kind="stable")[:PREDICTIONS_SHOWN]
     figures = {
         "mistakes.png": lambda path: viz.plot_predictions(
             evaluation.images[mistakes], evaluation.labels[mistakes],
             evaluation.predictions[mistakes], n=len(mistakes),
             probabilities=evaluation.probabilities[mistakes], class_names=class_names,
-            title="The most confident mistakes", path=path),
+            title="The most confident mistakes", indices=mistakes,
+            mistakes_of=len(every_mistake), path=path),
         "predictions.png": lambda path: viz.plot_predictions(
-            evaluation.images, evaluation.labels, evaluation.predictions,
-            n=min(PREDICTIONS_SHOWN, len(evaluation.labels)),
-            probabilities=evaluation.probabilities, class_names=class_names, path=path),
+            evaluation.images[hesitant], evaluation.labels[hesitant],
+            evaluation.predictions[hesitant], n=len(hesitant),
+            probabilities=evaluation.probabilities[hesitant], class_names=class_names,
+            title="The least confident predictions", indices=hesitant, path=path),
         "confusion_matrix.png": lambda path: viz.plot_confusion_matrix(
             evaluation.confusion_matrix(), class_names=class_names, path=path),
         "true_vs_predicted.png": lambda path: viz.plot_true_vs_predicted(
@@ -395,10 +401,11 @@ def render_report(title: str, config: TrainConfig, history, evaluation: Evaluati
             lines += ["", *_history_table(history)]
         elif name == "mistakes.png":
             lines += ["", "The test images the model gets wrong with the highest confidence, "
-                      "most confident first."]
+                      "most confident first, each with its index in the test set."]
         elif name == "predictions.png":
-            lines += ["", f"The first {min(PREDICTIONS_SHOWN, len(evaluation.labels))} test "
-                      "images; mistakes are framed in red. Only the mistakes: "
+            lines += ["", f"The {min(PREDICTIONS_SHOWN, len(evaluation.labels))} test images "
+                      "the model is least sure of, least sure first, each with its index in "
+                      "the test set; mistakes are framed in red. Only the mistakes: "
                       f"`tinygrad-mnist show {title}/{MODEL_FILE} --mistakes`."]
         elif name == "confusion_matrix.png":
             lines += ["", "Rows are the true classes, columns the predicted ones.", "",

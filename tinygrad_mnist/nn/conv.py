@@ -14,6 +14,7 @@ import numbers
 
 import numpy as np
 
+from tinygrad_mnist.nn.conv_gradients import conv2d_gradients
 from tinygrad_mnist.nn.conv_kernels import (
     correlate,
     correlate_weight_gradient,
@@ -102,6 +103,11 @@ class Conv2dFunction(Function):
             return grad_x, grad_weight
         return grad_x, grad_weight, (grad_nhwc.reshape(-1, out_channels).sum(axis=0)
                                      if need[2] else None)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """The gradients as convolutions themselves, differentiable again (conv_gradients.py)."""
+        return conv2d_gradients(ctx, grad)
 
 
 def input_gradient(grad, weight, x_shape, stride, padding) -> np.ndarray:

@@ -61,10 +61,45 @@ def windows(padded: np.ndarray, kernel, stride, out_size) -> np.ndarray:
                       writeable=False)
 
 
-def chunk_size(out_size, kernel, channels, itemsize) -> int:
-    """How many images make about `CHUNK_BYTES` of columns (at least one)."""
-    row = kernel[0] * kernel[1] * channels * itemsize
-    return max(1, CHUNK_BYTES // (out_size[0] * out_size[1] * row))
+def offset_windows(padded: np.ndarray, kernel, stride, out_size) -> np.ndarray:
+    """A view (KH, KW, N, OH, OW) of every window of one-channel NHWC `padded`.
+
+    Kernel offset first: each (kh, kw) is the image shifted by that offset, whose rows are
+    runs of OW pixels (at stride 1 across), where a window row of a one-channel image is
+    a run of only KW.
+    """
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_size
+    s_n, s_h, s_w, _ = padded.strides
+    return as_strided(padded, (kh, kw, padded.shape[0], oh, ow),
+                      (s_h, s_w, s_n, s_h * sh, s_w * sw), writeable=False)
+
+
+def column_chunks(padded: np.ndarray, kernel, stride, out_size):
+    """Yield (start, stop, columns): the column matrix of images start:stop, built in one
+    reused buffer; a row per output pixel, a column per kernel weight ordered (kh, kw, c).
+
+    For a one-channel input (the first layer) the buffer is filled offset by offset and
+    the matrix is its transposed view, which BLAS reads as well (W5's first layer: the
+    forward pass 1.9x and the kernel's gradient 1.3x faster than window by window).
+    """
+    n, c = padded.shape[0], padded.shape[3]
+    (oh, ow), width = out_size, kernel[0] * kernel[1] * c
+    step = min(n, max(1, CHUNK_BYTES // (oh * ow * width * padded.itemsize)))
+    by_offset = c == 1 and stride[1] == 1 and ow > kernel[1]
+    view = offset_windows(padded, kernel, stride, out_size) if by_offset \
+        else windows(padded, kernel, stride, out_size)
+    buffer = np.empty(step * oh * ow * width, padded.dtype)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        if by_offset:
+            chunk = buffer[:(stop - start) * oh * ow * width].reshape(
+                kernel[0], kernel[1], stop - start, oh, ow)
+            np.copyto(chunk, view[:, :, start:stop])
+            yield start, stop, chunk.reshape(width, -1).T
+        else:
+            chunk = buffer[:(stop - start) * oh * ow * width].reshape(stop - start, *view.shape[1:])
+            np.copyto(chunk, view[start:stop])
+            yield start, stop, chunk.reshape(-1, width)
 
 
 def correlate(padded: np.ndarray, matrix: np.ndarray, kernel, stride, out_size,
@@ -72,22 +107,14 @@ def correlate(padded: np.ndarray, matrix: np.ndarray, kernel, stride, out_size,
     """Every window of NHWC `padded` times `matrix` (KH * KW * C, O), plus `bias` (O,) if
     given: an (N, OH, OW, O) array.
 
-    The column matrix is built one chunk of images at a time into one reused buffer
-    (a single `copyto` from the strided view) and multiplied straight into the output;
-    the bias is added to each chunk while it is still in the cache.
+    The columns are made a chunk of images at a time (`column_chunks`) and multiplied
+    straight into the output; the bias is added to each chunk while it is in the cache.
     """
-    n, c = padded.shape[0], padded.shape[3]
-    (oh, ow), rows = out_size, matrix.shape[0]
-    out = np.empty((n, oh, ow, matrix.shape[1]), np.result_type(padded, matrix))
-    view = windows(padded, kernel, stride, out_size)
-    step = chunk_size(out_size, kernel, c, padded.itemsize)
-    cols = np.empty((min(step, n), oh, ow, kernel[0], kernel[1] * c), padded.dtype)
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        chunk = cols[:stop - start]
-        np.copyto(chunk, view[start:stop])
-        product = out[start:stop].reshape(-1, out.shape[3])
-        np.matmul(chunk.reshape(-1, rows), matrix, out=product)
+    n, (oh, ow), out_channels = padded.shape[0], out_size, matrix.shape[1]
+    out = np.empty((n, oh, ow, out_channels), np.result_type(padded, matrix))
+    for start, stop, columns in column_chunks(padded, kernel, stride, out_size):
+        product = out[start:stop].reshape(-1, out_channels)
+        np.matmul(columns, matrix, out=product)
         if bias is not None:
             product += bias
     return out
@@ -101,16 +128,9 @@ def correlate_weight_gradient(padded: np.ndarray, grad: np.ndarray, kernel, stri
     by chunk in the cache rather than kept from the forward pass (40 MB for W5 that a
     product then had to stream back from memory).
     """
-    n, c = padded.shape[0], padded.shape[3]
-    (oh, ow), out_channels = out_size, grad.shape[3]
-    rows = kernel[0] * kernel[1] * c
-    view = windows(padded, kernel, stride, out_size)
-    step = chunk_size(out_size, kernel, c, padded.itemsize)
-    cols = np.empty((min(step, n), oh, ow, kernel[0], kernel[1] * c), padded.dtype)
-    total = np.zeros((out_channels, rows), np.result_type(padded, grad))
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        chunk = cols[:stop - start]
-        np.copyto(chunk, view[start:stop])
-        total += grad[start:stop].reshape(-1, out_channels).T @ chunk.reshape(-1, rows)
+    out_channels = grad.shape[3]
+    total = np.zeros((out_channels, kernel[0] * kernel[1] * padded.shape[3]),
+                     np.result_type(padded, grad))
+    for start, stop, columns in column_chunks(padded, kernel, stride, out_size):
+        total += grad[start:stop].reshape(-1, out_channels).T @ columns
     return total

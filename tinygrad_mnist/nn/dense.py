@@ -56,6 +56,19 @@ class Affine(Function):
             return grad_x, grad_weight
         return grad_x, grad_weight, rows.sum(axis=0) if need[2] else None
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """The same products as `backward`, as Tensor ops, so they can be differentiated again."""
+        x, weight = ctx.inputs[0], ctx.inputs[1]
+        if ctx.relu_out is not None:  # ReLU's own second derivative is zero (off the kink)
+            grad = grad * (ctx.relu_out > 0).astype(grad.dtype)
+        rows = grad.reshape(-1, grad.shape[-1])
+        grad_x = grad @ weight.T
+        grad_weight = x.reshape(-1, x.shape[-1]).T @ rows
+        if len(ctx.inputs) == 2:
+            return grad_x, grad_weight
+        return grad_x, grad_weight, rows.sum(axis=0)
+
 
 class AffineReLU(Affine):
     """`max(x @ weight + bias, 0)` in one step: what `Dense(..., activation="relu")` runs.

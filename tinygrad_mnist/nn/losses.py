@@ -37,6 +37,13 @@ class CrossEntropyWithLabels(Function):
         grad_logits[ctx.rows, ctx.labels] -= scale
         return grad_logits
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        (logits,) = ctx.inputs
+        one_hot = np.zeros(logits.shape, logits.dtype)
+        one_hot[ctx.rows, ctx.labels] = 1
+        return (_softmax(logits) - one_hot) * (grad * ctx.scale)
+
 
 class CrossEntropyWithProbabilities(Function):
     """Mean (or sum) over rows of -sum(target * log softmax(logits)); target rows: one-hot."""
@@ -64,6 +71,13 @@ class CrossEntropyWithProbabilities(Function):
             grad_target = ctx.negative_log_probabilities * scale
         return grad_logits, grad_target
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        logits, target = ctx.inputs
+        scale = grad * ctx.scale
+        grad_logits = (_softmax(logits) * target.sum(axis=-1, keepdims=True) - target) * scale
+        return grad_logits, -_log_softmax(logits) * scale
+
 
 class SquaredError(Function):
     """Mean (or sum) of (prediction - target) ** 2 over all elements."""
@@ -81,6 +95,27 @@ class SquaredError(Function):
         need_prediction, need_target = ctx.needs_input_grad
         return (grad_prediction if need_prediction else None,
                 -grad_prediction if need_target else None)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        prediction, target = ctx.inputs
+        grad_prediction = (prediction - target) * (grad * (2 * ctx.scale))
+        return grad_prediction, -grad_prediction
+
+
+def _log_softmax(logits: Tensor) -> Tensor:
+    """log softmax of the rows, as differentiable Tensor ops (for `backward_graph`).
+
+    The row maxima are taken out as constants first, so no exp overflows; they cancel
+    in the result, so treating them as constants changes no derivative.
+    """
+    shifted = logits - logits.data.max(axis=-1, keepdims=True)
+    return shifted - shifted.exp().sum(axis=-1, keepdims=True).log()
+
+
+def _softmax(logits: Tensor) -> Tensor:
+    """softmax of the rows, as differentiable Tensor ops (for `backward_graph`)."""
+    return _log_softmax(logits).exp()
 
 
 class Loss(Layer):

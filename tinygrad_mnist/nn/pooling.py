@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinygrad_mnist import ops
 from tinygrad_mnist.nn.conv import output_size, pad_images, pair, window_slice
 from tinygrad_mnist.nn.layer import Layer
-from tinygrad_mnist.tensor import Function, Tensor
+from tinygrad_mnist.tensor import Context, Function, Tensor
 
 
 def _offsets(kernel):
@@ -28,6 +29,7 @@ class MaxPool2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding):
+        ctx.window = (kernel, stride, padding)  # for backward_graph
         ctx.tiled = stride == kernel and padding == (0, 0)
         if ctx.tiled:
             out, ctx.winners = tiled_max(x, kernel)
@@ -61,6 +63,29 @@ class MaxPool2dFunction(Function):
             else:  # side by side, each pixel in one window: write, no need to add
                 np.multiply(grad, wins, out=grad_padded[index])
         return grad_padded[:, :, ph:padded.shape[2] - ph, pw:padded.shape[3] - pw]
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        # The gradient goes where each window's maximum sat: a scatter, whose own
+        # gradient is the gather of those same elements (ScatterAdd's, in ops.py).
+        (x,) = ctx.inputs
+        index = winner_index(x.data, ctx.output.data, *ctx.window)
+        flat = ops.ScatterAdd.apply(grad.reshape(-1), shape=(x.size,), index=index.reshape(-1))
+        return flat.reshape(x.shape)
+
+
+def winner_index(x, out, kernel, stride, padding) -> np.ndarray:
+    """For each window, the flat index in `x` of its maximum (the first in reading order)."""
+    padded = pad_images(x, padding, value=-np.inf)
+    positions = pad_images(np.arange(x.size).reshape(x.shape), padding, value=-1)
+    index = np.full(out.shape, -1)
+    unclaimed = np.ones(out.shape, bool)
+    for offset in _offsets(kernel):
+        where = window_slice(offset, out.shape[2:], stride)
+        wins = (padded[where] == out) & unclaimed
+        index[wins] = positions[where][wins]
+        unclaimed &= ~wins
+    return index
 
 
 # Windows side by side (stride = kernel, no padding), in two passes: first along each
@@ -140,6 +165,36 @@ class AvgPool2dFunction(Function):
         for offset in _offsets(ctx.kernel):
             grad_x[window_slice(offset, ctx.out_size, ctx.stride)] += share
         return grad_x
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return AvgPool2dTranspose.apply(grad, x_shape=ctx.x_shape, kernel=ctx.kernel,
+                                        stride=ctx.stride)
+
+
+class AvgPool2dTranspose(Function):
+    """AvgPool2d's gradient as an op: each window's value shared out over the window.
+
+    It is linear, and its own gradient is the average pool again, so the two together
+    make average pooling differentiable to any order.
+    """
+
+    @staticmethod
+    def forward(ctx, grad, x_shape, kernel, stride):
+        ctx.kernel, ctx.stride = kernel, stride
+        share = grad / grad.dtype.type(kernel[0] * kernel[1])
+        grad_x = np.zeros(x_shape, grad.dtype)
+        for offset in _offsets(kernel):
+            grad_x[window_slice(offset, grad.shape[2:], stride)] += share
+        return grad_x
+
+    @staticmethod
+    def backward(ctx, upstream):
+        return AvgPool2dFunction.forward(Context(), upstream, ctx.kernel, ctx.stride)
+
+    @staticmethod
+    def backward_graph(ctx, upstream):
+        return AvgPool2dFunction.apply(upstream, kernel=ctx.kernel, stride=ctx.stride)
 
 
 def _shape(x) -> tuple:
