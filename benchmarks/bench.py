@@ -6,6 +6,7 @@
     python benchmarks/bench.py --grid          # + the seed's grid with --jobs 1 and --jobs 2
     python benchmarks/bench.py --memory        # + the peak memory of one W2 step
     python benchmarks/bench.py --threads 1     # BLAS on one thread (see below)
+    python benchmarks/bench.py --only W1 --without private-gradients   # a fast path's gain
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench.py --only W5 --clock cpu   # CPU seconds
     python benchmarks/bench.py --torch-python /path/to/torchvenv/bin/python   # + PyTorch
 
@@ -245,8 +246,36 @@ def run_workloads(only, repeats, clock="wall", threads=None, python=None):
                            check=True, env=env)
 
 
+FAST_PATHS = ("private-gradients",)
+
+
+def switch_off(fast_path: str) -> None:
+    """Undo one of the engine's fast paths in this process, to measure what it earns.
+
+    private-gradients: every op's gradients count as shared and every leaf copies the
+    first gradient it receives, as the engine would without the bookkeeping of
+    private gradients (tensor.py's `_Gradients`); claimed: a W1 epoch 28% slower.
+    """
+    from tinygrad_mnist.tensor import Function
+
+    if fast_path == "private-gradients":
+        ops, found = [Function], []
+        while ops:  # every Function subclass defined so far (all are imported above)
+            op = ops.pop()
+            found.append(op)
+            ops.extend(op.__subclasses__())
+        for op in found:
+            op.private_gradients = False
+        accumulate = Tensor._accumulate
+        Tensor._accumulate = lambda self, grad, is_private: accumulate(self, grad, False)
+    else:
+        raise ValueError(f"--without: unknown fast path {fast_path!r}; known: {FAST_PATHS}")
+
+
 def measure_in_this_process(only, repeats, clock="wall"):
     """Print the table rows of the workloads in `only`, measured in this process."""
+    if os.environ.get("BENCH_WITHOUT"):
+        switch_off(os.environ["BENCH_WITHOUT"])
     (x_train, y_train), _ = load_mnist()
     x, y = prepare_images(x_train), y_train.astype(np.int64)
     table = workloads(x, y, only)
@@ -416,9 +445,14 @@ def main():
                         help="also measure the peak memory of a W2 step")
     parser.add_argument("--torch-python", metavar="PYTHON",
                         help="an interpreter with PyTorch installed, to run it beside the others")
+    parser.add_argument("--without", choices=FAST_PATHS,
+                        help="switch one of the engine's fast paths off (its gain, measured)")
     parser.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--step-memory-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.without:
+        os.environ["BENCH_WITHOUT"] = args.without  # the workload processes inherit it
+        print(f"fast path switched off: {args.without}")
     if args.threads:
         from threadpoolctl import threadpool_limits
 

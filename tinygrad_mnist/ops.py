@@ -41,7 +41,7 @@ class Sub(Function):
 
 
 class Mul(Function):
-    fresh_gradients = True  # backward returns new products (saves a copy per leaf, see tensor.py)
+    private_gradients = True  # backward returns new products (saves a copy per leaf, see tensor.py)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -122,7 +122,7 @@ class Neg(Function):
 class MatMul(Function):
     """`a @ b` with NumPy's rules: 1-D operands are vectors, leading axes broadcast."""
 
-    fresh_gradients = True  # backward returns new products (or views of them)
+    private_gradients = True  # backward returns new products (or views of them)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -213,7 +213,7 @@ def _expand_reduced(grad, shape, axis, keepdims):
 
 
 class Sum(Function):
-    fresh_gradients = True  # backward fills a new array
+    private_gradients = True  # backward fills a new array
 
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
@@ -400,7 +400,7 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
-    fresh_gradients = True  # a new product, or the private grad it was allowed to overwrite
+    private_gradients = True  # a new product, or the private grad it was allowed to overwrite
 
     @staticmethod
     def forward(ctx, a):

@@ -92,24 +92,26 @@ class Function:
     the engine copies it before it ever adds into it. A built-in op whose backward
     returns only arrays it has just made (or the grad it was allowed to overwrite, see
     `Context`), a different one per input and kept nowhere, says so with
-    `fresh_gradients = True` in its class body; the engine then passes those arrays
+    `private_gradients = True` in its class body; the engine then passes those arrays
     on without copying.
 
-    Both `fresh_gradients` and `backward_graph` describe one particular `backward`,
+    Both `private_gradients` and `backward_graph` describe one particular `backward`,
     so a subclass that defines its own `backward` inherits neither: each is set once
     per class, when the class is made (`__init_subclass__`).
     """
 
-    fresh_gradients = False
+    private_gradients = False
     backward_graph = None
     promotes_to_float64 = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "fresh_gradients" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: fresh_gradients is now called private_gradients")
         if "backward" in cls.__dict__:
             # A new backward: a base's promises about its gradients say nothing of it.
-            if "fresh_gradients" not in cls.__dict__:
-                cls.fresh_gradients = False
+            if "private_gradients" not in cls.__dict__:
+                cls.private_gradients = False
             if "backward_graph" not in cls.__dict__:
                 cls.backward_graph = None
 
@@ -148,20 +150,20 @@ class Function:
             # Chained, so the traceback still ends at the line in forward that failed.
             raise named from error
         if type(data) is not np.ndarray:
-            data = _output_arrays(cls, data)
+            # A NumPy scalar (what a full reduction gives) is the common case: cheapest first.
+            data = np.asarray(data) if isinstance(data, np.number) else _output_arrays(cls, data)
             if type(data) is tuple:
                 return _apply_several(cls, ctx, tensors, data, needs_grad)
-        if tensors and data.dtype is not tensors[0].data.dtype:  # identity: fast, rarely wrong
+        if data.dtype is _FLOAT64:  # (NumPy's built-in dtypes are singletons)
             data = _in_input_dtype(cls, data, tensors)
-        # A view of an input shares its version counter: changing one changes the other.
-        version = [0] if data.base is None else _version_of_viewed(data, tensors)
+        # A new array gets a new version counter; a view of an input shares the input's.
+        version = [0] if data.base is None else _version_of_viewed(data, tensors, ctx)
         if not needs_grad or "non_differentiable" in ctx.__dict__ and \
                 id(data) in ctx.non_differentiable:
             return Tensor.__new__(Tensor)._set(data, version=version)
-        # The inputs' versions now, and the output's own last, so that backward can tell
-        # if one of them was changed in place meanwhile.
+        # The inputs' versions now, so that backward can tell if one of them (or the
+        # output itself, see `_refuse_changed_output`) was changed in place meanwhile.
         versions = [t._version[0] for t in tensors]
-        versions.append(version[0])
         return Tensor.__new__(Tensor)._set(data, True, None, cls, ctx, tensors, versions, version)
 
 
@@ -217,17 +219,21 @@ def _in_input_dtype(op: type, data: np.ndarray, tensors: list) -> np.ndarray:
     As the built-in ops keep float32 float32; an op that promotes on purpose (`Cast`)
     says `promotes_to_float64 = True`.
     """
-    if data.dtype == np.float64 and not op.promotes_to_float64:
+    if not op.promotes_to_float64:
         kinds = {t.data.dtype for t in tensors if t.data.dtype.kind == "f"}
         if kinds == {np.dtype(np.float32)}:
             return data.astype(np.float32)
     return data
 
 
-def _version_of_viewed(data: np.ndarray, tensors: list) -> list:
-    """The version counter of the input `data` is a view of (a new one if none)."""
+def _version_of_viewed(data: np.ndarray, tensors: list, ctx: Context) -> list:
+    """The version counter of the input `data` is a view of (a new one if none).
+
+    Notes on `ctx` the version the output starts at (see `_refuse_changed_output`).
+    """
     for tensor in tensors:
         if np.may_share_memory(data, tensor.data):
+            ctx._output_version = tensor._version[0]
             return tensor._version
     return [0]
 
@@ -293,26 +299,26 @@ def _apply_several(op: type, ctx: Context, tensors: list, arrays: tuple, needs_g
     marked = ctx.__dict__.get("non_differentiable", ())
     outputs = []
     if needs_grad:
-        versions = [t._version[0] for t in tensors]
-        versions.append(0)
         joint = Tensor.__new__(Tensor)._set(np.empty(()), True, None, _joint_op(op), ctx,
-                                            tensors, versions)
+                                            tensors, [t._version[0] for t in tensors])
     for index, array in enumerate(arrays):
-        version = [0] if array.base is None else _version_of_viewed(array, tensors)
+        select = Context()
+        version = [0] if array.base is None else _version_of_viewed(array, tensors, select)
         if not needs_grad or id(array) in marked:
             outputs.append(Tensor.__new__(Tensor)._set(array, version=version))
             continue
-        select = Context()
         select.index, select.count, select.needs_input_grad = index, len(arrays), [True]
         select.saved = ctx  # what the op saved, for the check of outputs changed in place
         outputs.append(Tensor.__new__(Tensor)._set(array, True, None, _Output, select, (joint,),
-                                                   [0, version[0]], version))
+                                                   [0], version))
     if needs_grad:
         ctx.several_outputs = tuple(weakref.ref(t) for t in outputs)
     return tuple(outputs)
 
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_FLOAT64 = np.dtype(np.float64)
+_ONES = {}  # (dtype, shape) -> a read-only array of ones: the seed of `loss.backward()`
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
@@ -339,11 +345,31 @@ class Tensor:
     says otherwise. Python scalars mixed into an operation take the tensor's dtype,
     so `t * 2` stays float32.
 
-    Change a tensor's values in place with `copy_`, `add_`, `sub_` and `mul_` (as the
-    optimizers, `load_state_dict` and layers updating running statistics do): each
-    bumps `version`, and `backward()` refuses to use an op whose input was changed
-    that way after the op recorded it, since the arrays the op saved would be stale.
-    Writing into `.data` or `.numpy()`'s array directly is not tracked.
+    Operators: `+ - * / ** @` and unary `-` (each side a Tensor, an array or a number;
+    NumPy broadcasting), comparisons `< <= > >= == !=` (boolean tensors, no gradient),
+    `+= -= *= /=` (in place, see below). `float(t)`, `int(t)` and `t.item()` for one
+    element; `np.asarray(t)` gives the values (read-only, as `t.numpy()`).
+
+    Indexing is NumPy's: ints, slices, None, Ellipsis, boolean masks and integer arrays,
+    which may be integer Tensors, also inside a tuple (`logits[np.arange(n), labels]`).
+    Basic indexing returns a view (sharing the version counter); an integer array
+    that picks an element several times passes it the sum of their gradients.
+
+    Dtypes: a float32 or float64 array keeps its dtype; anything else (Python numbers
+    and lists, integer arrays) becomes float32 unless `dtype` says otherwise. Python
+    numbers mixed into an operation take the tensor's dtype, so `t * 2` stays float32;
+    a float64 array mixed with a float32 tensor gives float64 (NumPy's promotion); a
+    custom op whose forward turns float32 inputs into a float64 result (a float64
+    constant) has it cast back to float32, as the built-in ops do (`astype` is the way
+    to ask for float64). Only float tensors can require grad.
+
+    Change a tensor's values in place with `copy_`, `add_`, `sub_`, `mul_`, `div_` or
+    `+= -= *= /=`: each bumps `version` (shared with its views and detached copies),
+    and `backward()` refuses to use an op whose saved input or output was changed
+    that way after the op recorded it. While grad mode is on, an in-place change of a
+    tensor that requires grad (or with values that do) is refused, as in PyTorch: do it
+    under `no_grad()` (as optimizers do) or compute a new tensor. `.numpy()` is a
+    read-only view; `.data` is the array itself, the unchecked escape hatch.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "_retains_grad", "_version", "_op",
@@ -560,9 +586,26 @@ class Tensor:
                 "backward(): this tensor does not require grad; create its inputs with "
                 "requires_grad=True (and not inside no_grad())"
             )
-        seed = self._seed(grad, "backward()", create_graph)
-        _backpropagate([self], [seed], create_graph if retain_graph is None else retain_graph,
-                       create_graph)
+        if grad is None and not create_graph and self.data.size == 1:
+            # The usual `loss.backward()`: a shared, read-only 1, so not private (no op may
+            # write into it); making a new one each time was 2% of W3.
+            key = (self.data.dtype, self.data.shape)
+            one = _ONES.get(key)
+            if one is None:
+                one = _ONES[key] = np.ones(self.data.shape, self.data.dtype)
+                one.flags.writeable = False
+            seed = one, False
+        else:
+            seed = self._seed(grad, "backward()", create_graph)
+        retain_graph = create_graph if retain_graph is None else retain_graph
+        if create_graph or self._op is None:
+            _backpropagate((self,), (seed,), retain_graph, create_graph)
+            return
+        gradients = _Gradients()  # the usual case, without _backpropagate's generality
+        gradients.grads[self] = seed[0]
+        if seed[1]:
+            gradients.private.add(self)
+        gradients.walk(_topological_order((self,)), retain_graph)
 
     def _seed(self, grad, caller: str, create_graph: bool):
         """`(gradient to start from, whether it is private)` for a backward walk from self."""
@@ -585,18 +628,21 @@ class Tensor:
             seed = Tensor(seed, dtype=seed.dtype)
         return seed, private
 
+    def _refuse_freed(self) -> None:
+        raise RuntimeError(
+            f"backward(): the graph through {self._op.__name__} was freed by an earlier "
+            "backward(); pass retain_graph=True to the first call to walk it twice"
+        )
+
     def _checked_context(self) -> Context:
         """This result's context, after making sure backward may use it."""
         if self._ctx is None:
-            raise RuntimeError(
-                f"backward(): the graph through {self._op.__name__} was freed by an earlier "
-                "backward(); pass retain_graph=True to the first call to walk it twice"
-            )
+            self._refuse_freed()
         versions = self._input_versions
         for tensor, recorded in zip(self._inputs, versions):
             if tensor._version[0] != recorded:
                 self._refuse_stale_input()
-        if self._version[0] != versions[-1]:
+        if self._version[0]:
             self._refuse_changed_output()
         return self._ctx
 
@@ -619,12 +665,13 @@ class Tensor:
 
         An op that saved nothing of its output (Add) does not mind, as in PyTorch.
         """
-        if not _holds_memory_of(self._ctx, self.data):
+        made_at = self._ctx.__dict__.get("_output_version", 0)  # a view starts where it was
+        if self._version[0] == made_at or not _holds_memory_of(self._ctx, self.data):
             return
         raise RuntimeError(
             f"backward(): the output of {self._op.__name__} (shape {self.shape}), which it "
             f"saved for backward, was modified in place after {self._op.__name__} made it (it "
-            f"is at version {self._version[0]}, was {self._input_versions[-1]}), so its "
+            f"is at version {self._version[0]}, was {made_at}), so its "
             "gradient would be wrong. Change a copy instead (`h = h + 5`, or `h.clone()`), or "
             "run the forward pass again"
         )
@@ -632,7 +679,8 @@ class Tensor:
     def _accumulate(self, grad, is_private: bool) -> bool:
         """Add `grad` into `.grad`; returns whether the engine may still write into `grad`."""
         if self.grad is not None:
-            if type(self.grad) is np.ndarray and type(grad) is np.ndarray:
+            if type(self.grad) is np.ndarray:
+                # (A Tensor `grad`, from create_graph, makes this a new Tensor: its __radd__.)
                 self.grad += grad
             else:  # a Tensor made by backward(create_graph=True): a new sum, recorded
                 self.grad = self.grad + grad
@@ -661,28 +709,44 @@ class Tensor:
         return np.asarray(other, dtype=dtype if dtype.kind == "f" else np.float32)
 
     def __add__(self, other):
-        return ops.Add.apply(self, self._operand(other))
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Add.apply(self, other)
 
     def __radd__(self, other):
-        return ops.Add.apply(self._operand(other), self)
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Add.apply(other, self)
 
     def __sub__(self, other):
-        return ops.Sub.apply(self, self._operand(other))
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Sub.apply(self, other)
 
     def __rsub__(self, other):
-        return ops.Sub.apply(self._operand(other), self)
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Sub.apply(other, self)
 
     def __mul__(self, other):
-        return ops.Mul.apply(self, self._operand(other))
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Mul.apply(self, other)
 
     def __rmul__(self, other):
-        return ops.Mul.apply(self._operand(other), self)
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Mul.apply(other, self)
 
     def __truediv__(self, other):
-        return ops.Div.apply(self, self._operand(other))
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Div.apply(self, other)
 
     def __rtruediv__(self, other):
-        return ops.Div.apply(self._operand(other), self)
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Div.apply(other, self)
 
     def __pow__(self, other):
         return ops.Pow.apply(self, self._operand(other))
@@ -981,12 +1045,13 @@ class _Gradients:
 
     A gradient array is private when nothing but the engine holds it: the engine
     made it (a sum of two gradients, one summed back over broadcast axes, the seed 1
-    of `loss.backward()`), or an op with `fresh_gradients = True` returned it. Only
-    a private array may be written into: a later gradient added into it, kept as a
-    leaf's `.grad` without a copy, masked in place by ReLU (`ctx.grad_is_private`).
-    Anything else (a gradient a caller passed, `Add`'s one array for two inputs,
-    whatever a custom op returns) is copied before anything is added into it.
-    Under `create_graph` the gradients are Tensors, and nothing is written in place.
+    of `loss.backward()`), or an op whose class says `private_gradients = True`
+    returned it. Only a private array may be written into: a later gradient added
+    into it, kept as a leaf's `.grad` without a copy (forcing that copy made a W1
+    epoch 28% slower: `bench.py --no-private-gradients`), masked in place by ReLU
+    (`ctx.grad_is_private`). Anything else (a gradient a caller passed, `Add`'s one
+    array for two inputs, whatever a custom op returns) is copied before anything is
+    added into it. Under `create_graph` the gradients are Tensors, never written into.
 
     `backward()` (`wanted` None) adds each leaf's gradient into its `.grad` as it
     arrives: sums are sums in any order, so leaves need no turn in the walk.
@@ -999,6 +1064,7 @@ class _Gradients:
         self.grads, self.private, self.wanted = {}, set(), wanted
 
     def add(self, tensor: Tensor, grad, private: bool) -> None:
+        """Gather `grad`, a gradient of `tensor` (`walk` does the same, inlined)."""
         if tensor._op is None:
             if self.wanted is None:
                 tensor._accumulate(grad, private)
@@ -1025,6 +1091,68 @@ class _Gradients:
         grad = self.grads.get(tensor)
         return grad, grad is not None and tensor in self.private
 
+    def walk(self, order: list, retain_graph: bool) -> None:
+        """The first-order walk: each op's `backward` on arrays, in reverse `order`.
+
+        `take` and `add` are written out inline: this loop runs for every op of
+        every training step, and a method call per gradient is a tenth of W3.
+        """
+        grads, private, wanted = self.grads, self.private, self.wanted
+        for node in reversed(order):
+            if wanted is not None and node in wanted:
+                grad = grads.get(node)
+            else:
+                grad = grads.pop(node, None)
+            if grad is None:
+                continue
+            is_private = node in private
+            if node._retains_grad and wanted is None:
+                is_private = node._accumulate(grad, is_private)
+            op, inputs, ctx, versions = node._op, node._inputs, node._ctx, node._input_versions
+            if ctx is None:
+                node._refuse_freed()
+            for tensor, recorded in zip(inputs, versions):
+                if tensor._version[0] != recorded:
+                    node._refuse_stale_input()
+            if node._version[0]:  # changed in place since it was made? (a view: maybe)
+                node._refuse_changed_output()
+            ctx.grad_is_private = is_private
+            input_grads = op.backward(ctx, grad)
+            if type(input_grads) is not tuple:
+                input_grads = tuple(input_grads) if type(input_grads) is list else (input_grads,)
+            if len(input_grads) != len(inputs):
+                raise ValueError(f"{op.__name__}.backward returned {len(input_grads)} "
+                                 f"gradients for {len(inputs)} inputs")
+            made_private = op.private_gradients
+            for parent, parent_grad in zip(inputs, input_grads):
+                if parent_grad is None or not parent.requires_grad:
+                    continue
+                is_private = made_private
+                if type(parent_grad) is not np.ndarray or parent_grad.shape != parent.data.shape:
+                    parent_grad, summed = _sum_to_shape(parent_grad, parent.data.shape, op,
+                                                        _position(parent, inputs))
+                    is_private = is_private or summed
+                if parent._op is None:
+                    if wanted is None:
+                        parent._accumulate(parent_grad, is_private)
+                        continue
+                    if parent not in wanted:
+                        continue
+                if parent not in grads:
+                    grads[parent] = parent_grad
+                    if is_private:
+                        private.add(parent)
+                else:
+                    grads[parent] = grads[parent] + parent_grad
+                    private.add(parent)
+            if not retain_graph:
+                node._ctx, node._inputs, node._input_versions = None, (), ()
+
+
+def _position(tensor: Tensor, inputs) -> int:
+    """Where `tensor` is among an op's inputs (for error messages only)."""
+    return next(i for i, t in enumerate(inputs) if t is tensor)
+
 
 def _backpropagate(roots, seeds, retain_graph: bool, create_graph: bool, wanted=None):
     """The chain rule from `roots` (each with its `(gradient, private)` seed) down the graph.
@@ -1039,37 +1167,12 @@ def _backpropagate(roots, seeds, retain_graph: bool, create_graph: bool, wanted=
     gradients = _Gradients(wanted)
     for root, (seed, private) in zip(roots, seeds):
         gradients.add(root, seed, private)
-    if create_graph:
-        with enable_grad():  # backward_graph's Tensor ops record the chain rule itself
-            for node in reversed(order):
-                _backpropagate_graph_node(node, gradients, retain_graph)
+    if not create_graph:
+        gradients.walk(order, retain_graph)
         return gradients
-    for node in reversed(order):
-        grad, is_private = gradients.take(node)
-        if grad is None:
-            continue
-        if node._retains_grad and wanted is None:
-            is_private = node._accumulate(grad, is_private)
-        op, inputs = node._op, node._inputs
-        ctx = node._checked_context()
-        ctx.grad_is_private = is_private
-        input_grads = op.backward(ctx, grad)
-        if type(input_grads) is not tuple:
-            input_grads = tuple(input_grads) if type(input_grads) is list else (input_grads,)
-        if len(input_grads) != len(inputs):
-            raise ValueError(f"{op.__name__}.backward returned {len(input_grads)} gradients "
-                             f"for {len(inputs)} inputs")
-        fresh = op.fresh_gradients
-        for i, (parent, parent_grad) in enumerate(zip(inputs, input_grads)):
-            if parent_grad is None or not parent.requires_grad:
-                continue
-            private = fresh
-            if type(parent_grad) is not np.ndarray or parent_grad.shape != parent.data.shape:
-                parent_grad, summed = _sum_to_shape(parent_grad, parent.data.shape, op, i)
-                private = private or summed
-            gradients.add(parent, parent_grad, private)
-        if not retain_graph:
-            node._ctx, node._inputs, node._input_versions = None, (), ()
+    with enable_grad():  # backward_graph's Tensor ops record the chain rule itself
+        for node in reversed(order):
+            _backpropagate_graph_node(node, gradients, retain_graph)
     return gradients
 
 

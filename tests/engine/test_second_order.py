@@ -402,3 +402,13 @@ def _third_derivative(fn, values):
 def test_third_derivatives_match_the_hand_derived_formulas(name, fn, by_hand, values):
     x, third = _third_derivative(fn, values)
     np.testing.assert_allclose(third, by_hand(x), rtol=1e-12, atol=1e-12)
+
+
+def test_grad_of_several_outputs_where_one_is_an_input_of_the_other():
+    x = _x([1.0, 2.0])
+    h = x * x
+    y = (h * 3).sum()
+    (g,) = grad([y, h.sum()], x, retain_graph=True)  # d/dx (3 sum x^2 + sum x^2) = 8x
+    np.testing.assert_array_equal(g.data, 8 * x.data)
+    (g,) = grad([h.sum(), y], x)  # the other order
+    np.testing.assert_array_equal(g.data, 8 * x.data)

@@ -23,7 +23,7 @@ class Affine(Function):
     `x` has shape `(..., in)`, `weight` `(in, out)`, `bias` `(out,)` and may be left out.
     """
 
-    fresh_gradients = True  # backward returns new products and sums, one per input
+    private_gradients = True  # backward returns new products and sums, one per input
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
@@ -76,7 +76,7 @@ class AffineReLU(Affine):
     The backward pass is `Affine`'s, the gradient masked where the output is zero.
     """
 
-    fresh_gradients = True  # Affine's backward: new arrays, or the private grad masked in place
+    private_gradients = True  # Affine's backward: new arrays, or the private grad masked in place
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):

@@ -18,7 +18,7 @@ REDUCTIONS = ("mean", "sum")
 class CrossEntropyWithLabels(Function):
     """Mean (or sum) over rows of -log softmax(logits)[row, label]; labels are ints."""
 
-    fresh_gradients = True  # backward returns a new array
+    private_gradients = True  # backward returns a new array
 
     @staticmethod
     def forward(ctx, logits, labels, reduction="mean"):
