@@ -6,7 +6,9 @@
     python benchmarks/bench.py --grid          # + the seed's grid with --jobs 1 and --jobs 2
     python benchmarks/bench.py --memory        # + the peak memory of one W2 step
     python benchmarks/bench.py --threads 1     # BLAS on one thread (see below)
+    python benchmarks/bench.py --only W1 --without private-gradients   # a fast path's gain
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench.py --only W5 --clock cpu   # CPU seconds
+    python benchmarks/bench.py --torch-python /path/to/torchvenv/bin/python   # + PyTorch
 
 Workloads (real MNIST, float32; the data is loaded once, outside the timings):
   W1  MLP 784-128-10 ReLU, softmax cross-entropy, SGD lr 0.1, batch 128: one epoch on 60k
@@ -25,12 +27,21 @@ NumPy reports its arrays to; the data set and the parameters are not counted).
 choice, all cores). On a 2-core machine that other work shares, a second OpenBLAS thread
 waits for a busy core and single products take up to 50 times as long, which drowns the
 differences measured here; `tinygrad-mnist train` uses one thread for that reason.
+PyTorch runs beside them when it is importable here, or when `--torch-python` names an
+interpreter that has it (a separate venv: `python3 -m venv torchvenv && torchvenv/bin/pip
+install torch numpy threadpoolctl`; PyTorch is never a dependency of the project). The
+workloads' processes then run under that interpreter, with this checkout on PYTHONPATH,
+so all three contenders share one process, one NumPy and the same threads
+(`torch.set_num_threads` follows `--threads`). W5 also gets its GEMM-only bound: the
+seconds its matrix products alone take, each timed at its own shape with NumPy's BLAS
+in the same process, times the batches of an epoch.
 Timing assertions have no place in the test suite: this script is where speed is measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import resource
 import shutil
@@ -209,10 +220,17 @@ def _has_torch() -> bool:
     return True
 
 
-def run_workloads(only, repeats, clock="wall", threads=None):
+def run_workloads(only, repeats, clock="wall", threads=None, python=None):
     """One new process per workload: one that ran before leaves the allocator and the
-    caches in a state that can slow the next by 10-60%, NumPy's side included."""
-    kinds = ["numpy", "project"] + (["torch"] if _has_torch() else [])
+    caches in a state that can slow the next by 10-60%, NumPy's side included.
+
+    `python` (an interpreter with PyTorch) runs those processes instead of this one.
+    """
+    env = None
+    if python:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    kinds = ["numpy", "project"] + (["torch"] if python or _has_torch() else [])
     header = f"{'workload':<44}" + "".join(f"{k:>12}" for k in kinds) + f"{'project/numpy':>15}"
     if "torch" in kinds:
         header += f"{'project/torch':>15}"
@@ -222,13 +240,42 @@ def run_workloads(only, repeats, clock="wall", threads=None):
     print(header, flush=True)
     for name in ("W3", "W1", "W2", "W4", "W5"):
         if name in only:
-            subprocess.run([sys.executable, __file__, "--only", name, "--repeats", str(repeats),
-                            "--clock", clock, "--in-this-process"]
-                           + (["--threads", str(threads)] if threads else []), check=True)
+            subprocess.run([python or sys.executable, __file__, "--only", name,
+                            "--repeats", str(repeats), "--clock", clock, "--in-this-process"]
+                           + (["--threads", str(threads)] if threads else []),
+                           check=True, env=env)
+
+
+FAST_PATHS = ("private-gradients",)
+
+
+def switch_off(fast_path: str) -> None:
+    """Undo one of the engine's fast paths in this process, to measure what it earns.
+
+    private-gradients: every op's gradients count as shared and every leaf copies the
+    first gradient it receives, as the engine would without the bookkeeping of
+    private gradients (tensor.py's `_Gradients`); claimed: a W1 epoch 28% slower.
+    """
+    from tinygrad_mnist.tensor import Function
+
+    if fast_path == "private-gradients":
+        ops, found = [Function], []
+        while ops:  # every Function subclass defined so far (all are imported above)
+            op = ops.pop()
+            found.append(op)
+            ops.extend(op.__subclasses__())
+        for op in found:
+            op.private_gradients = False
+        accumulate = Tensor._accumulate
+        Tensor._accumulate = lambda self, grad, is_private: accumulate(self, grad, False)
+    else:
+        raise ValueError(f"--without: unknown fast path {fast_path!r}; known: {FAST_PATHS}")
 
 
 def measure_in_this_process(only, repeats, clock="wall"):
     """Print the table rows of the workloads in `only`, measured in this process."""
+    if os.environ.get("BENCH_WITHOUT"):
+        switch_off(os.environ["BENCH_WITHOUT"])
     (x_train, y_train), _ = load_mnist()
     x, y = prepare_images(x_train), y_train.astype(np.int64)
     table = workloads(x, y, only)
@@ -251,6 +298,45 @@ def measure_in_this_process(only, repeats, clock="wall"):
         if "torch" in kinds:
             row += f"{medians['project'] / medians['torch']:>14.2f}x"
         print(row, flush=True)
+        if name == "W5":
+            bound = w5_gemm_bound(len(y), clock)
+            line = (f"    W5 GEMM-only bound {bound:.3f} s (its products alone); project / bound "
+                    f"{medians['project'] / bound:.2f}x")
+            if "torch" in kinds:
+                line += f", torch / bound {medians['torch'] / bound:.2f}x"
+            print(line, flush=True)
+
+
+def w5_products(batch=128):
+    """The matrix products of one W5 training step as (rows, inner, columns) shapes.
+
+    im2col's: each convolution's forward product, its kernel's gradient and (the second
+    only; the first one's input is data) its input's gradient; then the dense layer's.
+    """
+    shapes = []
+    for side, c_in, c_out, need_input in ((28, 1, 16, False), (14, 16, 32, True)):
+        pixels, window = batch * side * side, c_in * 25
+        shapes += [(pixels, window, c_out), (c_out, pixels, window)]
+        if need_input:
+            shapes.append((pixels, c_out, window))
+    features = 32 * 7 * 7
+    shapes += [(batch, features, 10), (features, batch, 10), (batch, 10, features)]
+    return shapes
+
+
+def w5_gemm_bound(images, clock="wall", batch=128, repeats=5):
+    """Seconds an epoch of W5 would take if it did its matrix products and nothing else.
+
+    Each product is timed at its own shape (the fastest of `repeats`), in this process
+    with its BLAS threads: FLOPs at the rate BLAS reaches on exactly that shape.
+    """
+    rng = np.random.default_rng(0)
+    step = 0.0
+    for rows, inner, columns in w5_products(batch):
+        a = rng.random((rows, inner), dtype=np.float32)
+        b = rng.random((inner, columns), dtype=np.float32)
+        step += min(_timed(lambda a=a, b=b: a @ b, CLOCKS[clock]) for _ in range(repeats))
+    return step * images / batch
 
 
 # --------------------------------------------------------- whole-process measurements
@@ -357,20 +443,32 @@ def main():
     parser.add_argument("--threads", type=int, help="BLAS threads (default: BLAS's choice)")
     parser.add_argument("--memory", action="store_true",
                         help="also measure the peak memory of a W2 step")
+    parser.add_argument("--torch-python", metavar="PYTHON",
+                        help="an interpreter with PyTorch installed, to run it beside the others")
+    parser.add_argument("--without", choices=FAST_PATHS,
+                        help="switch one of the engine's fast paths off (its gain, measured)")
     parser.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--step-memory-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.without:
+        os.environ["BENCH_WITHOUT"] = args.without  # the workload processes inherit it
+        print(f"fast path switched off: {args.without}")
     if args.threads:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=args.threads, user_api="blas")
+        if args.in_this_process and _has_torch():
+            import torch
+
+            torch.set_num_threads(args.threads)
     if args.step_memory_of:
         print(measure_step_memory(args.step_memory_of))
         return
     if args.in_this_process:
         measure_in_this_process(set(args.only.split(",")), args.repeats, args.clock)
     elif not args.no_workloads:
-        run_workloads(set(args.only.split(",")), args.repeats, args.clock, args.threads)
+        run_workloads(set(args.only.split(",")), args.repeats, args.clock, args.threads,
+                      args.torch_python)
     if args.memory:
         measure_memory()
     if args.train:

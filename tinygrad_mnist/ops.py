@@ -41,7 +41,7 @@ class Sub(Function):
 
 
 class Mul(Function):
-    fresh_gradients = True  # backward returns new products (saves a copy per leaf, see tensor.py)
+    private_gradients = True  # backward returns new products (saves a copy per leaf, see tensor.py)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -97,6 +97,13 @@ class Pow(Function):
         grad_exponent = grad * ctx.out * np.log(base) if need_exponent else None
         return grad_base, grad_exponent
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        (base, exponent), (need_base, need_exponent) = ctx.inputs, ctx.needs_input_grad
+        grad_base = grad * exponent * base ** (exponent - 1) if need_base else None
+        grad_exponent = grad * ctx.output * base.log() if need_exponent else None
+        return grad_base, grad_exponent
+
 
 class Neg(Function):
     @staticmethod
@@ -115,7 +122,7 @@ class Neg(Function):
 class MatMul(Function):
     """`a @ b` with NumPy's rules: 1-D operands are vectors, leading axes broadcast."""
 
-    fresh_gradients = True  # backward returns new products (or views of them)
+    private_gradients = True  # backward returns new products (or views of them)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -175,6 +182,7 @@ def _swap_last_axes(t):
 
 
 class Cast(Function):
+    promotes_to_float64 = True  # float32 -> float64 is what it is asked for
     @staticmethod
     def forward(ctx, a, dtype):
         ctx.dtype = a.dtype
@@ -193,14 +201,19 @@ class Cast(Function):
 
 
 def _expand_reduced(grad, shape, axis, keepdims):
-    """Give a reduced gradient back the axes the reduction removed, so it broadcasts."""
+    """Give a reduced gradient back the axes the reduction removed, so it broadcasts.
+
+    `grad` is an array, or under create_graph a Tensor (then reshaped, recorded).
+    """
     if keepdims or axis is None:  # a 0-d gradient broadcasts as it is
         return grad
-    return np.expand_dims(grad, axis)
+    if isinstance(grad, np.ndarray):
+        return np.expand_dims(grad, axis)
+    return grad.reshape(np.expand_dims(grad.data, axis).shape)
 
 
 class Sum(Function):
-    fresh_gradients = True  # backward fills a new array
+    private_gradients = True  # backward fills a new array
 
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
@@ -217,8 +230,7 @@ class Sum(Function):
 
     @staticmethod
     def backward_graph(ctx, grad):
-        if not (ctx.keepdims or ctx.axis is None):
-            grad = grad.reshape(np.expand_dims(grad.data, ctx.axis).shape)
+        grad = _expand_reduced(grad, ctx.shape, ctx.axis, ctx.keepdims)
         return BroadcastTo.apply(grad, shape=ctx.shape)
 
 
@@ -259,8 +271,7 @@ class Mean(Function):
 
     @staticmethod
     def backward_graph(ctx, grad):
-        if not (ctx.keepdims or ctx.axis is None):
-            grad = grad.reshape(np.expand_dims(grad.data, ctx.axis).shape)
+        grad = _expand_reduced(grad, ctx.shape, ctx.axis, ctx.keepdims)
         return BroadcastTo.apply(grad / ctx.count, shape=ctx.shape)
 
 
@@ -281,6 +292,13 @@ class Max(Function):
         ties = np.sum(is_max, axis=ctx.axis, keepdims=True)
         return is_max * (grad / ties)
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        # Which elements are maxima is constant almost everywhere: the same shares.
+        grad = _expand_reduced(grad, ctx.is_max.shape, ctx.axis, ctx.keepdims)
+        ties = np.sum(ctx.is_max, axis=ctx.axis, keepdims=True)
+        return grad * (ctx.is_max / ties)
+
 
 # ---------------------------------------------------------------- elementwise
 
@@ -293,6 +311,10 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        return grad * ctx.sign
+
+    @staticmethod
+    def backward_graph(ctx, grad):
         return grad * ctx.sign
 
 
@@ -321,6 +343,10 @@ class Log(Function):
     def backward(ctx, grad):
         return grad / ctx.a
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad / ctx.inputs[0]
+
 
 class Sqrt(Function):
     @staticmethod
@@ -332,6 +358,10 @@ class Sqrt(Function):
     def backward(ctx, grad):
         return grad / (2 * ctx.out)
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad / (2 * ctx.output)
+
 
 class Tanh(Function):
     @staticmethod
@@ -342,6 +372,10 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad * (1 - ctx.out * ctx.out)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad * (1 - ctx.output * ctx.output)
 
 
 def stable_sigmoid(a):
@@ -360,9 +394,13 @@ class Sigmoid(Function):
     def backward(ctx, grad):
         return grad * ctx.out * (1 - ctx.out)
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad * ctx.output * (1 - ctx.output)
+
 
 class ReLU(Function):
-    fresh_gradients = True  # a new product, or the private grad it was allowed to overwrite
+    private_gradients = True  # a new product, or the private grad it was allowed to overwrite
 
     @staticmethod
     def forward(ctx, a):
@@ -376,6 +414,10 @@ class ReLU(Function):
             grad *= ctx.out > 0
             return grad
         return grad * (ctx.out > 0)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad * (ctx.out > 0)  # the mask is constant almost everywhere
 
 
 class Clip(Function):
@@ -394,6 +436,10 @@ class Clip(Function):
     def backward(ctx, grad):
         return grad * ctx.inside
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad * ctx.inside
+
 
 class Maximum(Function):
     @staticmethod
@@ -407,6 +453,10 @@ class Maximum(Function):
     def backward(ctx, grad):
         return grad * ctx.share_a, grad * (1 - ctx.share_a)
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad * ctx.share_a, grad * (1 - ctx.share_a)
+
 
 class Where(Function):
     @staticmethod
@@ -417,6 +467,12 @@ class Where(Function):
     @staticmethod
     def backward(ctx, grad):
         return np.where(ctx.condition, grad, 0), np.where(ctx.condition, 0, grad)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        zero = np.zeros((), dtype=grad.dtype)
+        return (Where.apply(grad, zero, condition=ctx.condition),
+                Where.apply(zero, grad, condition=ctx.condition))
 
 
 # ---------------------------------------------------------- softmax and friends
@@ -452,6 +508,13 @@ class LogSumExp(Function):
         grad = _expand_reduced(grad, ctx.softmax.shape, ctx.axis, ctx.keepdims)
         return grad * ctx.softmax
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        (a,) = ctx.inputs
+        grad = _expand_reduced(grad, a.shape, ctx.axis, ctx.keepdims)
+        out = _expand_reduced(ctx.output, a.shape, ctx.axis, ctx.keepdims)
+        return grad * (a - out).exp()  # the softmax, as a function of a
+
 
 class LogSoftmax(Function):
     @staticmethod
@@ -463,6 +526,10 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad - ctx.softmax * np.sum(grad, axis=ctx.axis, keepdims=True)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad - ctx.output.exp() * grad.sum(axis=ctx.axis, keepdims=True)
 
 
 class Softmax(Function):
@@ -477,6 +544,11 @@ class Softmax(Function):
         out = ctx.out
         return out * (grad - np.sum(grad * out, axis=ctx.axis, keepdims=True))
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        out = ctx.output
+        return out * (grad - (grad * out).sum(axis=ctx.axis, keepdims=True))
+
 
 # ------------------------------------------------------------------- movement
 
@@ -488,6 +560,10 @@ class Clone(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        return grad
+
+    @staticmethod
+    def backward_graph(ctx, grad):
         return grad
 
 
@@ -527,6 +603,16 @@ def _is_basic_index(index) -> bool:
     return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
 
 
+def _scatter_add(values, shape, index, dtype):
+    full = np.zeros(shape, dtype=dtype)
+    if _is_basic_index(index):
+        full[index] = values
+    else:
+        # An integer array may pick one element several times: add, don't overwrite.
+        np.add.at(full, index, values)
+    return full
+
+
 class GetItem(Function):
     @staticmethod
     def forward(ctx, a, index):
@@ -535,13 +621,32 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        full = np.zeros(ctx.shape, dtype=ctx.dtype)
-        if _is_basic_index(ctx.index):
-            full[ctx.index] = grad
-        else:
-            # An integer array may pick one element several times: add, don't overwrite.
-            np.add.at(full, ctx.index, grad)
-        return full
+        return _scatter_add(grad, ctx.shape, ctx.index, ctx.dtype)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return ScatterAdd.apply(grad, shape=ctx.shape, index=ctx.index)
+
+
+class ScatterAdd(Function):
+    """Zeros of `shape` with `values` added at `index` (repeated indices add up).
+
+    GetItem's gradient; its own gradient is GetItem again, so indexing is
+    differentiable to any order.
+    """
+
+    @staticmethod
+    def forward(ctx, values, shape, index):
+        ctx.index = index
+        return _scatter_add(values, shape, index, values.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[ctx.index]
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return GetItem.apply(grad, index=ctx.index)
 
 
 class Concatenate(Function):
@@ -555,6 +660,14 @@ class Concatenate(Function):
     def backward(ctx, grad):
         return tuple(np.split(grad, ctx.splits, axis=ctx.axis))
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        axis = ctx.axis % grad.ndim
+        bounds = [0, *ctx.splits, grad.shape[axis]]
+        lead = (slice(None),) * axis
+        return tuple(grad[lead + (slice(int(start), int(stop)),)]
+                     for start, stop in zip(bounds[:-1], bounds[1:]))
+
 
 class Stack(Function):
     @staticmethod
@@ -565,3 +678,9 @@ class Stack(Function):
     @staticmethod
     def backward(ctx, grad):
         return tuple(np.moveaxis(grad, ctx.axis, 0))
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        axis = ctx.axis % grad.ndim
+        lead = (slice(None),) * axis
+        return tuple(grad[lead + (i,)] for i in range(grad.shape[axis]))

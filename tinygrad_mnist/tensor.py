@@ -10,6 +10,8 @@ in reverse topological order and apply the chain rule.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from tinygrad_mnist.grad_mode import _grad_mode, enable_grad, is_grad_enabled, no_grad
@@ -39,6 +41,13 @@ class Context:
         gradient: the engine never adds into an array it did not make.
         """
         self.saved_tensors = arrays
+
+    def mark_non_differentiable(self, *arrays):
+        """Say that these output arrays (integer indices, say) get no gradient (as in PyTorch).
+
+        Their Tensors do not require grad, and backward receives None for them.
+        """
+        self.non_differentiable = {id(array) for array in arrays}
 
 
 class Function:
@@ -83,23 +92,26 @@ class Function:
     the engine copies it before it ever adds into it. A built-in op whose backward
     returns only arrays it has just made (or the grad it was allowed to overwrite, see
     `Context`), a different one per input and kept nowhere, says so with
-    `fresh_gradients = True` in its class body; the engine then passes those arrays
+    `private_gradients = True` in its class body; the engine then passes those arrays
     on without copying.
 
-    Both `fresh_gradients` and `backward_graph` describe one particular `backward`,
+    Both `private_gradients` and `backward_graph` describe one particular `backward`,
     so a subclass that defines its own `backward` inherits neither: each is set once
     per class, when the class is made (`__init_subclass__`).
     """
 
-    fresh_gradients = False
+    private_gradients = False
     backward_graph = None
+    promotes_to_float64 = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "fresh_gradients" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: fresh_gradients is now called private_gradients")
         if "backward" in cls.__dict__:
             # A new backward: a base's promises about its gradients say nothing of it.
-            if "fresh_gradients" not in cls.__dict__:
-                cls.fresh_gradients = False
+            if "private_gradients" not in cls.__dict__:
+                cls.private_gradients = False
             if "backward_graph" not in cls.__dict__:
                 cls.backward_graph = None
 
@@ -114,11 +126,14 @@ class Function:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs, **params) -> Tensor:
-        """Run `forward` on the inputs' arrays; record the graph if a gradient is needed."""
+    def apply(cls, *inputs, **params):
+        """Run `forward` on the inputs' arrays; record the graph if a gradient is needed.
+
+        Returns a Tensor, or a tuple of Tensors when `forward` returns a tuple of arrays.
+        """
         # Plain lists and loops, not generator expressions: this runs for every op, and
         # its overhead is what small tensors pay (see benchmarks/).
-        tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
+        tensors = [x if isinstance(x, Tensor) else _input_tensor(cls, inputs, x) for x in inputs]
         if _grad_mode.enabled:
             needs_input_grad = [t.requires_grad for t in tensors]
             needs_grad = True in needs_input_grad
@@ -128,22 +143,182 @@ class Function:
         ctx.needs_input_grad = needs_input_grad
         try:
             data = cls.forward(ctx, *[t.data for t in tensors], **params)
-        except ValueError as error:
+        except Exception as error:
+            named = _naming_the_op(error, cls, tensors)
+            if named is error:
+                raise
             # Chained, so the traceback still ends at the line in forward that failed.
-            message, prefix = str(error), f"{cls.__name__}: "
-            shapes = ", ".join(str(t.shape) for t in tensors)
-            raise ValueError(f"{'' if message.startswith(prefix) else prefix}{message} "
-                             f"(input shapes {shapes})") from error
+            raise named from error
         if type(data) is not np.ndarray:
-            data = np.asarray(data)
-        if not needs_grad:
-            return Tensor.__new__(Tensor)._set(data)
-        # The inputs' versions now, so backward can tell if one is changed in place meanwhile.
-        versions = [t._version for t in tensors]
-        return Tensor.__new__(Tensor)._set(data, True, None, cls, ctx, tensors, versions)
+            # A NumPy scalar (what a full reduction gives) is the common case: cheapest first.
+            data = np.asarray(data) if isinstance(data, np.number) else _output_arrays(cls, data)
+            if type(data) is tuple:
+                return _apply_several(cls, ctx, tensors, data, needs_grad)
+        if data.dtype is _FLOAT64:  # (NumPy's built-in dtypes are singletons)
+            data = _in_input_dtype(cls, data, tensors)
+        # A new array gets a new version counter; a view of an input shares the input's.
+        version = [0] if data.base is None else _version_of_viewed(data, tensors, ctx)
+        if not needs_grad or "non_differentiable" in ctx.__dict__ and \
+                id(data) in ctx.non_differentiable:
+            return Tensor.__new__(Tensor)._set(data, version=version)
+        # The inputs' versions now, so that backward can tell if one of them (or the
+        # output itself, see `_refuse_changed_output`) was changed in place meanwhile.
+        versions = [t._version[0] for t in tensors]
+        return Tensor.__new__(Tensor)._set(data, True, None, cls, ctx, tensors, versions, version)
+
+
+def _input_tensor(op: type, inputs: tuple, value) -> Tensor:
+    """A positional input that is not a Tensor: an array or a float constant becomes one."""
+    if isinstance(value, (np.ndarray, float, np.floating, list)) and not isinstance(value, bool):
+        return Tensor(value)
+    position = next(i for i, x in enumerate(inputs) if x is value)
+    raise TypeError(
+        f"{op.__name__}.apply: positional argument {position} is {type(value).__name__} "
+        f"{value!r}; positional arguments are the op's inputs (Tensors or arrays), so pass a "
+        f"parameter such as an axis or a flag by keyword: {op.__name__}.apply(x, name=value)"
+    )
+
+
+def _naming_the_op(error: Exception, op: type, tensors: list) -> Exception:
+    """`error` again, its message starting with the op's name and ending with the input shapes.
+
+    The same type of exception when it can be made from a message; else `error` itself,
+    with a note (Python 3.11+) naming the op.
+    """
+    message, prefix = str(error), f"{op.__name__}: "
+    shapes = ", ".join(str(t.shape) for t in tensors)
+    text = f"{'' if message.startswith(prefix) else prefix}{message} (input shapes {shapes})"
+    try:
+        named = type(error)(text)
+        if str(named) == text:
+            return named
+    except Exception:  # noqa: BLE001 - an exception type that takes other arguments
+        pass
+    if hasattr(error, "add_note"):
+        error.add_note(f"raised by {op.__name__}.forward (input shapes {shapes})")
+    return error
+
+
+def _output_arrays(op: type, data):
+    """What `forward` returned as an array, or a tuple of arrays; else a TypeError naming op."""
+    if type(data) is tuple:
+        return tuple(_output_arrays(op, part) for part in data)
+    array = np.asarray(data) if data is not None else None
+    if array is None or array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{op.__name__}.forward returned {type(data).__name__}"
+            f"{'' if array is None else f' of dtype {array.dtype}'}; it must return a numeric "
+            "NumPy array (or a tuple of them, for several outputs)"
+        )
+    return array
+
+
+def _in_input_dtype(op: type, data: np.ndarray, tensors: list) -> np.ndarray:
+    """A float64 result of float32 inputs (a custom op's float64 constant) made float32 again.
+
+    As the built-in ops keep float32 float32; an op that promotes on purpose (`Cast`)
+    says `promotes_to_float64 = True`.
+    """
+    if not op.promotes_to_float64:
+        kinds = {t.data.dtype for t in tensors if t.data.dtype.kind == "f"}
+        if kinds == {np.dtype(np.float32)}:
+            return data.astype(np.float32)
+    return data
+
+
+def _version_of_viewed(data: np.ndarray, tensors: list, ctx: Context) -> list:
+    """The version counter of the input `data` is a view of (a new one if none).
+
+    Notes on `ctx` the version the output starts at (see `_refuse_changed_output`).
+    """
+    for tensor in tensors:
+        if np.may_share_memory(data, tensor.data):
+            ctx._output_version = tensor._version[0]
+            return tensor._version
+    return [0]
+
+
+class _SeveralGradients:
+    """The gradients of the outputs of an op with several outputs (None: none came yet)."""
+
+    __slots__ = ("parts",)
+    shape = ()  # the shape of the joint node's placeholder data: never summed back
+
+    def __init__(self, parts: list):
+        self.parts = parts
+
+    def __add__(self, other: _SeveralGradients) -> _SeveralGradients:
+        return _SeveralGradients([b if a is None else a if b is None else a + b
+                                  for a, b in zip(self.parts, other.parts)])
+
+
+class _Output(Function):
+    """Output `ctx.index` of an op with several outputs: hands its gradient to the joint node."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        parts = [None] * ctx.count
+        parts[ctx.index] = grad
+        return _SeveralGradients(parts)
+
+    backward_graph = backward
+
+
+_JOINT_OPS = {}
+
+
+def _joint_op(op: type) -> type:
+    """The op of the joint node of `op`'s outputs: calls `op.backward(ctx, *grads)` once."""
+    if op not in _JOINT_OPS:
+        def backward(ctx, grads):
+            return op.backward(ctx, *grads.parts)
+
+        def backward_graph(ctx, grads):
+            if op.backward_graph is None:
+                raise RuntimeError(
+                    f"create_graph=True: {op.__name__} defines no backward_graph, so its "
+                    "gradient cannot be differentiated again (see docs/extending.md)"
+                )
+            ctx.output = tuple(output() for output in ctx.several_outputs)
+            return op.backward_graph(ctx, *grads.parts)
+
+        _JOINT_OPS[op] = type(op.__name__, (Function,), {
+            "__module__": op.__module__, "backward": staticmethod(backward),
+            "backward_graph": staticmethod(backward_graph),
+        })
+    return _JOINT_OPS[op]
+
+
+def _apply_several(op: type, ctx: Context, tensors: list, arrays: tuple, needs_grad: bool):
+    """The Tensors of an op whose forward returned several arrays, recorded as one node.
+
+    The joint node (placeholder data) carries the op; each output is recorded as an
+    `_Output` of it, so backward gathers every output's gradient before calling the
+    op's backward once with all of them (None for an output that got none).
+    """
+    marked = ctx.__dict__.get("non_differentiable", ())
+    outputs = []
+    if needs_grad:
+        joint = Tensor.__new__(Tensor)._set(np.empty(()), True, None, _joint_op(op), ctx,
+                                            tensors, [t._version[0] for t in tensors])
+    for index, array in enumerate(arrays):
+        select = Context()
+        version = [0] if array.base is None else _version_of_viewed(array, tensors, select)
+        if not needs_grad or id(array) in marked:
+            outputs.append(Tensor.__new__(Tensor)._set(array, version=version))
+            continue
+        select.index, select.count, select.needs_input_grad = index, len(arrays), [True]
+        select.saved = ctx  # what the op saved, for the check of outputs changed in place
+        outputs.append(Tensor.__new__(Tensor)._set(array, True, None, _Output, select, (joint,),
+                                                   [0], version))
+    if needs_grad:
+        ctx.several_outputs = tuple(weakref.ref(t) for t in outputs)
+    return tuple(outputs)
 
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_FLOAT64 = np.dtype(np.float64)
+_ONES = {}  # (dtype, shape) -> a read-only array of ones: the seed of `loss.backward()`
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
@@ -170,11 +345,31 @@ class Tensor:
     says otherwise. Python scalars mixed into an operation take the tensor's dtype,
     so `t * 2` stays float32.
 
-    Change a tensor's values in place with `copy_`, `add_`, `sub_` and `mul_` (as the
-    optimizers, `load_state_dict` and layers updating running statistics do): each
-    bumps `version`, and `backward()` refuses to use an op whose input was changed
-    that way after the op recorded it, since the arrays the op saved would be stale.
-    Writing into `.data` or `.numpy()`'s array directly is not tracked.
+    Operators: `+ - * / ** @` and unary `-` (each side a Tensor, an array or a number;
+    NumPy broadcasting), comparisons `< <= > >= == !=` (boolean tensors, no gradient),
+    `+= -= *= /=` (in place, see below). `float(t)`, `int(t)` and `t.item()` for one
+    element; `np.asarray(t)` gives the values (read-only, as `t.numpy()`).
+
+    Indexing is NumPy's: ints, slices, None, Ellipsis, boolean masks and integer arrays,
+    which may be integer Tensors, also inside a tuple (`logits[np.arange(n), labels]`).
+    Basic indexing returns a view (sharing the version counter); an integer array
+    that picks an element several times passes it the sum of their gradients.
+
+    Dtypes: a float32 or float64 array keeps its dtype; anything else (Python numbers
+    and lists, integer arrays) becomes float32 unless `dtype` says otherwise. Python
+    numbers mixed into an operation take the tensor's dtype, so `t * 2` stays float32;
+    a float64 array mixed with a float32 tensor gives float64 (NumPy's promotion); a
+    custom op whose forward turns float32 inputs into a float64 result (a float64
+    constant) has it cast back to float32, as the built-in ops do (`astype` is the way
+    to ask for float64). Only float tensors can require grad.
+
+    Change a tensor's values in place with `copy_`, `add_`, `sub_`, `mul_`, `div_` or
+    `+= -= *= /=`: each bumps `version` (shared with its views and detached copies),
+    and `backward()` refuses to use an op whose saved input or output was changed
+    that way after the op recorded it. While grad mode is on, an in-place change of a
+    tensor that requires grad (or with values that do) is refused, as in PyTorch: do it
+    under `no_grad()` (as optimizers do) or compute a new tensor. `.numpy()` is a
+    read-only view; `.data` is the array itself, the unchecked escape hatch.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "_retains_grad", "_version", "_op",
@@ -183,16 +378,22 @@ class Tensor:
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
-        data = _as_array(data, dtype)
-        if requires_grad and data.dtype.kind != "f":
-            raise TypeError(f"Tensor: requires_grad=True needs a float dtype, got {data.dtype}")
-        self._set(data, bool(requires_grad), name)
+        array = _as_array(data, dtype)
+        if requires_grad and array.dtype.kind != "f":
+            raise TypeError(f"Tensor: requires_grad=True needs a float dtype, got {array.dtype}")
+        # Tensor(t) shares t's array, so it shares its version counter too.
+        shared = isinstance(data, Tensor) and array is data.data
+        self._set(array, bool(requires_grad), name, version=data._version if shared else None)
 
     def _set(self, data, requires_grad=False, name=None, op=None, ctx=None, inputs=(),
-             input_versions=()) -> Tensor:
-        """Fill in every field: the one list of them, for `__init__` and `Function.apply`."""
+             input_versions=(), version=None) -> Tensor:
+        """Fill in every field: the one list of them, for `__init__` and `Function.apply`.
+
+        `_version` is a one-element list, the version counter: shared (the same list)
+        by a tensor, its views and its detached copies, as in PyTorch.
+        """
         self.data, self.grad, self.requires_grad, self.name = data, None, requires_grad, name
-        self._retains_grad, self._version = False, 0
+        self._retains_grad, self._version = False, [0] if version is None else version
         self._op, self._ctx, self._inputs, self._input_versions = op, ctx, inputs, input_versions
         return self
 
@@ -203,8 +404,9 @@ class Tensor:
     size = property(lambda self: self.data.size, doc="The number of elements.")
     op = property(lambda self: self._op, doc="The Function that made this tensor, or None.")
     inputs = property(lambda self: self._inputs, doc="The tensors this one was made from.")
-    version = property(lambda self: self._version,
-                       doc="How many in-place updates (`copy_`, `add_`, ...) the data has had.")
+    version = property(lambda self: self._version[0],
+                       doc="How many in-place updates (`copy_`, `add_`, `+=`...) the data has "
+                           "had, counted together with its views and detached copies.")
 
     @property
     def T(self) -> Tensor:
@@ -212,8 +414,30 @@ class Tensor:
         return self.transpose()
 
     def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied)."""
-        return self.data
+        """The values as a read-only NumPy view (shared, not copied).
+
+        Read-only, so that no write can change what an op saved for backward without
+        the version counter seeing it: update a tensor with `copy_`, `add_`, `+=`...
+        `.data` is the array itself, the unchecked escape hatch: writing into it is
+        never noticed (see docs/autograd.md).
+        """
+        view = self.data.view()
+        view.flags.writeable = False
+        return view
+
+    def __array__(self, dtype=None, copy=None):
+        # np.asarray(t): the values (read-only unless copied), not an array of 0-d Tensors.
+        if copy or (dtype is not None and np.dtype(dtype) != self.data.dtype):
+            if copy is False:
+                raise ValueError("Tensor.__array__: a copy is needed for the dtype asked for")
+            return np.array(self.data, dtype=dtype)
+        return self.numpy()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
@@ -222,8 +446,12 @@ class Tensor:
         return self.data.item()
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph (no gradient flows back through it)."""
-        return Tensor(self.data, dtype=self.data.dtype)
+        """The same data, cut from the graph (no gradient flows back through it).
+
+        It shares this tensor's array and version counter: an in-place change of one
+        is a change of the other, and a graph that saved the values notices it.
+        """
+        return Tensor.__new__(Tensor)._set(self.data, version=self._version)
 
     def astype(self, dtype) -> Tensor:
         """This tensor converted to `dtype`; the gradient is converted back."""
@@ -251,6 +479,12 @@ class Tensor:
         return bool(self.data)
 
     # ---------------------------------------------------------- in-place updates
+    # In place means: the same object, the same array, `version` bumped, so that a graph
+    # that saved the old values refuses to use them. PyTorch's rules: allowed under
+    # `no_grad()` (an optimizer's step) and on a tensor that does not require grad;
+    # refused while grad mode is on for a tensor that requires grad (it is a leaf whose
+    # change would not be recorded, or a result in a graph whose backward would be
+    # wrong), and for values that require grad (their gradient would be lost).
     def copy_(self, values) -> Tensor:
         """Overwrite the data with `values` (broadcast to this shape), in place; returns self."""
         return self._update_in_place(np.copyto, values, "copy_")
@@ -267,7 +501,26 @@ class Tensor:
         """`data *= values`, in place, counted in `version`; returns self."""
         return self._update_in_place(np.multiply, values, "mul_")
 
+    def div_(self, values) -> Tensor:
+        """`data /= values`, in place, counted in `version`; returns self."""
+        return self._update_in_place(np.true_divide, values, "div_")
+
+    def __iadd__(self, other):
+        return self._update_in_place(np.add, other, "+=")
+
+    def __isub__(self, other):
+        return self._update_in_place(np.subtract, other, "-=")
+
+    def __imul__(self, other):
+        return self._update_in_place(np.multiply, other, "*=")
+
+    def __itruediv__(self, other):
+        return self._update_in_place(np.true_divide, other, "/=")
+
     def _update_in_place(self, update, values, method: str) -> Tensor:
+        if _grad_mode.enabled and (self.requires_grad or
+                                   isinstance(values, Tensor) and values.requires_grad):
+            self._refuse_in_place(method, values)
         values = values.data if isinstance(values, Tensor) else values
         # The common case, an array of this very shape, skips broadcast_shapes (~3 µs a call).
         shape = values.shape if type(values) is np.ndarray else np.shape(values)
@@ -280,8 +533,32 @@ class Tensor:
             np.copyto(self.data, values)
         else:
             update(self.data, values, out=self.data)
-        self._version += 1
+        self._version[0] += 1
         return self
+
+    def _refuse_in_place(self, method: str, values) -> None:
+        operator = {"copy_": "=", "add_": "+", "sub_": "-", "mul_": "*", "div_": "/"}.get(
+            method, method[:1])
+        rewrite = ("write `t = values` (a new tensor)" if operator == "=" else
+                   f"write `t = t {operator} values` (a new tensor, recorded)")
+        if self.requires_grad and self._op is None:
+            raise RuntimeError(
+                f"{method}: a leaf Tensor that requires grad cannot be changed in place while "
+                "grad mode is on (PyTorch: 'a leaf Variable that requires grad is being used "
+                "in an in-place operation'); update it under `with no_grad():`, as optimizers "
+                f"do, or {rewrite}"
+            )
+        if self.requires_grad:
+            raise RuntimeError(
+                f"{method}: this tensor is the result of {self._op.__name__} in a graph that "
+                "requires grad; an in-place change would not be differentiated and would "
+                f"make backward wrong; {rewrite} instead"
+            )
+        raise RuntimeError(
+            f"{method}: the values require grad, but an in-place update is not "
+            f"differentiated, so their gradient would be lost; {rewrite} instead (or "
+            "detach() the values)"
+        )
 
     def __repr__(self) -> str:
         values = np.array2string(self.data, precision=4, threshold=20, separator=", ")
@@ -309,9 +586,26 @@ class Tensor:
                 "backward(): this tensor does not require grad; create its inputs with "
                 "requires_grad=True (and not inside no_grad())"
             )
-        seed = self._seed(grad, "backward()", create_graph)
-        _backpropagate([self], [seed], create_graph if retain_graph is None else retain_graph,
-                       create_graph)
+        if grad is None and not create_graph and self.data.size == 1:
+            # The usual `loss.backward()`: a shared, read-only 1, so not private (no op may
+            # write into it); making a new one each time was 2% of W3.
+            key = (self.data.dtype, self.data.shape)
+            one = _ONES.get(key)
+            if one is None:
+                one = _ONES[key] = np.ones(self.data.shape, self.data.dtype)
+                one.flags.writeable = False
+            seed = one, False
+        else:
+            seed = self._seed(grad, "backward()", create_graph)
+        retain_graph = create_graph if retain_graph is None else retain_graph
+        if create_graph or self._op is None:
+            _backpropagate((self,), (seed,), retain_graph, create_graph)
+            return
+        gradients = _Gradients()  # the usual case, without _backpropagate's generality
+        gradients.grads[self] = seed[0]
+        if seed[1]:
+            gradients.private.add(self)
+        gradients.walk(_topological_order((self,)), retain_graph)
 
     def _seed(self, grad, caller: str, create_graph: bool):
         """`(gradient to start from, whether it is private)` for a backward walk from self."""
@@ -334,36 +628,59 @@ class Tensor:
             seed = Tensor(seed, dtype=seed.dtype)
         return seed, private
 
+    def _refuse_freed(self) -> None:
+        raise RuntimeError(
+            f"backward(): the graph through {self._op.__name__} was freed by an earlier "
+            "backward(); pass retain_graph=True to the first call to walk it twice"
+        )
+
     def _checked_context(self) -> Context:
         """This result's context, after making sure backward may use it."""
         if self._ctx is None:
-            raise RuntimeError(
-                f"backward(): the graph through {self._op.__name__} was freed by an earlier "
-                "backward(); pass retain_graph=True to the first call to walk it twice"
-            )
-        for tensor, recorded in zip(self._inputs, self._input_versions):
-            if tensor._version != recorded:
+            self._refuse_freed()
+        versions = self._input_versions
+        for tensor, recorded in zip(self._inputs, versions):
+            if tensor._version[0] != recorded:
                 self._refuse_stale_input()
+        if self._version[0]:
+            self._refuse_changed_output()
         return self._ctx
 
     def _refuse_stale_input(self) -> None:
         """Refuse to differentiate through an op whose input was changed in place since."""
         for i, (tensor, recorded) in enumerate(zip(self._inputs, self._input_versions)):
-            if tensor._version != recorded:
+            if tensor._version[0] != recorded:
                 what = f"{tensor.name!r}, shape {tensor.shape}" if tensor.name else \
                     f"shape {tensor.shape}"
                 raise RuntimeError(
                     f"backward(): {self._op.__name__}'s input {i} ({what}) was modified in "
                     f"place after {self._op.__name__} used it: it is at version "
-                    f"{tensor._version}, {self._op.__name__} saw version {recorded}, so what "
+                    f"{tensor._version[0]}, {self._op.__name__} saw version {recorded}, so what "
                     "it saved is stale. Update tensors after backward(), or run the forward "
                     "pass again"
                 )
 
+    def _refuse_changed_output(self) -> None:
+        """Refuse an op whose output, which it saved for backward, was changed in place since.
+
+        An op that saved nothing of its output (Add) does not mind, as in PyTorch.
+        """
+        made_at = self._ctx.__dict__.get("_output_version", 0)  # a view starts where it was
+        if self._version[0] == made_at or not _holds_memory_of(self._ctx, self.data):
+            return
+        raise RuntimeError(
+            f"backward(): the output of {self._op.__name__} (shape {self.shape}), which it "
+            f"saved for backward, was modified in place after {self._op.__name__} made it (it "
+            f"is at version {self._version[0]}, was {made_at}), so its "
+            "gradient would be wrong. Change a copy instead (`h = h + 5`, or `h.clone()`), or "
+            "run the forward pass again"
+        )
+
     def _accumulate(self, grad, is_private: bool) -> bool:
         """Add `grad` into `.grad`; returns whether the engine may still write into `grad`."""
         if self.grad is not None:
-            if type(self.grad) is np.ndarray and type(grad) is np.ndarray:
+            if type(self.grad) is np.ndarray:
+                # (A Tensor `grad`, from create_graph, makes this a new Tensor: its __radd__.)
                 self.grad += grad
             else:  # a Tensor made by backward(create_graph=True): a new sum, recorded
                 self.grad = self.grad + grad
@@ -392,28 +709,44 @@ class Tensor:
         return np.asarray(other, dtype=dtype if dtype.kind == "f" else np.float32)
 
     def __add__(self, other):
-        return ops.Add.apply(self, self._operand(other))
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Add.apply(self, other)
 
     def __radd__(self, other):
-        return ops.Add.apply(self._operand(other), self)
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Add.apply(other, self)
 
     def __sub__(self, other):
-        return ops.Sub.apply(self, self._operand(other))
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Sub.apply(self, other)
 
     def __rsub__(self, other):
-        return ops.Sub.apply(self._operand(other), self)
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Sub.apply(other, self)
 
     def __mul__(self, other):
-        return ops.Mul.apply(self, self._operand(other))
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Mul.apply(self, other)
 
     def __rmul__(self, other):
-        return ops.Mul.apply(self._operand(other), self)
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Mul.apply(other, self)
 
     def __truediv__(self, other):
-        return ops.Div.apply(self, self._operand(other))
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Div.apply(self, other)
 
     def __rtruediv__(self, other):
-        return ops.Div.apply(self._operand(other), self)
+        if not isinstance(other, Tensor):
+            other = self._operand(other)
+        return ops.Div.apply(other, self)
 
     def __pow__(self, other):
         return ops.Pow.apply(self, self._operand(other))
@@ -431,8 +764,14 @@ class Tensor:
         return ops.Neg.apply(self)
 
     def __getitem__(self, index):
+        """NumPy's indexing; an integer Tensor works as an index array, also inside a tuple.
+
+        Repeated integer indices pick an element several times, and its gradient adds up.
+        """
         if isinstance(index, Tensor):
             index = index.data
+        elif type(index) is tuple:
+            index = tuple(part.data if isinstance(part, Tensor) else part for part in index)
         return ops.GetItem.apply(self, index=index)
 
     # Comparisons give boolean tensors; no gradient flows through them.
@@ -612,6 +951,20 @@ def stack(tensors, axis: int = 0) -> Tensor:
     return ops.Stack.apply(*tensors, axis=axis)
 
 
+def _holds_memory_of(ctx, array: np.ndarray) -> bool:
+    """Whether anything kept on `ctx` (arrays, tuples of them, an op's context) views `array`."""
+    kept = list(vars(ctx).values())
+    while kept:
+        value = kept.pop()
+        if isinstance(value, np.ndarray) and np.may_share_memory(value, array):
+            return True
+        if isinstance(value, (tuple, list)):
+            kept.extend(value)
+        elif isinstance(value, Context):
+            kept.extend(vars(value).values())
+    return False
+
+
 def _broadcasts_to(shape: tuple, target: tuple) -> bool:
     """Whether an array of `shape` broadcasts to `target` without changing it."""
     try:
@@ -692,12 +1045,13 @@ class _Gradients:
 
     A gradient array is private when nothing but the engine holds it: the engine
     made it (a sum of two gradients, one summed back over broadcast axes, the seed 1
-    of `loss.backward()`), or an op with `fresh_gradients = True` returned it. Only
-    a private array may be written into: a later gradient added into it, kept as a
-    leaf's `.grad` without a copy, masked in place by ReLU (`ctx.grad_is_private`).
-    Anything else (a gradient a caller passed, `Add`'s one array for two inputs,
-    whatever a custom op returns) is copied before anything is added into it.
-    Under `create_graph` the gradients are Tensors, and nothing is written in place.
+    of `loss.backward()`), or an op whose class says `private_gradients = True`
+    returned it. Only a private array may be written into: a later gradient added
+    into it, kept as a leaf's `.grad` without a copy (forcing that copy made a W1
+    epoch 28% slower: `bench.py --no-private-gradients`), masked in place by ReLU
+    (`ctx.grad_is_private`). Anything else (a gradient a caller passed, `Add`'s one
+    array for two inputs, whatever a custom op returns) is copied before anything is
+    added into it. Under `create_graph` the gradients are Tensors, never written into.
 
     `backward()` (`wanted` None) adds each leaf's gradient into its `.grad` as it
     arrives: sums are sums in any order, so leaves need no turn in the walk.
@@ -710,6 +1064,7 @@ class _Gradients:
         self.grads, self.private, self.wanted = {}, set(), wanted
 
     def add(self, tensor: Tensor, grad, private: bool) -> None:
+        """Gather `grad`, a gradient of `tensor` (`walk` does the same, inlined)."""
         if tensor._op is None:
             if self.wanted is None:
                 tensor._accumulate(grad, private)
@@ -736,6 +1091,68 @@ class _Gradients:
         grad = self.grads.get(tensor)
         return grad, grad is not None and tensor in self.private
 
+    def walk(self, order: list, retain_graph: bool) -> None:
+        """The first-order walk: each op's `backward` on arrays, in reverse `order`.
+
+        `take` and `add` are written out inline: this loop runs for every op of
+        every training step, and a method call per gradient is a tenth of W3.
+        """
+        grads, private, wanted = self.grads, self.private, self.wanted
+        for node in reversed(order):
+            if wanted is not None and node in wanted:
+                grad = grads.get(node)
+            else:
+                grad = grads.pop(node, None)
+            if grad is None:
+                continue
+            is_private = node in private
+            if node._retains_grad and wanted is None:
+                is_private = node._accumulate(grad, is_private)
+            op, inputs, ctx, versions = node._op, node._inputs, node._ctx, node._input_versions
+            if ctx is None:
+                node._refuse_freed()
+            for tensor, recorded in zip(inputs, versions):
+                if tensor._version[0] != recorded:
+                    node._refuse_stale_input()
+            if node._version[0]:  # changed in place since it was made? (a view: maybe)
+                node._refuse_changed_output()
+            ctx.grad_is_private = is_private
+            input_grads = op.backward(ctx, grad)
+            if type(input_grads) is not tuple:
+                input_grads = tuple(input_grads) if type(input_grads) is list else (input_grads,)
+            if len(input_grads) != len(inputs):
+                raise ValueError(f"{op.__name__}.backward returned {len(input_grads)} "
+                                 f"gradients for {len(inputs)} inputs")
+            made_private = op.private_gradients
+            for parent, parent_grad in zip(inputs, input_grads):
+                if parent_grad is None or not parent.requires_grad:
+                    continue
+                is_private = made_private
+                if type(parent_grad) is not np.ndarray or parent_grad.shape != parent.data.shape:
+                    parent_grad, summed = _sum_to_shape(parent_grad, parent.data.shape, op,
+                                                        _position(parent, inputs))
+                    is_private = is_private or summed
+                if parent._op is None:
+                    if wanted is None:
+                        parent._accumulate(parent_grad, is_private)
+                        continue
+                    if parent not in wanted:
+                        continue
+                if parent not in grads:
+                    grads[parent] = parent_grad
+                    if is_private:
+                        private.add(parent)
+                else:
+                    grads[parent] = grads[parent] + parent_grad
+                    private.add(parent)
+            if not retain_graph:
+                node._ctx, node._inputs, node._input_versions = None, (), ()
+
+
+def _position(tensor: Tensor, inputs) -> int:
+    """Where `tensor` is among an op's inputs (for error messages only)."""
+    return next(i for i, t in enumerate(inputs) if t is tensor)
+
 
 def _backpropagate(roots, seeds, retain_graph: bool, create_graph: bool, wanted=None):
     """The chain rule from `roots` (each with its `(gradient, private)` seed) down the graph.
@@ -750,38 +1167,12 @@ def _backpropagate(roots, seeds, retain_graph: bool, create_graph: bool, wanted=
     gradients = _Gradients(wanted)
     for root, (seed, private) in zip(roots, seeds):
         gradients.add(root, seed, private)
-    if create_graph:
-        with enable_grad():  # backward_graph's Tensor ops record the chain rule itself
-            for node in reversed(order):
-                _backpropagate_graph_node(node, gradients, retain_graph)
+    if not create_graph:
+        gradients.walk(order, retain_graph)
         return gradients
-    for node in reversed(order):
-        grad, is_private = gradients.take(node)
-        if grad is None:
-            continue
-        if node._retains_grad and wanted is None:
-            is_private = node._accumulate(grad, is_private)
-        op, inputs = node._op, node._inputs
-        ctx = node._checked_context()
-        ctx.grad_is_private = is_private
-        input_grads = op.backward(ctx, grad)
-        if type(input_grads) is not tuple:
-            input_grads = tuple(input_grads) if type(input_grads) is list else (input_grads,)
-        if len(input_grads) != len(inputs):
-            raise ValueError(f"{op.__name__}.backward returned {len(input_grads)} gradients "
-                             f"for {len(inputs)} inputs")
-        fresh = op.fresh_gradients
-        for i, (parent, parent_grad) in enumerate(zip(inputs, input_grads)):
-            if parent_grad is None or not parent.requires_grad:
-                continue
-            private = fresh
-            if type(parent_grad) is not np.ndarray or parent_grad.shape != parent.data.shape:
-                parent_grad, summed = _sum_to_shape(np.asarray(parent_grad), parent.data.shape,
-                                                    op, i)
-                private = private or summed
-            gradients.add(parent, parent_grad, private)
-        if not retain_graph:
-            node._ctx, node._inputs, node._input_versions = None, (), ()
+    with enable_grad():  # backward_graph's Tensor ops record the chain rule itself
+        for node in reversed(order):
+            _backpropagate_graph_node(node, gradients, retain_graph)
     return gradients
 
 
@@ -812,6 +1203,9 @@ def _backpropagate_graph_node(node: Tensor, gradients: _Gradients, retain_graph:
                          f"for {len(inputs)} inputs")
     for i, (parent, parent_grad) in enumerate(zip(inputs, input_grads)):
         if parent_grad is None or not parent.requires_grad:
+            continue
+        if type(parent_grad) is _SeveralGradients:
+            gradients.add(parent, parent_grad, False)
             continue
         if not isinstance(parent_grad, Tensor):
             raise TypeError(
@@ -875,6 +1269,8 @@ def _sum_to_shape(grad, shape: tuple, op: type, index: int):
     Anything that cannot have come from broadcasting `shape` is a bug in the op's
     backward, reported as such.
     """
+    if not hasattr(grad, "shape"):  # a number, a list: what a custom backward may return
+        grad = np.asarray(grad)
     if grad.shape == shape:
         return grad, False
     extra = grad.ndim - len(shape)

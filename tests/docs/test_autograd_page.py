@@ -47,3 +47,13 @@ def test_the_version_example_raises_as_shown():
     exec(block.group(1), namespace)  # noqa: S102
     assert len(printed) == 1 and "Mul's input 0 ('w', shape (2,)) was modified in place" in str(
         printed[0])
+
+
+def test_the_second_derivative_example_gives_exp_twice():
+    namespace = {}
+    for block in re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S):
+        exec(block, namespace)  # noqa: S102 - our own documentation
+    s = namespace["s"].data
+    np.testing.assert_allclose(namespace["dy"].data, np.exp(s))
+    np.testing.assert_allclose(namespace["d2y"].data, np.exp(s))
+    assert "Gradients of gradients" in DOC.read_text()

@@ -100,7 +100,7 @@ def test_the_doc_has_the_three_sections():
     text = (ROOT / "docs" / "extending.md").read_text()
     for heading in ("A new op", "A new layer", "A new loss", "How Conv2d was built"):
         assert heading in text
-    assert len(doc_code_blocks()) == 8
+    assert len(doc_code_blocks()) == 9
 
 
 def test_every_code_block_in_the_doc_runs_and_its_tests_pass(tmp_path):

@@ -27,7 +27,7 @@ def test_a_gradient_given_to_backward_is_never_written_into():
 
 
 def test_a_retained_gradient_is_not_masked_by_the_op_below():
-    # Sum's fresh gradient becomes h.grad as it is, so ReLU must not write into it.
+    # Sum's private gradient becomes h.grad as it is, so ReLU must not write into it.
     x = Tensor(np.array([-1.0, 2.0, -3.0]), requires_grad=True)
     h = (x * 2).relu().retain_grad()
     h.sum().backward()
@@ -36,7 +36,7 @@ def test_a_retained_gradient_is_not_masked_by_the_op_below():
 
 
 class KeepingMul(ops.Mul):
-    """A subclass of a built-in op that declares fresh gradients, whose backward keeps one."""
+    """A subclass of a built-in op that declares private gradients, whose backward keeps one."""
 
     @staticmethod
     def backward(ctx, grad):
@@ -44,8 +44,8 @@ class KeepingMul(ops.Mul):
         return KeepingMul.kept, None
 
 
-def test_fresh_gradients_is_not_inherited_by_a_subclass():
-    assert ops.Mul.fresh_gradients and not KeepingMul.fresh_gradients
+def test_private_gradients_is_not_inherited_by_a_subclass():
+    assert ops.Mul.private_gradients and not KeepingMul.private_gradients
     a = Tensor(np.ones((8, 8)), requires_grad=True)
     b = np.full((8, 8), 3.0)
     KeepingMul.apply(a, b).sum().backward()
@@ -157,3 +157,9 @@ def test_mlp_with_another_activation_or_a_subclass_is_not_fused():
     model = nn.MLP(3, [4], 2, activation=MyReLU, seed=0)
     hidden = model(np.ones((1, 3))).inputs[0]
     assert hidden.op is ops.ReLU and hidden.inputs[0].op is nn.Affine
+
+
+def test_the_old_name_of_the_flag_is_refused_loudly():
+    with pytest.raises(TypeError, match="private_gradients"):
+        class Old(ops.Mul):  # noqa: F841
+            fresh_gradients = True

@@ -285,3 +285,130 @@ def test_matmul_second_order(data, a_dims, b_dims):
     a, b = data.draw(tensors(a_shape)), data.draw(tensors(b_shape))
     assert_gradients_match(lambda x, y: x @ y, a, b)
     assert_second_derivatives_match(lambda x, y: (x @ y) * (x @ y), a, b)
+
+
+# ------------------------------------------------ second order of every other op
+
+MORE_UNARY = {
+    "pow_constant": (lambda t: t**3.0, 0.5),
+    "log": (lambda t: t.log(), 0.3),
+    "sqrt": (lambda t: t.sqrt(), 0.3),
+    "tanh": (lambda t: t.tanh(), -2.0),
+    "sigmoid": (lambda t: t.sigmoid(), -2.0),
+    "relu": (lambda t: t.relu() * t, -2.0),
+    "abs": (lambda t: t.abs() * t, -2.0),
+    "clip": (lambda t: t.clip(-1.0, 1.0) * t, -2.0),
+    "clone": (lambda t: t.clone() * t, -2.0),
+    "flatten": (lambda t: (t * t).flatten(), -2.0),
+    "maximum_constant": (lambda t: t.maximum(0.3) * t, -2.0),
+    "min": (lambda t: (t * t).min(), -2.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_UNARY))
+@given(data=st.data())
+def test_more_unary_ops_second_order(name, data):
+    fn, low = MORE_UNARY[name]
+    x = data.draw(tensors(shapes(max_side=3), low=low, high=2.0))
+    assert_second_derivatives_match(fn, x)
+
+
+@given(shapes_pair=broadcastable_shapes(2, max_side=3), data=st.data())
+def test_pow_of_two_tensors_second_order(shapes_pair, data):
+    a = data.draw(tensors(shapes_pair[0], low=0.5, high=2.0))
+    b = data.draw(tensors(shapes_pair[1], low=0.5, high=2.0))
+    assert_second_derivatives_match(lambda x, y: x**y, a, b)
+
+
+@given(shapes_pair=broadcastable_shapes(2, max_side=3), data=st.data())
+def test_maximum_and_where_second_order(shapes_pair, data):
+    a = data.draw(tensors(shapes_pair[0]))
+    b = data.draw(tensors(shapes_pair[1]))
+    # y shifted by 3.075 grid steps: never tied with x (the kink)
+    assert_second_derivatives_match(lambda x, y: x.maximum(y + 0.0123) * x * y, a, b)
+    from tinygrad_mnist import where
+    condition = (a * b).data > 0
+    assert_second_derivatives_match(lambda x, y: where(condition, x * x, y * x), a, b)
+
+
+@pytest.mark.parametrize("reduction", ["max", "logsumexp"])
+@given(data=st.data())
+def test_max_and_logsumexp_second_order(reduction, data):
+    x = data.draw(tensors(shapes(max_side=3)))
+    axis = data.draw(axes(x.ndim))
+    keepdims = data.draw(st.booleans())
+    assert_second_derivatives_match(
+        lambda t: getattr(t * t, reduction)(axis=axis, keepdims=keepdims), x)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@given(data=st.data())
+def test_softmax_second_order(name, data):
+    x = data.draw(tensors(shapes(min_dims=1, max_side=3)))
+    axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    assert_second_derivatives_match(lambda t: getattr(t, name)(axis=axis) * t, x)
+
+
+@given(data=st.data())
+def test_indexing_second_order_with_repeated_indices(data):
+    x = data.draw(tensors(shapes(min_dims=1, max_side=4)))
+    n = x.shape[0]
+    picks = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=6)))
+    assert_second_derivatives_match(lambda t: (t * t)[picks] * t[picks], x)
+    assert_second_derivatives_match(lambda t: (t * t)[1:] * t[:-1] if n > 1 else t * t, x)
+
+
+@pytest.mark.parametrize("join", ["concatenate", "stack"])
+@given(data=st.data())
+def test_concatenate_and_stack_second_order(join, data):
+    from tinygrad_mnist import concatenate, stack
+    shape = data.draw(shapes(min_dims=1, max_side=3))
+    axis = data.draw(st.integers(-len(shape) - (join == "stack"), len(shape) - 1))
+    a, b = data.draw(tensors(shape)), data.draw(tensors(shape))
+    fn = concatenate if join == "concatenate" else stack
+    assert_second_derivatives_match(lambda x, y: fn([x * y, y * y], axis=axis) * 2.0, a, b)
+
+
+@given(x=tensors(shapes(max_side=3)))
+def test_var_and_std_second_order(x):
+    if x.size < 2:
+        return
+    assert_second_derivatives_match(lambda t: t.var(), x)
+    assert_second_derivatives_match(lambda t: (t * t + 1.0).std(axis=None), x)
+
+
+# ------------------------------------------- worked values: third derivatives by hand
+
+
+def _third_derivative(fn, values):
+    x = _x(values)
+    (first,) = grad(fn(x).sum(), x, create_graph=True)
+    (second,) = grad(first.sum(), x, create_graph=True)
+    (third,) = grad(second.sum(), x)
+    return x.data, third.data
+
+
+@pytest.mark.parametrize("name, fn, by_hand, values", [
+    ("x**3", lambda t: t**3.0, lambda x: np.full_like(x, 6.0), [-1.5, 0.4, 2.0]),
+    ("tanh", lambda t: t.tanh(),
+     lambda x: (1 - np.tanh(x)**2) * (6 * np.tanh(x)**2 - 2), [-1.2, 0.3, 0.9]),
+    ("sigmoid", lambda t: t.sigmoid(),
+     lambda x: (lambda s: s * (1 - s) * (1 - 6 * s + 6 * s * s))(1 / (1 + np.exp(-x))),
+     [-2.0, 0.1, 1.7]),
+    ("exp", lambda t: t.exp(), np.exp, [-1.0, 0.5, 2.0]),
+    ("log", lambda t: t.log(), lambda x: 2 / x**3, [0.5, 1.0, 3.0]),
+    ("sqrt", lambda t: t.sqrt(), lambda x: 3 / 8 * x**-2.5, [0.25, 1.0, 4.0]),
+])
+def test_third_derivatives_match_the_hand_derived_formulas(name, fn, by_hand, values):
+    x, third = _third_derivative(fn, values)
+    np.testing.assert_allclose(third, by_hand(x), rtol=1e-12, atol=1e-12)
+
+
+def test_grad_of_several_outputs_where_one_is_an_input_of_the_other():
+    x = _x([1.0, 2.0])
+    h = x * x
+    y = (h * 3).sum()
+    (g,) = grad([y, h.sum()], x, retain_graph=True)  # d/dx (3 sum x^2 + sum x^2) = 8x
+    np.testing.assert_array_equal(g.data, 8 * x.data)
+    (g,) = grad([h.sum(), y], x)  # the other order
+    np.testing.assert_array_equal(g.data, 8 * x.data)

@@ -29,7 +29,7 @@ def test_attributes_and_conversions():
     t = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     assert t.shape == (2, 3) and t.ndim == 2 and t.size == 6
     assert t.T.shape == (3, 2)
-    assert t.numpy() is t.data
+    assert np.shares_memory(t.numpy(), t.data) and not t.numpy().flags.writeable
     assert Tensor([[4.0]]).item() == 4.0
     d = t.detach()
     assert d.data is t.data and not d.requires_grad

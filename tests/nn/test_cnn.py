@@ -13,7 +13,7 @@ from tinygrad_mnist.train import Trainer
 def test_the_default_cnn_is_the_classic_two_block_net():
     model = nn.CNN(seed=0)
     kinds = [type(layer).__name__ for layer in model]
-    assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Flatten",
+    assert kinds == ["Conv2d", "MaxPool2d", "ReLU", "Conv2d", "MaxPool2d", "ReLU", "Flatten",
                      "Dense"]
     assert model[0].weight.shape == (16, 1, 5, 5) and model[0].padding == (2, 2)
     assert model[-1].weight.shape == (32 * 7 * 7, 10)
@@ -24,11 +24,34 @@ def test_batch_norm_blocks_and_hidden_layers():
     model = nn.CNN((3, 12, 10), [4, 6], 5, kernel_size=3, hidden_sizes=[7], batch_norm=True,
                    seed=0)
     kinds = [type(layer).__name__ for layer in model]
-    assert kinds == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "Conv2d", "BatchNorm2d",
-                     "ReLU", "MaxPool2d", "Flatten", "Dense", "BatchNorm1d", "ReLU", "Dense"]
+    assert kinds == ["Conv2d", "BatchNorm2d", "MaxPool2d", "ReLU", "Conv2d", "BatchNorm2d",
+                     "MaxPool2d", "ReLU", "Flatten", "Dense", "BatchNorm1d", "ReLU", "Dense"]
     assert model[0].bias is None  # the batch norm's bias does its job
     assert model[9].weight.shape == (6 * 3 * 2, 7)
     assert model(np.zeros((2, 3, 12, 10), np.float32)).shape == (2, 5)
+
+
+def test_the_pool_before_the_relu_gives_the_same_outputs_and_gradients():
+    # The CNN pools before its ReLU (a quarter of the work): the textbook order must agree
+    # exactly, ties included (whole windows of zeros and of equal values).
+    model = nn.CNN((2, 8, 8), [3, 4], 5, kernel_size=3, seed=0)
+    layers = list(model)
+    for i in (1, 4):
+        layers[i], layers[i + 1] = layers[i + 1], layers[i]
+    textbook = nn.Sequential(*layers)
+    assert [type(layer).__name__ for layer in textbook][:3] == ["Conv2d", "ReLU", "MaxPool2d"]
+    x = np.random.default_rng(0).normal(size=(4, 2, 8, 8)).astype(np.float32)
+    x[0, :, :4] = 0  # windows of zeros and (below) of equal values: ties in every pool
+    x[1] = 1.0
+    results = []
+    for net in (model, textbook):
+        for p in model.parameters():
+            p.grad = None
+        out = net(x)
+        (out * np.arange(1.0, 6.0, dtype=np.float32)).sum().backward()
+        results.append([out.data] + [p.grad.copy() for p in model.parameters()])
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)
 
 
 @settings(max_examples=10)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_mnist import Tensor, graph_text, nn, ops
+from tinygrad_mnist import Tensor, graph_text, nn, no_grad, ops
 
 
 def test_dense_with_relu_is_one_fused_op_visible_in_repr_and_graph():
@@ -50,8 +50,9 @@ def test_mlp_and_the_equivalent_sequential_compute_the_same_graph():
     mlp = nn.MLP(5, [4, 3], 2, seed=0)
     sequential = nn.Sequential(nn.Dense(5, 4, activation="relu"),
                                nn.Dense(4, 3, activation="relu"), nn.Dense(3, 2))
-    for (_, a), (_, b) in zip(mlp.named_parameters(), sequential.named_parameters()):
-        b.copy_(a.data)
+    with no_grad():  # parameters change in place only outside the graph (as in PyTorch)
+        for (_, a), (_, b) in zip(mlp.named_parameters(), sequential.named_parameters()):
+            b.copy_(a.data)
     x = np.random.default_rng(0).normal(size=(6, 5)).astype(np.float32)
     out_mlp, out_sequential = mlp(x), sequential(x)
     assert graph_text(out_mlp) == graph_text(out_sequential)

@@ -94,3 +94,15 @@ def test_a_single_image_still_fits_its_heading():
     fig = render(plot_predictions(np.zeros((1, 28, 28)), [1], [2]))
     assert len(fig.axes) == 1
     assert fig.get_suptitle() == "Predictions on test images: 0 of 1 correct"
+
+
+def test_mistakes_say_of_how_many_and_each_image_its_index():
+    from tinygrad_mnist.viz import plot_predictions
+
+    images = np.zeros((3, 28, 28))
+    figure = plot_predictions(images, [1, 2, 3], [2, 3, 4], n=3,
+                              probabilities=np.full((3, 5), 0.2), indices=[17, 4, 9001],
+                              mistakes_of=179, title="The most confident mistakes")
+    assert figure._suptitle.get_text() == "The most confident mistakes: 3 of the 179 mistakes"
+    titles = [axes.get_title() for axes in figure.axes]
+    assert titles[0].endswith("20% sure, #17") and titles[2].endswith("#9001")

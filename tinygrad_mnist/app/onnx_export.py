@@ -1,7 +1,9 @@
 """Export a trained model to ONNX, so other runtimes (onnxruntime, browsers, phones) can run it.
 
-    export_onnx(model, "model.onnx")                         # an MLP: input N x 784
-    export_onnx(cnn, "cnn.onnx", input_shape=(1, 28, 28))    # a CNN: input N x 1 x 28 x 28
+    export_onnx(model, "model.onnx")    # an MLP(784, ...): input N x 784
+    export_onnx(cnn, "cnn.onnx")        # a CNN((1, 28, 28), ...): input N x 1 x 28 x 28
+
+The input's shape is the model's `input_shape` (or the `input_shape` given).
 
 The graph takes images as `prepare_images` gives them (pixel / 255, float32), any
 number at a time, and gives the logits (apply a softmax for probabilities). Each
@@ -16,6 +18,8 @@ import os
 
 import numpy as np
 
+from tinygrad_mnist.nn.dense import Dense
+from tinygrad_mnist.nn.sequential import leaves
 from tinygrad_mnist.utils.atomic import atomic_write
 from tinygrad_mnist.utils.output_file import check_output_file
 
@@ -119,50 +123,47 @@ _CONVERTERS = {
 }
 
 
-def _leaves(layer):
-    """The layers that compute, in order: a `Sequential` (an `MLP`, a `CNN`) is opened up."""
-    from tinygrad_mnist.nn import Sequential
-
-    if isinstance(layer, Sequential):
-        for child in layer:
-            yield from _leaves(child)
-    else:
-        yield layer
-        if type(layer).__name__ == "Dense" and layer.activation is not None:
-            yield layer.activation  # Dense(..., activation=...): Gemm, then the activation
+def _computing_layers(model) -> list:
+    """`leaves(model)`, each `Dense(..., activation=...)` followed by its activation: Gemm,
+    then the activation's node."""
+    layers = []
+    for layer in leaves(model):
+        layers.append(layer)
+        if isinstance(layer, Dense) and layer.activation is not None:
+            layers.append(layer.activation)
+    return layers
 
 
-def _input_shape(model, layers, input_shape) -> tuple[int, ...]:
-    input_shape = getattr(model, "input_shape", None) if input_shape is None else input_shape
-    if input_shape is not None:
-        shape = tuple(int(n) for n in np.atleast_1d(input_shape))
-        if not shape or min(shape) < 1:
-            raise ValueError(f"input_shape: expected positive sizes of one example, e.g. "
-                             f"(784,) or (1, 28, 28), got {input_shape!r}")
-        return shape
-    first = layers[0] if layers else None
-    if type(first).__name__ == "Dense":
-        return (first.in_features,)
-    raise ValueError("input_shape: the model does not start with a Dense layer, so give the "
-                     "shape of one example, e.g. input_shape=(1, 28, 28)")
+def _input_shape(model, input_shape) -> tuple[int, ...]:
+    from tinygrad_mnist.utils.checks import check_shape
+
+    shape = getattr(model, "input_shape", None) if input_shape is None else input_shape
+    if shape is None:
+        raise ValueError(f"input_shape: {type(model).__name__} does not say what it takes (its "
+                         "input_shape is None), so give the shape of one example, e.g. "
+                         "input_shape=(1, 28, 28)")
+    try:
+        return check_shape("input_shape", shape, "to_onnx")
+    except TypeError as error:
+        raise ValueError(str(error)) from None
 
 
 def to_onnx(model, input_shape=None):
     """The ONNX `ModelProto` of `model` (a `Sequential` of supported layers).
 
     `input_shape` is one example's shape, without the batch axis: by default the
-    model's own `input_shape` (a `CNN`'s `(1, 28, 28)`), else `(in_features,)` of a first
-    `Dense` layer. An unsupported layer is a TypeError naming it.
+    model's own `input_shape` (an `MLP`'s `(784,)`, a `CNN`'s `(1, 28, 28)`). An
+    unsupported layer is a TypeError naming it.
     """
     onnx = _require_onnx()
     helper = onnx.helper
-    layers = list(_leaves(model))
+    layers = _computing_layers(model)
     unsupported = [type(layer).__name__ for layer in layers
                    if type(layer).__name__ not in _CONVERTERS]
     if unsupported:
         raise TypeError(f"model: no ONNX export for layer {unsupported[0]}; supported layers "
                         f"are {', '.join(sorted(_CONVERTERS))}")
-    shape = _input_shape(model, layers, input_shape)
+    shape = _input_shape(model, input_shape)
     graph = _Graph(onnx, "images")
     for layer in layers:
         _CONVERTERS[type(layer).__name__](graph, layer)

@@ -18,6 +18,7 @@ from tinygrad_mnist.data import prepare_images
 from tinygrad_mnist.data.images import SIDE, read_digit
 from tinygrad_mnist.inference import map_batches, predict_proba
 from tinygrad_mnist.nn import CrossEntropyLoss
+from tinygrad_mnist.nn.sequential import leaves
 
 
 class DivergedModelError(ValueError):
@@ -46,38 +47,37 @@ class Classified:
     warnings: tuple[str, ...] = ()
 
 
-def _leaves(model) -> list:
-    """The computing layers of `model`, in order (a `Sequential` is opened up)."""
-    if hasattr(model, "__iter__"):
-        return [leaf for layer in model for leaf in _leaves(layer)]
-    return [model]
-
-
 def model_classes(model) -> int | None:
     """How many classes `model` scores: its last layer's `out_features` (None if unknown)."""
-    sized = [layer for layer in _leaves(model) if hasattr(layer, "out_features")]
+    sized = [layer for layer in leaves(model) if hasattr(layer, "out_features")]
     return int(sized[-1].out_features) if sized else None
 
 
 def model_inputs(model, images: np.ndarray, what: str = "the images") -> np.ndarray:
-    """uint8 images (n, height, width) prepared in the layout the model's first layer takes:
-    rows of pixels for a `Dense`, (n, 1, height, width) for a `Conv2d`.
+    """uint8 images (n, height, width) prepared as the examples `model.input_shape` says:
+    rows of pixels for `(height * width,)`, (n, 1, height, width) for `(1, height, width)`.
 
-    A model made for another image size is a ValueError saying so.
+    A model made for another image size, or for colour, is a ValueError saying so.
     """
     images = np.asarray(images)
-    first = next(iter(_leaves(model)), None)
+    shape = getattr(model, "input_shape", None)
+    if shape is None:
+        raise ValueError(f"model: {type(model).__name__} does not say what it takes (its "
+                         "input_shape is None); give it one, e.g. Sequential(..., "
+                         "input_shape=(1, 28, 28))")
     height, width = images.shape[1:3]
-    if type(first).__name__ == "Conv2d":
-        if first.in_channels != 1:
-            raise ValueError(f"model: its first layer takes {first.in_channels} channels, "
-                             f"but {what} are grey (one channel)")
-        return prepare_images(images, flatten=False).reshape(len(images), 1, height, width)
-    inputs = getattr(first, "in_features", None)
-    if inputs != height * width:
-        raise ValueError(f"model: it takes {inputs} inputs, but {what} are {height}x{width} = "
-                         f"{height * width} pixels; use a model trained on such images")
-    return prepare_images(images)
+    if shape == (height * width,):
+        return prepare_images(images)
+    if len(shape) == 1:
+        raise ValueError(f"model: it takes {shape[0]} inputs, but {what} are {height}x{width} "
+                         f"= {height * width} pixels; use a model trained on such images")
+    if any(n != 1 for n in shape[:-2]):
+        raise ValueError(f"model: it takes examples of shape {shape} ({shape[-3]} channels), "
+                         f"but {what} are grey (one channel)")
+    if shape[-2:] != (height, width):
+        raise ValueError(f"model: it was trained on {shape[-2]}x{shape[-1]} images, but {what} "
+                         f"are {height}x{width}; use a model trained on such images")
+    return prepare_images(images, layout="keep").reshape(len(images), *shape)
 
 
 def evaluate_model(model, x, labels) -> tuple[float, np.ndarray]:
@@ -104,7 +104,7 @@ def classify_files(model, paths, top: int = 1, on_error=None) -> list[Classified
     """
     if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
         raise ValueError(f"top: expected an int >= 1, got {top!r}")
-    framed = f"images framed as MNIST's ({SIDE}x{SIDE})"
+    framed = "images framed as MNIST's"
     model_inputs(model, np.zeros((1, SIDE, SIDE), np.uint8), framed)  # a wrong model: first
     framings, kept = [], []
     for path in paths:

@@ -134,6 +134,13 @@ class TrainConfig:
         half, so a small data set (say, `synthetic`) still trains on most of its images."""
         return min(self.validation, train_size // 2)
 
+    def build_model(self, input_shape, num_classes: int = 10, seed=None):
+        """This run's model alone, for examples of `input_shape` (`train.builders.build_model`):
+        what loading the trained weights needs, without optimizer or `Trainer`."""
+        return builders.build_model(self.trial_config(), input_shape=input_shape,
+                                    num_classes=num_classes,
+                                    seed=self.seed if seed is None else seed)
+
     def build(self, input_size: int = 784, num_classes: int = 10, callbacks=(),
               seed=None, input_shape=None) -> builders.TrainingSetup:
         """The model, optimizer and `Trainer` of this run (a `train.TrainingSetup`).

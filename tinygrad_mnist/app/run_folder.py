@@ -9,6 +9,8 @@
         events.jsonl            one JSON line per batch and epoch, appended as training
                                 goes (`train.EventLog`): what the studio's Live view follows
         model.npz               the weights (`Layer.save`)
+        model.json              what the model takes and gives: `input_shape` (one
+                                example's shape) and `num_classes`, to rebuild it
         history.json            per-epoch losses, accuracies, seconds, learning rates
         metrics.json            test accuracy, per-class accuracy, confusion matrix
         report.md               all of it for people to read, the figures embedded
@@ -32,6 +34,7 @@ import numpy as np
 
 from tinygrad_mnist.app.predict import DivergedModelError
 from tinygrad_mnist.app.run_config import TrainConfig
+from tinygrad_mnist.data.images import SIDE
 from tinygrad_mnist.experiments.tables import percent
 from tinygrad_mnist.train.builders import CNN_KEYS
 from tinygrad_mnist.utils.atomic import atomic_write_text
@@ -54,12 +57,14 @@ __all__ = [
     "run_class_names",
     "prepare_run_folder",
     "render_report",
+    "run_model_shapes",
     "save_model_first",
     "write_config",
     "write_run_folder",
 ]
 
 MODEL_FILE = "model.npz"
+MODEL_SHAPES_FILE = "model.json"
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
 METRICS_FILE = "metrics.json"
@@ -68,7 +73,7 @@ CHECKPOINT_FILE = "checkpoint.npz"
 FIGURES = {
     "learning_curves.png": "Learning curves",
     "mistakes.png": "The most confident mistakes",
-    "predictions.png": "Predictions on test images",
+    "predictions.png": "The least confident predictions",
     "confusion_matrix.png": "Confusion matrix",
     "true_vs_predicted.png": "True vs predicted labels",
 }
@@ -76,7 +81,8 @@ PREDICTIONS_SHOWN = 36
 DATA_FILE = "data.json"
 LOCK_FILE = ".lock"
 #: Every file a run writes into its folder: `train --out` refuses a folder holding one.
-RUN_FILES = (CONFIG_FILE, DATA_FILE, CHECKPOINT_FILE, MODEL_FILE, HISTORY_FILE, METRICS_FILE,
+RUN_FILES = (CONFIG_FILE, DATA_FILE, CHECKPOINT_FILE, MODEL_FILE, MODEL_SHAPES_FILE, HISTORY_FILE,
+             METRICS_FILE,
              REPORT_FILE, *FIGURES)
 
 
@@ -242,6 +248,16 @@ def _write_json(path: Path, data) -> None:
     atomic_write_text(path, json.dumps(data, indent=1) + "\n")
 
 
+def _save_model(folder: Path, model) -> None:
+    """`model.json` (its input shape and classes), then `model.npz` (its weights)."""
+    from tinygrad_mnist.app.predict import model_classes
+
+    if model.input_shape is not None and model_classes(model) is not None:
+        _write_json(folder / MODEL_SHAPES_FILE, {"input_shape": list(model.input_shape),
+                                                 "num_classes": model_classes(model)})
+    model.save(folder / MODEL_FILE)
+
+
 def save_model_first(folder, *, model, config: TrainConfig, history) -> None:
     """Write the model, its config and its history: what a run must never lose.
 
@@ -250,7 +266,7 @@ def save_model_first(folder, *, model, config: TrainConfig, history) -> None:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    model.save(folder / MODEL_FILE)
+    _save_model(folder, model)
     _write_json(folder / CONFIG_FILE, config.to_dict())
     _write_json(folder / HISTORY_FILE, history.to_dict())
 
@@ -275,8 +291,10 @@ def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
-    model.save(folder / MODEL_FILE)
+    _save_model(folder, model)
     written[MODEL_FILE] = folder / MODEL_FILE
+    if (folder / MODEL_SHAPES_FILE).is_file():
+        written[MODEL_SHAPES_FILE] = folder / MODEL_SHAPES_FILE
     for name, data in ((CONFIG_FILE, config.to_dict()), (HISTORY_FILE, history.to_dict()),
                        (METRICS_FILE, _metrics(evaluation, class_names))):
         _write_json(folder / name, data)
@@ -284,18 +302,24 @@ def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation:
 
     from tinygrad_mnist.train.metrics import confident_mistakes
 
-    mistakes = confident_mistakes(evaluation.labels, evaluation.probabilities)
-    mistakes = mistakes[:PREDICTIONS_SHOWN]
+    every_mistake = confident_mistakes(evaluation.labels, evaluation.probabilities)
+    mistakes = every_mistake[:PREDICTIONS_SHOWN]
+    # The first test images are nearly all right and sure, and tell nothing: the least
+    # confident predictions show where the model hesitates.
+    confidence = evaluation.probabilities.max(axis=1)
+    hesitant = np.argsort(confidence, kind="stable")[:PREDICTIONS_SHOWN]
     figures = {
         "mistakes.png": lambda path: viz.plot_predictions(
             evaluation.images[mistakes], evaluation.labels[mistakes],
             evaluation.predictions[mistakes], n=len(mistakes),
             probabilities=evaluation.probabilities[mistakes], class_names=class_names,
-            title="The most confident mistakes", path=path),
+            title="The most confident mistakes", indices=mistakes,
+            mistakes_of=len(every_mistake), path=path),
         "predictions.png": lambda path: viz.plot_predictions(
-            evaluation.images, evaluation.labels, evaluation.predictions,
-            n=min(PREDICTIONS_SHOWN, len(evaluation.labels)),
-            probabilities=evaluation.probabilities, class_names=class_names, path=path),
+            evaluation.images[hesitant], evaluation.labels[hesitant],
+            evaluation.predictions[hesitant], n=len(hesitant),
+            probabilities=evaluation.probabilities[hesitant], class_names=class_names,
+            title="The least confident predictions", indices=hesitant, path=path),
         "confusion_matrix.png": lambda path: viz.plot_confusion_matrix(
             evaluation.confusion_matrix(), class_names=class_names, path=path),
         "true_vs_predicted.png": lambda path: viz.plot_true_vs_predicted(
@@ -377,10 +401,11 @@ def render_report(title: str, config: TrainConfig, history, evaluation: Evaluati
             lines += ["", *_history_table(history)]
         elif name == "mistakes.png":
             lines += ["", "The test images the model gets wrong with the highest confidence, "
-                      "most confident first."]
+                      "most confident first, each with its index in the test set."]
         elif name == "predictions.png":
-            lines += ["", f"The first {min(PREDICTIONS_SHOWN, len(evaluation.labels))} test "
-                      "images; mistakes are framed in red. Only the mistakes: "
+            lines += ["", f"The {min(PREDICTIONS_SHOWN, len(evaluation.labels))} test images "
+                      "the model is least sure of, least sure first, each with its index in "
+                      "the test set; mistakes are framed in red. Only the mistakes: "
                       f"`tinygrad-mnist show {title}/{MODEL_FILE} --mistakes`."]
         elif name == "confusion_matrix.png":
             lines += ["", "Rows are the true classes, columns the predicted ones.", "",
@@ -479,29 +504,19 @@ def run_class_names(model_path, num_classes: int | None = None) -> list[str] | N
 def load_run_model(model_path):
     """The model of a run and its `TrainConfig`, read from `config.json` beside it.
 
-    `model_path` is a `model.npz` or the run folder holding one. Errors name the
-    file: a missing model, a missing or invalid `config.json`, or weights that do not
-    fit the architecture the config describes.
+    `model_path` is a `model.npz` or the run folder holding one. Only the model is
+    built (no optimizer, no `Trainer`), for the input shape and classes the run
+    recorded (`run_model_shapes`). Errors name the file: a missing model, a missing or
+    invalid `config.json`, or weights that do not fit the architecture it describes.
     """
     model_path = model_file(model_path)
     config = read_run_config(model_path.parent)
-    config_path = model_path.with_name(CONFIG_FILE)
-    from tinygrad_mnist.utils.npz import npz_headers
-
-    # Only the headers first: the architecture comes from them and the config, and a file
-    # that does not fit it is refused before any array is decompressed.
-    declared = npz_headers(model_path)
-    if config.model == "cnn":
-        input_shape, num_classes = _cnn_shapes(declared, config, model_path)
-        input_size = int(np.prod(input_shape))
-    else:
-        weights = _layer_weights(declared, model_path)
-        input_shape, input_size, num_classes = None, weights[0][1][0], weights[-1][1][1]
+    input_shape, num_classes = run_model_shapes(model_path, config)
     try:
-        model = config.build(input_size=input_size, num_classes=num_classes,
-                             input_shape=input_shape).model
+        model = config.build_model(input_shape, num_classes)
     except ValueError as error:  # e.g. layers too large for this machine
-        raise ValueError(f"config: {str(config_path)!r}: {error}") from None
+        raise ValueError(f"config: {str(model_path.with_name(CONFIG_FILE))!r}: {error}") \
+            from None
     try:
         model.load(model_path)
     except ValueError as error:
@@ -511,6 +526,41 @@ def load_run_model(model_path):
     _check_weights(model, model_path)
     run_class_names(model_path, num_classes)  # a metrics.json that does not fit: refused now
     return model, config
+
+
+def run_model_shapes(model_path, config: TrainConfig) -> tuple[tuple[int, ...], int]:
+    """`(input_shape, num_classes)` of the model a run saved: from its `model.json`, or, for
+    a run written before runs recorded them, derived from the shapes of its weights (read
+    from the `.npz` headers alone, so a file that does not fit is refused before any array
+    is decompressed)."""
+    from tinygrad_mnist.utils.checks import check_positive_int, check_shape
+
+    model_path = model_file(model_path)
+    path = model_path.with_name(MODEL_SHAPES_FILE)
+    if not path.exists():
+        return _derived_shapes(model_path, config)
+    try:
+        shapes = json.loads(path.read_text(encoding="utf-8"))
+        return (check_shape("input_shape", shapes["input_shape"], "model"),
+                check_positive_int("num_classes", shapes["num_classes"], "model"))
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise ValueError(f"model: {str(path)!r} is not the model's input shape and classes "
+                         f"({_error_text(error)})") from None
+
+
+def _error_text(error: BaseException) -> str:
+    return f"no {error}" if isinstance(error, KeyError) else str(error)
+
+
+def _derived_shapes(model_path: Path, config: TrainConfig) -> tuple[tuple[int, ...], int]:
+    """What `model.json` would say, from the weights' shapes and `config` (older runs)."""
+    from tinygrad_mnist.utils.npz import npz_headers
+
+    declared = npz_headers(model_path)
+    if config.model == "cnn":
+        return _cnn_shapes(declared, config, model_path)
+    weights = _layer_weights(declared, model_path)
+    return (weights[0][1][0],), weights[-1][1][1]
 
 
 def _check_weights(model, path: Path) -> None:
@@ -563,7 +613,9 @@ def _cnn_shapes(declared: dict, config: TrainConfig, path: Path):
     """`((channels, height, width), classes)` a CNN's weights were made for (square images).
 
     The first convolution gives the channels; the first Dense layer's inputs, the side of
-    the pooled images, which each of the `len(config.channels)` blocks halved.
+    the pooled images, which each of the `len(config.channels)` blocks halved, rounding
+    down: a side of 3 after 3 blocks came from 24 to 31 pixels. MNIST's 28 when it is one
+    of them (3 blocks on 28 pixels leave 3), else the smallest.
     """
     shapes = {name: tuple(shape) for name, (shape, _) in declared.items()}
     first = shapes.get("0.weight")
@@ -578,5 +630,6 @@ def _cnn_shapes(declared: dict, config: TrainConfig, path: Path):
     if side * side * config.channels[-1] != features:
         raise ValueError(f"model: {str(path)!r} was not made for square images ("
                          f"{features} features after the convolutions)")
-    side *= 2 ** len(config.channels)
+    halvings = 2 ** len(config.channels)
+    side = SIDE if SIDE // halvings == side else side * halvings
     return (int(first[1]), side, side), int(numbered[-1][1][1])

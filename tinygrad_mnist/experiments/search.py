@@ -31,7 +31,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -290,12 +290,13 @@ class _Runner:
             calls = (delayed(run_trial)(task, self.x, self.y, train_index, valid_index,
                                         test_x, test_y, driver_pid=os.getpid())
                      for task, train_index, valid_index in pending)
+            progress = TrialProgress(phase, 0, len(pending), _varying(configs))
             try:
                 results = Parallel(n_jobs=self.n_jobs, return_as="generator_unordered")(calls)
                 for row in results:
                     store.add(row, replace_failed=self.retry_failed)
-                    logger.info("trial %s (%s) %s: validation accuracy %.4f", row["trial_id"],
-                                phase, row["status"], row["val_accuracy"])
+                    progress = progress.one_more()
+                    logger.info("%s", progress.line(row))
                     if self.on_trial is not None:
                         self.on_trial(row)
             except Exception as error:
@@ -315,6 +316,82 @@ class _Runner:
                     f"{store.path}; run the search again to resume (fewer jobs use less memory)"
                 ) from None
         return [task[0]["trial_id"] for task in tasks]
+
+
+@dataclass(frozen=True)
+class TrialProgress:
+    """How far a phase of a search has come: `done` of `total` trials (those this run
+    trains: the stored ones are not counted), since `started` (perf_counter seconds)."""
+
+    phase: str
+    done: int
+    total: int
+    varying: tuple = ()
+    started: float = field(default_factory=time.perf_counter)
+
+    def one_more(self) -> TrialProgress:
+        return TrialProgress(self.phase, self.done + 1, self.total, self.varying, self.started)
+
+    @property
+    def seconds_left(self) -> float | None:
+        """The time the trials still to come should take, at the pace so far."""
+        if not self.done:
+            return None
+        return (time.perf_counter() - self.started) / self.done * (self.total - self.done)
+
+    def line(self, row: dict) -> str:
+        """`trial 7/18 [100] tanh lr 0.5: validation 85.32% (4.1 s), about 1 min left`."""
+        what = "trial" if self.phase == "holdout" else "k-fold trial"
+        fold = f" fold {row['fold'] + 1}" if row.get("fold") is not None else ""
+        if row["status"] == "failed":
+            outcome = "failed"
+        else:
+            outcome = f"validation {row['val_accuracy']:.2%}"
+            if row["status"] != "ok":
+                outcome += f" ({row['status']})"
+        seconds = row.get("seconds")
+        took = f" ({seconds:.1f} s)" if isinstance(seconds, (int, float)) else ""
+        left = "" if self.done == self.total else f", {_about(self.seconds_left)} left"
+        return (f"{what} {self.done}/{self.total} {describe_config(row['config'], self.varying)}"
+                f"{fold}: {outcome}{took}{left}")
+
+
+def _about(seconds: float | None) -> str:
+    if seconds is None:
+        return "some time"
+    if seconds < 90:
+        return f"about {max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"about {round(seconds / 60)} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+def _varying(configs: list[dict]) -> tuple:
+    """The config keys whose values differ between `configs`, in their order."""
+    keys = list(dict.fromkeys(key for config in configs for key in config))
+    return tuple(key for key in keys
+                 if len({json.dumps(config.get(key), sort_keys=True) for config in configs}) > 1)
+
+
+def describe_config(config: dict, keys=None) -> str:
+    """A short name for a configuration: `[100] tanh lr 0.5` (the values of `keys`, by
+    default the hidden sizes, activation and learning rate)."""
+    keys = keys or ("hidden_sizes", "activation", "learning_rate")
+    words = []
+    for key in keys:
+        value = config.get(key)
+        if key in ("hidden_sizes", "channels"):
+            words.append("[" + ",".join(map(str, value or [])) + "]")
+        elif key == "activation":
+            words.append(str(value))
+        elif key == "learning_rate":
+            words.append(f"lr {value:g}" if isinstance(value, (int, float)) else f"lr {value}")
+        elif isinstance(value, bool):
+            words.append(key.replace("_", " ") if value else f"no {key.replace('_', ' ')}")
+        else:
+            shown = "full" if value is None and key == "batch_size" else value
+            words.append(f"{key.replace('_', ' ')} {shown}")
+    return " ".join(words)
 
 
 def run_trial(task: dict, x, y, train_index, valid_index, test_x=None, test_y=None, *,

@@ -29,6 +29,10 @@ class LeakyReLUFunction(Function):
     def backward(ctx, grad):
         return grad * ctx.slope
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad * ctx.slope  # the slope is a constant: the second derivative is zero
+
 
 def _tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)

@@ -13,8 +13,13 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from tinygrad_mnist.nn.conv_gradients import conv2d_gradients
+from tinygrad_mnist.nn.conv_kernels import (
+    correlate,
+    correlate_weight_gradient,
+    padded_channels_last,
+)
 from tinygrad_mnist.nn.init import get_initializer
 from tinygrad_mnist.nn.layer import Layer
 from tinygrad_mnist.tensor import Function, Tensor
@@ -59,65 +64,72 @@ def window_slice(offset: tuple[int, int], out_size, stride) -> tuple:
             slice(j, j + sw * (ow - 1) + 1, sw))
 
 
-def add_windows(windows: np.ndarray, shape, padding, stride) -> np.ndarray:
-    """The adjoint of gathering windows: (C, KH, KW, N, OH, OW) values added back onto NCHW images.
-
-    One strided slice per kernel offset (KH * KW additions of whole arrays): each offset
-    touches every image and channel at once, and overlapping windows simply add up.
-    """
-    c, kh, kw, n, oh, ow = windows.shape
-    padded = np.zeros((n, c, shape[2] + 2 * padding[0], shape[3] + 2 * padding[1]),
-                      windows.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            padded[window_slice((i, j), (oh, ow), stride)] += windows[:, i, j].transpose(1, 0, 2, 3)
-    (ph, pw) = padding
-    return padded[:, :, ph:padded.shape[2] - ph, pw:padded.shape[3] - pw]
-
-
 class Conv2dFunction(Function):
     """`x` (N, C, H, W) convolved with `weight` (O, C, KH, KW), plus `bias` (O,) if given.
 
-    Cross-correlation, as in PyTorch: the kernel is not flipped.
+    Cross-correlation, as in PyTorch: the kernel is not flipped. The work is done
+    channels-last by the kernels of `conv_kernels.py` (gather, then one product per
+    chunk of images); the output is an NCHW view of NHWC memory, which the next layers
+    (ReLU, pooling, the next convolution) keep, so no layer converts back and forth.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=(0, 0)):
-        n = x.shape[0]
         out_channels, _, kh, kw = weight.shape
-        windows = sliding_window_view(pad_images(x, padding), (kh, kw), axis=(2, 3))
-        windows = windows[:, :, ::stride[0], ::stride[1]]  # (N, C, OH, OW, KH, KW)
-        oh, ow = windows.shape[2:4]
-        # im2col: a row per kernel weight, ordered (C, KH, KW) like the weight, and a
-        # column per output pixel of every image. One product with the kernel is then
-        # the whole convolution, one matrix product (BLAS's favourite kind of work).
-        cols = np.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3)).reshape(-1, n * oh * ow)
-        kernel = weight.reshape(out_channels, -1)
-        out = kernel @ cols  # (O, N * OH * OW)
-        if bias is not None:
-            out += bias[:, None]
-        ctx.cols, ctx.kernel, ctx.x_shape = cols, kernel, x.shape
+        (ph, pw) = padding
+        padded = padded_channels_last(x, ph, ph, pw, pw)
+        out_size = output_size("conv2d", x.shape, (kh, kw), stride, padding)
+        # One row per kernel weight, ordered (kh, kw, c) like a window row.
+        matrix = weight.transpose(2, 3, 1, 0).reshape(-1, out_channels)
+        out = correlate(padded, matrix, (kh, kw), stride, out_size, bias)  # (N, OH, OW, O)
+        ctx.padded, ctx.weight, ctx.x_shape = padded, weight, x.shape
         ctx.stride, ctx.padding, ctx.weight_shape = stride, padding, weight.shape
-        # NCHW as a view: channels stay the outer axis in memory, which is the order the
-        # backward products want the gradient in.
-        return out.reshape(out_channels, n, oh, ow).transpose(1, 0, 2, 3)
+        return out.transpose(0, 3, 1, 2)  # NCHW, as a view of the channels-last memory
 
     @staticmethod
     def backward(ctx, grad):
         need = ctx.needs_input_grad
         n, out_channels, oh, ow = grad.shape
-        grad = grad.transpose(1, 0, 2, 3).reshape(out_channels, -1)  # like `out` above
+        _, in_channels, kh, kw = ctx.weight_shape
+        grad_nhwc = np.ascontiguousarray(grad.transpose(0, 2, 3, 1))  # a view when it came so
         grad_x = grad_weight = None
         if need[0]:
-            # The gradient of each window, then each window added back where it came from.
-            grad_cols = (ctx.kernel.T @ grad).reshape(ctx.x_shape[1], *ctx.weight_shape[2:],
-                                                      n, oh, ow)
-            grad_x = add_windows(grad_cols, ctx.x_shape, ctx.padding, ctx.stride)
+            grad_x = input_gradient(grad, ctx.weight, ctx.x_shape, ctx.stride, ctx.padding)
         if need[1]:
-            grad_weight = (grad @ ctx.cols.T).reshape(ctx.weight_shape)
+            total = correlate_weight_gradient(ctx.padded, grad_nhwc, (kh, kw), ctx.stride,
+                                              (oh, ow))  # (O, KH * KW * C)
+            grad_weight = total.reshape(out_channels, kh, kw, in_channels).transpose(0, 3, 1, 2)
         if len(need) == 2:
             return grad_x, grad_weight
-        return grad_x, grad_weight, grad.sum(axis=1) if need[2] else None
+        return grad_x, grad_weight, (grad_nhwc.reshape(-1, out_channels).sum(axis=0)
+                                     if need[2] else None)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """The gradients as convolutions themselves, differentiable again (conv_gradients.py)."""
+        return conv2d_gradients(ctx, grad)
+
+
+def input_gradient(grad, weight, x_shape, stride, padding) -> np.ndarray:
+    """The gradient of a convolution's input: `grad` correlated with the flipped kernel.
+
+    Input pixel y took part in output pixels (y + padding - i) / stride for each kernel
+    row i; spreading `grad` out by the stride (zeros between), padding it by
+    `kernel - 1 - padding` (cropping where that is negative) and correlating it with the
+    kernel flipped in both directions, channels in and out swapped, adds exactly those
+    terms. Measured on W5: one gather and product, 4x faster than adding each kernel
+    offset's window back onto the image.
+    """
+    (kh, kw), (ph, pw), (sh, sw) = weight.shape[2:], padding, stride
+    h, w = x_shape[2:]
+    oh, ow = grad.shape[2:]
+    top, left = kh - 1 - ph, kw - 1 - pw
+    # Rows and columns past the last window's reach (stride leftovers) get zero gradient.
+    bottom = h + kh - 1 - top - ((oh - 1) * sh + 1)
+    right = w + kw - 1 - left - ((ow - 1) * sw + 1)
+    spread = padded_channels_last(grad, top, bottom, left, right, step=stride)
+    flipped = weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, x_shape[1])
+    return correlate(spread, flipped, (kh, kw), (1, 1), (h, w)).transpose(0, 3, 1, 2)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0) -> Tensor:

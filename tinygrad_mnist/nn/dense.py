@@ -23,7 +23,7 @@ class Affine(Function):
     `x` has shape `(..., in)`, `weight` `(in, out)`, `bias` `(out,)` and may be left out.
     """
 
-    fresh_gradients = True  # backward returns new products and sums, one per input
+    private_gradients = True  # backward returns new products and sums, one per input
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
@@ -56,6 +56,19 @@ class Affine(Function):
             return grad_x, grad_weight
         return grad_x, grad_weight, rows.sum(axis=0) if need[2] else None
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """The same products as `backward`, as Tensor ops, so they can be differentiated again."""
+        x, weight = ctx.inputs[0], ctx.inputs[1]
+        if ctx.relu_out is not None:  # ReLU's own second derivative is zero (off the kink)
+            grad = grad * (ctx.relu_out > 0).astype(grad.dtype)
+        rows = grad.reshape(-1, grad.shape[-1])
+        grad_x = grad @ weight.T
+        grad_weight = x.reshape(-1, x.shape[-1]).T @ rows
+        if len(ctx.inputs) == 2:
+            return grad_x, grad_weight
+        return grad_x, grad_weight, rows.sum(axis=0)
+
 
 class AffineReLU(Affine):
     """`max(x @ weight + bias, 0)` in one step: what `Dense(..., activation="relu")` runs.
@@ -63,7 +76,7 @@ class AffineReLU(Affine):
     The backward pass is `Affine`'s, the gradient masked where the output is zero.
     """
 
-    fresh_gradients = True  # Affine's backward: new arrays, or the private grad masked in place
+    private_gradients = True  # Affine's backward: new arrays, or the private grad masked in place
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
@@ -104,6 +117,11 @@ class Dense(Layer):
         self.weight = Tensor(weight, requires_grad=True)
         self.bias = Tensor(np.zeros(self.out_features, dtype=dtype), requires_grad=True) \
             if bias else None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One example: a row of `in_features` values."""
+        return (self.in_features,)
 
     def forward(self, x):
         """`activation(x @ weight + bias)`; one op, `AffineReLU`, when the activation is ReLU."""

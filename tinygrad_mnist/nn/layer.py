@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from tinygrad_mnist.grad_mode import no_grad
 from tinygrad_mnist.tensor import Tensor
 from tinygrad_mnist.utils.atomic import atomic_write
 from tinygrad_mnist.utils.npz import read_npz, write_npz
@@ -30,6 +31,10 @@ class Layer:
 
     # Class-level defaults, so a subclass that never calls `super().__init__()` still works.
     training = True
+    #: The shape of one example this layer takes, without the batch axis ((784,) for rows of
+    #: pixels, (1, 28, 28) for grey images), or None when it does not say. The tools that
+    #: feed a model images (predict, evaluate, export) lay them out by it.
+    input_shape: tuple[int, ...] | None = None
     _buffer_names: tuple[str, ...] = ()
 
     def forward(self, *inputs):
@@ -193,6 +198,7 @@ class Layer:
         """A copy of every parameter and buffer, by dotted name."""
         return {name: array.copy() for name, array in self._named_arrays().items()}
 
+    @no_grad()  # copies into parameters in place, outside any graph (as PyTorch does)
     def load_state_dict(self, state: dict, strict: bool = True) -> Layer:
         """Copy `state` (name -> array or Tensor) into the parameters and buffers, in place.
 

@@ -18,7 +18,7 @@ REDUCTIONS = ("mean", "sum")
 class CrossEntropyWithLabels(Function):
     """Mean (or sum) over rows of -log softmax(logits)[row, label]; labels are ints."""
 
-    fresh_gradients = True  # backward returns a new array
+    private_gradients = True  # backward returns a new array
 
     @staticmethod
     def forward(ctx, logits, labels, reduction="mean"):
@@ -36,6 +36,13 @@ class CrossEntropyWithLabels(Function):
         grad_logits = ctx.probabilities * scale
         grad_logits[ctx.rows, ctx.labels] -= scale
         return grad_logits
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        (logits,) = ctx.inputs
+        one_hot = np.zeros(logits.shape, logits.dtype)
+        one_hot[ctx.rows, ctx.labels] = 1
+        return (_softmax(logits) - one_hot) * (grad * ctx.scale)
 
 
 class CrossEntropyWithProbabilities(Function):
@@ -64,6 +71,13 @@ class CrossEntropyWithProbabilities(Function):
             grad_target = ctx.negative_log_probabilities * scale
         return grad_logits, grad_target
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        logits, target = ctx.inputs
+        scale = grad * ctx.scale
+        grad_logits = (_softmax(logits) * target.sum(axis=-1, keepdims=True) - target) * scale
+        return grad_logits, -_log_softmax(logits) * scale
+
 
 class SquaredError(Function):
     """Mean (or sum) of (prediction - target) ** 2 over all elements."""
@@ -81,6 +95,27 @@ class SquaredError(Function):
         need_prediction, need_target = ctx.needs_input_grad
         return (grad_prediction if need_prediction else None,
                 -grad_prediction if need_target else None)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        prediction, target = ctx.inputs
+        grad_prediction = (prediction - target) * (grad * (2 * ctx.scale))
+        return grad_prediction, -grad_prediction
+
+
+def _log_softmax(logits: Tensor) -> Tensor:
+    """log softmax of the rows, as differentiable Tensor ops (for `backward_graph`).
+
+    The row maxima are taken out as constants first, so no exp overflows; they cancel
+    in the result, so treating them as constants changes no derivative.
+    """
+    shifted = logits - logits.data.max(axis=-1, keepdims=True)
+    return shifted - shifted.exp().sum(axis=-1, keepdims=True).log()
+
+
+def _softmax(logits: Tensor) -> Tensor:
+    """softmax of the rows, as differentiable Tensor ops (for `backward_graph`)."""
+    return _log_softmax(logits).exp()
 
 
 class Loss(Layer):
@@ -100,18 +135,6 @@ class Loss(Layer):
         """The loss of `prediction` against `target`, a scalar Tensor; subclasses define it."""
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    def check_target(self, target, prediction_shape: tuple) -> None:
-        """Raise a ValueError if `target` cannot be scored against predictions of that shape.
-
-        `forward` checks every call; the `Trainer` instead checks all its targets once
-        per `fit` with this and then scores each batch with `score`. The base class
-        checks nothing.
-        """
-
-    def score(self, prediction, target):
-        """`forward` without the checks that `check_target` has already made."""
-        return self.forward(prediction, target)
-
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
 
@@ -125,30 +148,19 @@ class CrossEntropyLoss(Loss):
     """
 
     def forward(self, logits, target):
-        self.check_target(target, logits.shape)
-        return self.score(logits, target)
-
-    def check_target(self, target, prediction_shape: tuple) -> None:
-        """Refuse logits not shaped (batch, classes), and labels or rows that do not fit them."""
-        shape = tuple(prediction_shape)
+        shape = tuple(logits.shape)
         if len(shape) != 2 or 0 in shape:
             raise ValueError(
                 f"CrossEntropyLoss: logits must have shape (batch, classes), both non-zero, "
                 f"got {shape}"
             )
-        target = target.data if isinstance(target, Tensor) else np.asarray(target)
-        if target.shape == shape:
-            _check_probability_rows(target)
-        else:
-            _check_labels(target, shape)
-
-    def score(self, logits, target):
-        """The loss of targets `check_target` accepted: only their form is looked at."""
         target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
-        if target_data.shape == logits.shape:  # probability rows; a Tensor target gets a gradient
+        if target_data.shape == shape:  # probability rows; a Tensor target gets a gradient
+            _check_probability_rows(target_data)
             return CrossEntropyWithProbabilities.apply(
                 logits, target if isinstance(target, Tensor) else target_data,
                 reduction=self.reduction)
+        _check_labels(target_data, shape)
         labels = target_data if target_data.dtype.kind in "iu" else target_data.astype(np.intp)
         return CrossEntropyWithLabels.apply(logits, labels=labels, reduction=self.reduction)
 

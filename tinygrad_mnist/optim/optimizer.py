@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from tinygrad_mnist.grad_mode import no_grad
 from tinygrad_mnist.tensor import Tensor
 from tinygrad_mnist.utils.checks import check_number
 
@@ -42,6 +43,13 @@ class Optimizer:
     State is allocated with the parameters' dtype: convert a model (`astype`) before
     building its optimizer.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            # A step changes leaves that require grad in place: allowed only outside the
+            # graph, so every optimizer's step runs under no_grad (as PyTorch's do).
+            cls.step = no_grad()(cls.step)
 
     def __init__(self, params, lr: float):
         owner = type(self).__name__

@@ -203,6 +203,31 @@ class TrainingSetup:
     config: dict
 
 
+def build_model(config: dict, *, input_shape, num_classes: int, seed=None) -> nn.Layer:
+    """The model of `config` alone (an `MLP` or a `CNN`), for examples of `input_shape`.
+
+    No optimizer, schedule or `Trainer`: what loading a trained model needs. An MLP takes
+    rows of `prod(input_shape)` values; a CNN takes images: `input_shape` (channels,
+    height, width), (height, width) for grey ones, or rows of a square's pixels. `seed`
+    (int or Generator) draws the weights.
+    """
+    config = canonical_config(config)
+    init = None if config["init"] == "auto" else config["init"]
+    input_shape = tuple(int(n) for n in input_shape)
+    size = int(np.prod(input_shape))
+    rng = np.random.default_rng(seed)
+    if config["model"] == "mlp":
+        return nn.MLP(size, config["hidden_sizes"], num_classes,
+                      activation=config["activation"], init=init, seed=rng)
+    shape = _image_shape(size, input_shape if len(input_shape) > 1 else None)
+    if shape is None:
+        raise ValueError(f"config['model']: a CNN needs images, but inputs of {size} "
+                         "values are not square; give their input_shape")
+    return nn.CNN(shape, config["channels"], num_classes, kernel_size=config["kernel_size"],
+                  hidden_sizes=config["hidden_sizes"], batch_norm=config["batch_norm"],
+                  activation=config["activation"], init=init, seed=rng)
+
+
 def build_from_config(config: dict, seed=None, *, input_size: int, num_classes: int,
                       callbacks=(), input_shape=None) -> TrainingSetup:
     """Make the model (`MLP` or `CNN`), `CrossEntropyLoss`, optimizer and `Trainer` of `config`.
@@ -216,20 +241,9 @@ def build_from_config(config: dict, seed=None, *, input_size: int, num_classes: 
     config = canonical_config(config)
     # The first two streams are the same whatever the count: older runs stay reproducible.
     weights_seed, order_seed, augment_seed = np.random.SeedSequence(seed).spawn(3)
-    init = None if config["init"] == "auto" else config["init"]
     shape = _image_shape(input_size, input_shape)
-    if config["model"] == "cnn":
-        if shape is None:
-            raise ValueError(f"config['model']: a CNN needs images, but inputs of {input_size} "
-                             "values are not square; give their input_shape")
-        model = nn.CNN(shape, config["channels"], num_classes, kernel_size=config["kernel_size"],
-                       hidden_sizes=config["hidden_sizes"], batch_norm=config["batch_norm"],
-                       activation=config["activation"], init=init,
-                       seed=np.random.default_rng(weights_seed))
-    else:
-        model = nn.MLP(input_size, config["hidden_sizes"], num_classes,
-                       activation=config["activation"], init=init,
-                       seed=np.random.default_rng(weights_seed))
+    model = build_model(config, input_shape=(input_size,) if input_shape is None else input_shape,
+                        num_classes=num_classes, seed=np.random.default_rng(weights_seed))
     optimizer = _make_optimizer(config, model.parameters())
     scheduler = None
     if config["schedule"] == "cosine":

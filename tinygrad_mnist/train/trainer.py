@@ -47,20 +47,6 @@ def class_labels(y: np.ndarray) -> np.ndarray:
     return y if y.ndim == 1 else y.argmax(axis=1)
 
 
-def _batch_scorer(loss, y: np.ndarray, batch_shape: tuple):
-    """What scores each batch: `loss.score` once `loss.check_target` has accepted all of `y`
-    (saves the checks on every batch), or `loss` itself.
-
-    Only when the class that defines the loss's `forward` defines those two as well, so
-    that a subclass's own `forward` is never skipped.
-    """
-    owner = next((cls for cls in type(loss).__mro__ if "forward" in vars(cls)), None)
-    if owner is None or not {"score", "check_target"} <= vars(owner).keys():
-        return loss
-    loss.check_target(y, (len(y), *batch_shape[1:]))
-    return loss.score
-
-
 class Trainer:
     """Trains `model` on `loss` with `optimizer`; evaluates and predicts.
 
@@ -119,7 +105,6 @@ class Trainer:
         self.batch_logs: dict = {}
         self.batches_per_epoch = 0
         self._restored: checkpoint.Restored | None = None
-        self._score = None
 
     def stop(self, reason: str) -> None:
         """Ask training to stop after the current batch; the first reason given is kept."""
@@ -174,7 +159,6 @@ class Trainer:
         self.max_epochs, self.has_validation = int(epochs), validation is not None
         self.batches_per_epoch = 1 if self.batch_size is None else -(-len(x) // self.batch_size)
         self.stop_training, self.stop_reason = False, None
-        self._score = None  # how batches are scored, once the targets are checked
         history = self.history = History() if restored is None else restored.history
         self._restored = None
         self.model.train()
@@ -236,9 +220,7 @@ class Trainer:
             if self.transform is not None:
                 xb = self.transform(xb)
             logits = self.model(Tensor(xb))
-            if self._score is None:  # the first batch of this fit
-                self._score = _batch_scorer(self.loss, y, logits.shape)
-            loss = self._score(logits, yb)
+            loss = self.loss(logits, yb)
             loss.backward()
             if self.clip_grad_norm is not None:
                 clip_gradients(self.optimizer.params, self.clip_grad_norm)

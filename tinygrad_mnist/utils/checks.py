@@ -36,3 +36,12 @@ def check_number(name: str, value, owner: str, low: float = 0.0, high: float = m
     if not (above and below):  # also catches NaN, which compares false with everything
         raise ValueError(f"{owner}: {name} must be a number in {interval}, got {value}")
     return float(value)
+
+
+def check_shape(name: str, value, owner: str) -> tuple[int, ...]:
+    """`value` as the shape of one example (a non-empty tuple of positive ints, no batch axis),
+    else a TypeError/ValueError naming `name`."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)) or not value:
+        raise TypeError(f"{owner}: {name} must be the shape of one example, a tuple of positive "
+                        f"ints such as (784,) or (1, 28, 28), got {value!r}")
+    return tuple(check_positive_int(f"{name}[{i}]", n, owner) for i, n in enumerate(value))

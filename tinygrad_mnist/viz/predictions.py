@@ -43,6 +43,8 @@ def plot_predictions(
     probabilities=None,
     class_names=None,
     title: str | None = None,
+    indices=None,
+    mistakes_of: int | None = None,
     path=None,
 ) -> Figure:
     """The first `n` images in a grid, each titled "true T / pred P"; mistakes framed in red.
@@ -51,6 +53,9 @@ def plot_predictions(
     `y_pred` hold N integer labels. `probabilities` (N, classes), when given, adds the
     model's confidence in its prediction under each title. `class_names` replaces the
     numeric labels (say, Fashion-MNIST's). The grid is as square as `n` allows.
+    `indices` (N ints) labels each image with its index in the test set ("#1234"), so it
+    can be found again. `mistakes_of` (the number of mistakes the images were chosen
+    from) makes the heading "36 of the 179 mistakes" rather than "0 of 36 correct".
     """
     pictures = _as_square_images(images)
     true = as_labels(y_true, "y_true")
@@ -77,13 +82,18 @@ def plot_predictions(
             f"class_names: expected a name for every label up to {highest}, got {len(names)}"
         )
 
+    if indices is not None:
+        indices = as_array(indices, "indices")
+        check_same_length("images", pictures, indices=indices)
     correct = int(np.sum(true[:count] == pred[:count]))
     heading = f"{title or 'Predictions on test images'}: {correct} of {count} correct"
+    if mistakes_of is not None:
+        heading = f"{title or 'Mistakes'}: {count} of the {int(mistakes_of):,} mistakes"
     columns = math.ceil(math.sqrt(count))
     rows = math.ceil(count / columns)
     # Long class names (Fashion-MNIST's "Ankle boot") put true and pred on lines of their own.
     separator = "\n" if max(len(name) for name in names) > 3 else " / "
-    title_lines = (separator == "\n") + (confidence is not None)
+    title_lines = (separator == "\n") + (confidence is not None or indices is not None)
     cell_width, cell_height = 1.45, 1.55 + 0.2 * title_lines
     width = max(cell_width * columns + 0.3, text_width(heading, 11) + 0.3)
     height = cell_height * rows + 0.6
@@ -108,8 +118,13 @@ def plot_predictions(
         ax.yaxis.set_visible(False)
         wrong = true[i] != pred[i]
         text = f"true {names[true[i]]}{separator}pred {names[pred[i]]}"
+        details = []
         if confidence is not None:
-            text += f"\n{confidence[i, pred[i]]:.0%} sure"
+            details.append(f"{confidence[i, pred[i]]:.0%} sure")
+        if indices is not None:
+            details.append(f"#{int(indices[i])}")
+        if details:
+            text += "\n" + ", ".join(details)
         ax.set_title(text, fontsize=8, color=MISTAKE_COLOR if wrong else "black",
                      fontweight="bold" if wrong else "normal")
         for spine in ax.spines.values():

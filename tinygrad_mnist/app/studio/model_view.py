@@ -17,9 +17,10 @@ import warnings
 
 import numpy as np
 
-from tinygrad_mnist.app.predict import _leaves, model_inputs
+from tinygrad_mnist.app.predict import model_inputs
 from tinygrad_mnist.app.studio.runs import StudioError
 from tinygrad_mnist.data.images import frame_digit
+from tinygrad_mnist.nn.sequential import leaves
 from tinygrad_mnist.tensor import Tensor
 
 MAX_UPLOAD_BYTES = 4 * 2**20
@@ -116,7 +117,7 @@ class ModelView:
 
     def __init__(self, model):
         self.model = model
-        self.layers = _leaves(model)
+        self.layers = leaves(model)
         self.lock = threading.Lock()
 
     def look(self, framed: np.ndarray) -> dict:
