@@ -468,7 +468,7 @@ def test_item1_kfold_out_replaces_only_an_earlier_summary(tmp_path):
 # ------------------------------------- items 5 and 19: a CNN's own image size
 def cnn_run(folder, side, blocks, with_shapes_file=True):
     """A CNN run folder for `side`-pixel images, as `train` writes it (no training)."""
-    config = TrainConfig(model="cnn", channels=(2,) * blocks, hidden_sizes=(4,),
+    config = RunConfig(model="cnn", channels=(2,) * blocks, hidden_sizes=(4,),
                          batch_norm=False, dataset="synthetic")
     model = config.build_model((1, side, side))
     folder.mkdir(parents=True)
