@@ -31,7 +31,7 @@ def main() -> None:
         built = build_from_config(config, seed=0, input_size=784, num_classes=10)
         history = built.trainer.fit((x_train, y_train), epochs=built.epochs)
         rows.append((hidden, built.model.num_parameters(), sum(history.seconds),
-                     built.trainer.evaluate(test)["accuracy"]))
+                     built.trainer.evaluate(test).accuracy))
 
     print(f"{'hidden layers':<14} {'parameters':>10} {'seconds':>8} {'test accuracy':>14}")
     for hidden, parameters, seconds, accuracy in rows:

@@ -13,7 +13,6 @@ from tinygrad_mnist import optim
 from tinygrad_mnist.app.cli import batch_size, build_parser, hidden_sizes, main
 from tinygrad_mnist.app.run_config import TrainConfig
 from tinygrad_mnist.app.run_folder import (
-    evaluate,
     load_run_model,
     new_run_folder,
     prepare_run_folder,
@@ -157,16 +156,16 @@ def small_run(tmp_path_factory):
     built = config.build()
     history = built.trainer.fit((prepare_images(data.train_images), data.train_labels),
                                 epochs=2)
-    evaluation = evaluate(built.trainer, data.test_images, prepare_images(data.test_images),
-                          data.test_labels)
+    evaluation = built.trainer.evaluate((prepare_images(data.test_images), data.test_labels))
     write_run_folder(folder, model=built.model, config=config, history=history,
-                     evaluation=evaluation, class_names=data.class_names)
-    return folder, built, evaluation
+                     evaluation=evaluation, images=data.test_images,
+                     class_names=data.class_names)
+    return folder, built, (evaluation, data.test_images)
 
 
 @pytest.mark.slow  # trains and writes a whole run folder, figures included
 def test_saved_model_comes_back_with_its_config(small_run):
-    folder, built, evaluation = small_run
+    folder, built, _ = small_run
     model, config = load_run_model(folder / "model.npz")
     assert config.hidden_sizes == (8,) and model.sizes == built.model.sizes
     for name, array in built.model.state_dict().items():
@@ -177,10 +176,10 @@ def test_saved_model_comes_back_with_its_config(small_run):
 
 @pytest.mark.slow  # trains and writes a whole run folder, figures included
 def test_an_interrupted_run_before_its_first_epoch_still_gets_a_report(small_run, tmp_path):
-    _, built, evaluation = small_run
+    _, built, (evaluation, images) = small_run
     empty = History(stopped_reason="interrupted")
     written = write_run_folder(tmp_path, model=built.model, config=TrainConfig(), history=empty,
-                               evaluation=evaluation)
+                               evaluation=evaluation, images=images)
     assert "learning_curves.png" not in written and (tmp_path / "predictions.png").is_file()
     report = (tmp_path / "report.md").read_text()
     assert f"interrupted (Ctrl-C) after 0 of {TrainConfig().epochs} epochs" in report

@@ -138,7 +138,7 @@ def test_holdout_trains_on_a_stratified_split_and_is_reproducible():
     assert first.metrics == {**again.metrics, "seconds": first.metrics["seconds"]}
     assert first.metrics["val_accuracy"] > 0.8
     assert first.metrics["status"] == "ok" and first.metrics["epochs_run"] == 5
-    assert first.trainer.evaluate((x[:50], y[:50]))["accuracy"] == first.metrics["test_accuracy"]
+    assert first.trainer.evaluate((x[:50], y[:50])).accuracy == first.metrics["test_accuracy"]
     assert holdout(CONFIG, (x, y), seed=4).metrics["val_loss"] != first.metrics["val_loss"]
 
 

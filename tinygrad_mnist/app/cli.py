@@ -33,8 +33,6 @@ from tinygrad_mnist.app.predict import (
 from tinygrad_mnist.app.run_config import OPTIMIZERS, SCHEDULES, TrainConfig
 from tinygrad_mnist.app.run_folder import (
     CHECKPOINT_FILE,
-    Evaluation,
-    evaluate,
     load_run_model,
     model_file,
     new_run_folder,
@@ -73,6 +71,7 @@ from tinygrad_mnist.train import (
     progress_report,
 )
 from tinygrad_mnist.train.builders import MODELS, PRESETS
+from tinygrad_mnist.train.evaluation import evaluate
 from tinygrad_mnist.train.event_log import EVENTS_FILE, EventLog
 from tinygrad_mnist.utils.atomic import atomic_write_text
 from tinygrad_mnist.viz.figure_file import save_figure
@@ -589,15 +588,15 @@ def _train(args) -> int:
     # Saved before the test evaluation, so a Ctrl-C during it still leaves the model.
     save_model_first(folder, model=built.model, config=config, history=history)
     try:
-        evaluation = evaluate(built.trainer, data.test_images,
-                              _prepare(data.test_images, config), data.test_labels)
+        evaluation = evaluate(built.model, _prepare(data.test_images, config), data.test_labels,
+                              batch_size=built.trainer.eval_batch_size)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted during the test evaluation; kept the model, its config and "
               f"history in {folder}", file=sys.stderr)
         return EXIT_INTERRUPTED
     written = write_run_folder(folder, model=built.model, config=config, history=history,
-                               evaluation=evaluation, class_names=data.class_names,
-                               dataset_label=data.title)
+                               evaluation=evaluation, images=data.test_images,
+                               class_names=data.class_names, dataset_label=data.title)
     figures = sum(name.endswith(".png") for name in written)
     score = ("diverged: the model's outputs are not finite, so it has no test accuracy"
              if evaluation.diverged else f"test accuracy: {evaluation.accuracy:.2%}")
@@ -943,9 +942,8 @@ def _cmd_evaluate(args) -> int:
 
     model, config = load_run_model(args.model)
     data, x = _test_set(model, config, args)
-    loss, probabilities = evaluate_model(model, x, data.test_labels)
-    result = Evaluation(data.test_images, data.test_labels, probabilities.argmax(axis=1),
-                        probabilities)
+    result = evaluate_model(model, x, data.test_labels)  # a train.evaluation.Evaluation
+    loss, probabilities = result.loss, result.probabilities
     folder = args.out if args.out is not None else model_file(args.model).parent
     folder.mkdir(parents=True, exist_ok=True)
     tag = re.sub(r"[^a-z0-9]+", "-", data.title.lower()).strip("-") or "data"

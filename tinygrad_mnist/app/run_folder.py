@@ -27,7 +27,6 @@ import json
 import logging
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +36,7 @@ from tinygrad_mnist.app.run_config import TrainConfig
 from tinygrad_mnist.data.images import SIDE
 from tinygrad_mnist.experiments.tables import percent
 from tinygrad_mnist.train.builders import CNN_KEYS
+from tinygrad_mnist.train.evaluation import Evaluation
 from tinygrad_mnist.utils.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -48,8 +48,6 @@ __all__ = [
     "resumed_dataset",
     "run_folder_lock",
     "write_data_record",
-    "Evaluation",
-    "evaluate",
     "load_run_model",
     "model_file",
     "new_run_folder",
@@ -85,52 +83,6 @@ RUN_FILES = (CONFIG_FILE, DATA_FILE, CHECKPOINT_FILE, MODEL_FILE, MODEL_SHAPES_F
              METRICS_FILE,
              REPORT_FILE, *FIGURES)
 
-
-
-@dataclass
-class Evaluation:
-    """A model's predictions on a labelled set: the figures of the report come from here."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    predictions: np.ndarray
-    probabilities: np.ndarray
-
-    @property
-    def accuracy(self) -> float:
-        """The fraction of images predicted correctly."""
-        from tinygrad_mnist.train.metrics import accuracy
-
-        return accuracy(self.labels, self.predictions)
-
-    @property
-    def diverged(self) -> bool:
-        """True when the model's outputs are not finite (NaN): it has no accuracy."""
-        return not np.isfinite(self.probabilities).all()
-
-    @property
-    def num_classes(self) -> int:
-        """The number of classes the model scores."""
-        return self.probabilities.shape[1]
-
-    def per_class_accuracy(self) -> np.ndarray:
-        """For each true class, the fraction predicted correctly."""
-        from tinygrad_mnist.train.metrics import per_class_accuracy
-
-        return per_class_accuracy(self.labels, self.predictions, self.num_classes)
-
-    def confusion_matrix(self) -> np.ndarray:
-        """Counts: row = true class, column = predicted class."""
-        from tinygrad_mnist.train.metrics import confusion_matrix
-
-        return confusion_matrix(self.labels, self.predictions, self.num_classes)
-
-
-def evaluate(trainer, images: np.ndarray, x: np.ndarray, labels: np.ndarray) -> Evaluation:
-    """Predict `x` (prepared features of `images`) with `trainer`'s model, for the report."""
-    probabilities = trainer.predict_proba(x)
-    return Evaluation(images=np.asarray(images), labels=np.asarray(labels),
-                      predictions=probabilities.argmax(axis=1), probabilities=probabilities)
 
 
 def new_run_folder(parent="runs", now: datetime.datetime | None = None) -> Path:
@@ -279,12 +231,13 @@ def write_config(folder, config: TrainConfig) -> Path:
 
 
 def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation: Evaluation,
-                     class_names=None, dataset_label: str | None = None) -> dict[str, Path]:
+                     images, class_names=None, dataset_label: str | None = None
+                     ) -> dict[str, Path]:
     """Write the model, config, history, test metrics, figures and report into `folder`.
 
     `history` is the `History` of the run (possibly cut short: the report says why it
-    stopped); `evaluation` holds the test-set predictions. Returns name -> path of
-    every file written.
+    stopped); `evaluation` holds the test-set predictions of `images` (uint8, for the
+    figures). Returns name -> path of every file written.
     """
     from tinygrad_mnist import viz
 
@@ -310,13 +263,13 @@ def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation:
     hesitant = np.argsort(confidence, kind="stable")[:PREDICTIONS_SHOWN]
     figures = {
         "mistakes.png": lambda path: viz.plot_predictions(
-            evaluation.images[mistakes], evaluation.labels[mistakes],
+            images[mistakes], evaluation.labels[mistakes],
             evaluation.predictions[mistakes], n=len(mistakes),
             probabilities=evaluation.probabilities[mistakes], class_names=class_names,
             title="The most confident mistakes", indices=mistakes,
             mistakes_of=len(every_mistake), path=path),
         "predictions.png": lambda path: viz.plot_predictions(
-            evaluation.images[hesitant], evaluation.labels[hesitant],
+            images[hesitant], evaluation.labels[hesitant],
             evaluation.predictions[hesitant], n=len(hesitant),
             probabilities=evaluation.probabilities[hesitant], class_names=class_names,
             title="The least confident predictions", indices=hesitant, path=path),
@@ -330,7 +283,8 @@ def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation:
         del figures["mistakes.png"]
     if history.epochs_run:  # a run stopped before its first epoch ended has no curves
         figures["learning_curves.png"] = lambda path: viz.plot_learning_curves(
-            history, test_accuracy=evaluation.accuracy, path=path)
+            history, test_accuracy=None if evaluation.diverged else evaluation.accuracy,
+            path=path)
     for name, draw in figures.items():
         draw(folder / name)
         written[name] = folder / name

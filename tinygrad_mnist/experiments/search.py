@@ -39,7 +39,8 @@ from tinygrad_mnist.data import stratified_kfold, stratified_split
 from tinygrad_mnist.experiments.ranking import kfold_summary, rank, rows_of
 from tinygrad_mnist.experiments.store import METRICS, ResultStore, experiment_id
 from tinygrad_mnist.train.builders import canonical_config, config_key
-from tinygrad_mnist.train.trainer import as_arrays, class_labels
+from tinygrad_mnist.train.evaluation import class_labels
+from tinygrad_mnist.train.trainer import as_arrays
 from tinygrad_mnist.train.validation import fit_split, trial_seed
 
 logger = logging.getLogger(__name__)

@@ -25,6 +25,7 @@ import numpy as np
 
 from tinygrad_mnist import nn, optim
 from tinygrad_mnist.data import RandomShift
+from tinygrad_mnist.inference import BATCH_SIZE
 from tinygrad_mnist.train.callbacks import EarlyStopping
 from tinygrad_mnist.train.trainer import Trainer
 from tinygrad_mnist.utils.checks import check_int, check_number
@@ -263,10 +264,10 @@ def build_from_config(config: dict, seed=None, *, input_size: int, num_classes: 
     trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer,
                       batch_size=config["batch_size"], callbacks=[*stopping, *callbacks],
                       seed=np.random.default_rng(order_seed), scheduler=scheduler,
-                      clip_grad_norm=config["clip_grad_norm"], transform=transform)
-    if config["model"] == "cnn":
-        # Evaluation gathers every window of a chunk at once: smaller chunks, bounded memory.
-        trainer.eval_batch_size = 500
+                      clip_grad_norm=config["clip_grad_norm"], transform=transform,
+                      # A CNN's evaluation gathers every window of a chunk at once: smaller
+                      # chunks, bounded memory.
+                      eval_batch_size=500 if config["model"] == "cnn" else BATCH_SIZE)
     return TrainingSetup(model, trainer.loss, optimizer, trainer, config["epochs"], config)
 
 

@@ -18,8 +18,9 @@ import numpy as np
 
 from tinygrad_mnist.data import stratified_kfold, stratified_split
 from tinygrad_mnist.train.builders import build_from_config, config_key
+from tinygrad_mnist.train.evaluation import class_labels
 from tinygrad_mnist.train.history import History
-from tinygrad_mnist.train.trainer import Trainer, as_arrays, class_labels
+from tinygrad_mnist.train.trainer import Trainer, as_arrays
 
 #: The figures each trained split reports (`SplitResult.metrics`).
 METRIC_NAMES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
@@ -118,9 +119,9 @@ def fit_split(build, x: np.ndarray, y: np.ndarray, train_index, valid_index, see
     trainer, epochs = _trainer_for(build, seed, x, y, epochs)
     validation = (x[valid_index], y[valid_index])
     history = trainer.fit((x[train_index], y[train_index]), validation, epochs=epochs)
-    scores = {f"val_{name}": value for name, value in trainer.evaluate(validation).items()}
+    scores = {f"val_{name}": value for name, value in trainer.evaluate(validation).scores().items()}
     if test is not None:
-        scores.update({f"test_{n}": v for n, v in trainer.evaluate(test).items()})
+        scores.update({f"test_{n}": v for n, v in trainer.evaluate(test).scores().items()})
     best = history.best_epoch or history.epochs_run
     metrics = {
         "train_loss": history.train_loss[best - 1],
