@@ -463,3 +463,39 @@ def test_item1_kfold_out_replaces_only_an_earlier_summary(tmp_path):
     assert is_kfold_summary(summary)
     write_kfold_summary(summary, {"format": FORMAT, "k": 3})  # an earlier summary: replaced
     assert json.loads(summary.read_text())["k"] == 3
+
+
+# ------------------------------------- items 5 and 19: a CNN's own image size
+def cnn_run(folder, side, blocks, with_shapes_file=True):
+    """A CNN run folder for `side`-pixel images, as `train` writes it (no training)."""
+    config = TrainConfig(model="cnn", channels=(2,) * blocks, hidden_sizes=(4,),
+                         batch_norm=False, dataset="synthetic")
+    model = config.build_model((1, side, side))
+    folder.mkdir(parents=True)
+    write_config(folder, config)
+    model.save(folder / "model.npz")
+    if with_shapes_file:
+        (folder / "model.json").write_text(json.dumps({"input_shape": [1, side, side],
+                                                       "num_classes": 10}))
+    return folder
+
+
+@pytest.mark.parametrize("blocks", [3, 4])
+@pytest.mark.parametrize("with_shapes_file", [True, False], ids=["model.json", "older-run"])
+def test_item5_onnx_export_declares_the_image_size_the_cnn_was_trained_on(
+        tmp_path, blocks, with_shapes_file):
+    import onnx
+
+    from tinygrad_mnist.app.onnx_export import export_onnx
+
+    model, _ = load_run_model(cnn_run(tmp_path / "run", 28, blocks, with_shapes_file))
+    export_onnx(model, tmp_path / "m.onnx")
+    declared = onnx.load(tmp_path / "m.onnx").graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in declared[1:]] == [1, 28, 28]
+
+
+@pytest.mark.parametrize("side", [20, 32])
+def test_item19_a_cnn_for_another_image_size_says_so_in_predict(tmp_path, side):
+    model, _ = load_run_model(cnn_run(tmp_path / "run", side, 2))
+    with pytest.raises(ValueError, match=f"trained on {side}x{side} images.*are 28x28"):
+        classify_files(model, [digit_png(tmp_path)])

@@ -37,6 +37,7 @@ from tinygrad_mnist.data.images import SIDE
 from tinygrad_mnist.experiments.tables import percent
 from tinygrad_mnist.train.builders import CNN_KEYS
 from tinygrad_mnist.train.evaluation import Evaluation
+from tinygrad_mnist.train.event_log import EVENTS_FILE
 from tinygrad_mnist.utils.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -79,9 +80,8 @@ PREDICTIONS_SHOWN = 36
 DATA_FILE = "data.json"
 LOCK_FILE = ".lock"
 #: Every file a run writes into its folder: `train --out` refuses a folder holding one.
-RUN_FILES = (CONFIG_FILE, DATA_FILE, CHECKPOINT_FILE, MODEL_FILE, MODEL_SHAPES_FILE, HISTORY_FILE,
-             METRICS_FILE,
-             REPORT_FILE, *FIGURES)
+RUN_FILES = (CONFIG_FILE, DATA_FILE, CHECKPOINT_FILE, MODEL_FILE, MODEL_SHAPES_FILE,
+             HISTORY_FILE, METRICS_FILE, REPORT_FILE, EVENTS_FILE, *FIGURES)
 
 
 
