@@ -17,6 +17,7 @@ import sys
 
 from tinygrad_mnist import __version__
 from tinygrad_mnist.app.commands import (
+    compare,
     evaluate,
     export,
     fetch,
@@ -40,7 +41,8 @@ from tinygrad_mnist.app.predict import DivergedModelError
 from tinygrad_mnist.app.studio import server as studio
 
 # In the order `--help` lists them.
-COMMANDS = (train, predict, evaluate, export, kfold, search, report, show, fetch, studio)
+COMMANDS = (train, predict, evaluate, export, kfold, search, report, show, compare, fetch,
+            studio)
 
 
 class _Parser(argparse.ArgumentParser):
