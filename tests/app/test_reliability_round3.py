@@ -13,7 +13,6 @@ from support.synthetic import blobs
 
 from tinygrad_mnist import nn, optim
 from tinygrad_mnist.app.predict import DivergedModelError, classify_files, evaluate_model
-from tinygrad_mnist.app.run_config import TrainConfig
 from tinygrad_mnist.app.run_folder import (
     check_resumed_data,
     data_record,
@@ -24,6 +23,7 @@ from tinygrad_mnist.app.run_folder import (
 )
 from tinygrad_mnist.data.by_name import synthetic_digits
 from tinygrad_mnist.train import Trainer
+from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.utils.atomic import atomic_write, atomic_write_text
 
 
@@ -31,7 +31,7 @@ from tinygrad_mnist.utils.atomic import atomic_write, atomic_write_text
 def save_run(folder, config=None, model_changes=None, **files):
     """A run folder as `train` leaves it (no training: the weights are the initial ones);
     `model_changes(state)` edits the weights before they are saved; `files` adds JSON files."""
-    config = config or TrainConfig(hidden_sizes=(8,), dataset="synthetic")
+    config = config or RunConfig(hidden_sizes=(8,), dataset="synthetic")
     folder.mkdir(parents=True, exist_ok=True)
     built = config.build()
     if model_changes is not None:
@@ -93,7 +93,7 @@ def test_item3_a_run_whose_history_says_diverged_is_a_diverged_model(tmp_path):
 
 
 def test_item3_a_negative_or_nan_batchnorm_variance_is_refused(tmp_path):
-    config = TrainConfig(model="cnn", channels=(2,), hidden_sizes=(4,), batch_norm=True,
+    config = RunConfig(model="cnn", channels=(2,), hidden_sizes=(4,), batch_norm=True,
                          dataset="synthetic")
     name = next(n for n in config.build(input_shape=(1, 28, 28)).model.state_dict()
                 if n.endswith("running_var"))
@@ -130,10 +130,10 @@ def test_item4_resumed_data_must_be_the_data_the_run_began_with(tmp_path):
 # ------------------------------------------- item 15: a CNN without convolutions
 def test_item15_a_cnn_without_channels_is_refused_up_front(tmp_path):
     with pytest.raises(ValueError, match="channels.*at least one convolution"):
-        TrainConfig(model="cnn", channels=())
+        RunConfig(model="cnn", channels=())
     folder = tmp_path / "run"
     folder.mkdir()
-    config = TrainConfig(model="cnn", dataset="synthetic").to_dict()
+    config = RunConfig(model="cnn", dataset="synthetic").to_dict()
     (folder / "model.npz").write_bytes(b"")
     (folder / "config.json").write_text(json.dumps({**config, "channels": []}))
     with pytest.raises(ValueError, match="config.json.*at least one convolution"):
@@ -468,7 +468,7 @@ def test_item1_kfold_out_replaces_only_an_earlier_summary(tmp_path):
 # ------------------------------------- items 5 and 19: a CNN's own image size
 def cnn_run(folder, side, blocks, with_shapes_file=True):
     """A CNN run folder for `side`-pixel images, as `train` writes it (no training)."""
-    config = TrainConfig(model="cnn", channels=(2,) * blocks, hidden_sizes=(4,),
+    config = RunConfig(model="cnn", channels=(2,) * blocks, hidden_sizes=(4,),
                          batch_norm=False, dataset="synthetic")
     model = config.build_model((1, side, side))
     folder.mkdir(parents=True)
