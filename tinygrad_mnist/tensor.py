@@ -695,7 +695,7 @@ class Tensor:
             return False
         if is_private and grad.dtype == self.data.dtype:
             # No one else holds it, so it becomes `.grad` as it is: saves a copy of every
-            # weight's gradient on every step (forcing the copy made a W1 epoch 28% slower).
+            # weight's gradient on every step (W1 5% faster: bench.py --without private-gradients).
             self.grad = grad
             return False
         # A copy, which no one else can hold: later gradients add into it.
@@ -1052,8 +1052,8 @@ class _Gradients:
     made it (a sum of two gradients, one summed back over broadcast axes, the seed 1
     of `loss.backward()`), or an op whose class says `private_gradients = True`
     returned it. Only a private array may be written into: a later gradient added
-    into it, kept as a leaf's `.grad` without a copy (forcing that copy made a W1
-    epoch 28% slower: `bench.py --no-private-gradients`), masked in place by ReLU
+    into it, kept as a leaf's `.grad` without a copy (without it a W1 epoch took 4-5%
+    longer: `bench.py --only W1 --without private-gradients`), masked in place by ReLU
     (`ctx.grad_is_private`). Anything else (a gradient a caller passed, `Add`'s one
     array for two inputs, whatever a custom op returns) is copied before anything is
     added into it. Under `create_graph` the gradients are Tensors, never written into.
