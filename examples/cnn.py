@@ -50,8 +50,8 @@ def main() -> None:
                           weight_decay=5e-4)
     trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer, batch_size=64, seed=0,
                       scheduler=optim.CosineLR(optimizer, total_epochs=n_epochs),
-                      transform=RandomShift(2, seed=0))
-    trainer.eval_batch_size = 500  # a chunk's windows at once: keep the chunks small
+                      transform=RandomShift(2, seed=0),
+                      eval_batch_size=500)  # a chunk's windows at once: keep the chunks small
     history = trainer.fit(train, test, epochs=n_epochs)
     for epoch in range(history.epochs_run):
         print(f"epoch {epoch + 1}: training loss {history.train_loss[epoch]:.4f}, "

@@ -16,15 +16,19 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_mnist.tensor import Tensor, no_grad
+from tinygrad_mnist.utils.checks import check_int
 
 #: Rows per forward pass: bounds memory, never changes a result.
 BATCH_SIZE = 4096
 
-# A model that blew up gives NaN logits, reported as data, not as NumPy warnings.
-_QUIET_OVERFLOW = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
+#: A model that blew up gives NaN logits (a run, a NaN loss), reported as data, not as NumPy
+#: warnings on every batch: `np.errstate(**QUIET_OVERFLOW)`.
+QUIET_OVERFLOW = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
 
 
-def _model_dtype(model) -> np.dtype:
+def model_dtype(model) -> np.dtype:
+    """The dtype of `model`'s parameters (float32 for a model without any): what its inputs
+    are converted to."""
     parameters = model.parameters()
     return parameters[0].dtype if parameters else np.dtype(np.float32)
 
@@ -35,16 +39,14 @@ def map_batches(model, x, fn, batch_size: int = BATCH_SIZE) -> list:
     `rows` is the chunk's slice of `x`; `logits` the model's output `Tensor`. The
     model's training mode is restored afterwards, also when `fn` raises.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
+    check_int("batch_size", batch_size, "map_batches")
     if len(x) == 0:
         raise ValueError("x: expected at least one example, got none")
-    dtype = _model_dtype(model)
+    dtype = model_dtype(model)
     was_training = model.training
     model.eval()
     try:
-        with no_grad(), np.errstate(**_QUIET_OVERFLOW):
+        with no_grad(), np.errstate(**QUIET_OVERFLOW):
             results = []
             for start in range(0, len(x), batch_size):
                 rows = slice(start, start + batch_size)

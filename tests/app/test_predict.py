@@ -63,11 +63,13 @@ def test_a_model_for_other_images_is_refused_before_any_file_is_read(tmp_path):
     assert model_classes(model) == 10 and model_classes(nn.Sequential(nn.ReLU())) is None
 
 
-def test_evaluate_model_gives_the_trainers_loss_and_probabilities():
+def test_evaluate_model_gives_the_trainers_evaluation():
     x, y = blobs(n=90)
     model = nn.MLP(8, [8], 3, seed=0)
     trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
     trainer.fit((x, y), epochs=2)
-    loss, probabilities = evaluate_model(model, x, y)
-    assert loss == pytest.approx(trainer.evaluate((x, y))["loss"], rel=1e-6)
-    np.testing.assert_allclose(probabilities, trainer.predict_proba(x), rtol=1e-6)
+    result, by_trainer = evaluate_model(model, x, y), trainer.evaluate((x, y))
+    assert type(result) is type(by_trainer)  # one evaluation, one shape
+    assert result.loss == pytest.approx(by_trainer.loss, rel=1e-6)
+    assert result.accuracy == by_trainer.accuracy
+    np.testing.assert_allclose(result.probabilities, trainer.predict_proba(x), rtol=1e-6)

@@ -131,9 +131,10 @@ def test_csv_export_reads_back_to_the_same_figures(search, tmp_path):
 
 def test_ranking_table_has_the_seeds_columns_best_first_plus_varying_settings(search):
     table = ranking_table(search)
+    # Validation first (trials are chosen by it), the test accuracy last, for reference.
     assert list(table[0])[:9] == ["rank", "hidden layers", "activation", "learning rate",
-                                  "test accuracy", "validation accuracy", "epochs",
-                                  "validation error", "status"]
+                                  "validation accuracy", "validation error", "epochs",
+                                  "status", "test accuracy"]
     assert "batch_size" in table[0] and "optimizer" not in table[0]
     assert [entry["rank"] for entry in table] == list(range(1, 17))
     finite = [e["validation accuracy"] for e in table if not math.isnan(e["validation accuracy"])]
@@ -173,9 +174,12 @@ def test_markdown_report_has_ranking_kfold_winner_and_summaries(search, tmp_path
                     "## Validation accuracy per activation",
                     "## Validation accuracy per hidden layers"):
         assert heading in text
-    header = ("| rank | hidden layers | activation | learning rate | test accuracy | "
-              "validation accuracy | epochs | validation error | status |")
+    header = ("| rank | hidden layers | activation | learning rate | validation accuracy | "
+              "validation error | epochs | status |")
     assert header in text
+    # Only the winner meets the test set; no JSON null reaches the prose.
+    assert text.count("test") == text.split("**Winner**")[1].count("test") == 1
+    assert "null" not in text and "None" not in text
     best = search.ranking[0]
     first_line = text.split(header)[1].splitlines()[2]
     assert first_line.startswith(f"| 1 | [{', '.join(map(str, best['hidden_sizes']))}] | "

@@ -245,3 +245,19 @@ def test_an_op_without_backward_graph_is_named_under_create_graph():
     x = Tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="Square defines no backward_graph"):
         grad(nn.Dense(2, 1)(Square.apply(x)).sum(), [x], create_graph=True)[0].sum().backward()
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [
+    ((2, 2), None, (0, 0)), ((3, 3), (1, 1), (1, 1)), ((2, 3), (2, 1), (1, 0)),
+    ((3, 2), None, (0, 0))])
+def test_max_pool_ties_go_to_the_same_element_in_both_backward_passes(kernel, stride, padding):
+    # Ties are common (zeros after a ReLU): backward_graph's winners must be backward's.
+    rng = np.random.default_rng(0)
+    x = np.zeros((2, 2, 6, 5))
+    x[1, 1] = rng.integers(0, 2, (6, 5))
+    pool = nn.MaxPool2d(kernel, stride, padding)
+    upstream = rng.normal(size=pool(x).shape)
+    first, second = Tensor(x, requires_grad=True), Tensor(x, requires_grad=True)
+    (plain,) = grad((pool(first) * upstream).sum(), [first])
+    (recorded,) = grad((pool(second) * upstream).sum(), [second], create_graph=True)
+    np.testing.assert_allclose(recorded.data, plain.data, rtol=1e-14, atol=1e-14)

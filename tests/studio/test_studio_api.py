@@ -33,18 +33,7 @@ LOCAL = "http://127.0.0.1:8765"
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("studio")
-    runs = make_runs(root)
-    # A search's result store beside the runs, made by a real (tiny) grid search.
-    from tinygrad_mnist.data import prepare_images
-    from tinygrad_mnist.data.by_name import synthetic_digits
-    from tinygrad_mnist.experiments import grid_search
-
-    data = synthetic_digits(n_train=200, n_test=40, seed=5)
-    grid_search({"hidden_sizes": [[8], [16]], "learning_rate": [0.1, 0.3], "epochs": [1]},
-                (prepare_images(data.train_images), data.train_labels), top_n=0,
-                store=runs / "search-small" / "results.sqlite")
-    return runs
+    return make_runs(tmp_path_factory.mktemp("studio"))
 
 
 @pytest.fixture()
@@ -141,10 +130,11 @@ def _png_declaring(width: int, height: int) -> bytes:
 
 @pytest.mark.parametrize("body, kind, status, fragment", [
     (b"not an image", "image/png", 415, "PNG or JPEG"),
-    (_png_declaring(30000, 30000), "image/png", 413, "too many pixels"),
-    (_png_declaring(5000, 5000), "image/png", 413, "5000x5000"),
+    (_png_declaring(30000, 30000), "image/png", 413, "too large: 900 MP"),
+    (_png_declaring(8000, 8000), "image/png", 413, "too large: 64 MP"),
+    (_png_declaring(2000, 2000), "image/png", 400, "damaged or truncated"),
     (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "image/png", 415, "PNG or JPEG"),
-    (b"x" * (4 * 2**20 + 1), "image/png", 413, "at most"),
+    (b"x" * (8 * 2**20 + 1), "image/png", 413, "at most"),
     (b"{}", "application/json", 400, "pixels"),
     (b"{not json", "application/json", 400, "not valid JSON"),
     (b'{"pixels": [[2, 0], [0, 0]]}', "application/json", 400, "[0, 1]"),
@@ -159,6 +149,7 @@ def test_predict_refuses_what_it_cannot_serve_with_a_json_error(client, body, ki
     response = client.post("/api/runs/mlp-small/predict", content=body,
                            headers={"content-type": kind})
     assert_error(response, status, fragment)
+    assert "tinygrad-mnist-studio-" not in response.text  # the upload's temporary file
 
 
 # --------------------------------------------------------- confusion, mistakes

@@ -10,44 +10,27 @@ from __future__ import annotations
 import http.client
 import json
 import random
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("uvicorn")  # the [studio] extra; the test extra always has it
 
-from support.studio import make_runs, png_bytes, snapshot, stroke_image  # noqa: E402
+from support.studio import (
+    make_runs,
+    png_bytes,
+    snapshot,
+    start_studio,
+    stroke_image,
+)
+from support.studio import stop_studio as stop  # noqa: E402
 
 from tinygrad_mnist.app import cli  # noqa: E402
 
 PYTHON = sys.executable
-
-
-def start_studio(runs_dir: Path, *extra: str):
-    """The studio in a subprocess on a free port: (process, port, first stdout line)."""
-    process = subprocess.Popen(
-        [PYTHON, "-m", "tinygrad_mnist", "studio", str(runs_dir), "--port", "0", "--no-browser",
-         *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = process.stdout.readline().strip()
-    assert line.startswith("studio: http://"), (line, process.stderr.read())
-    port = int(line.rsplit(":", 1)[1].strip("/"))
-    return process, port, line
-
-
-def stop(process) -> tuple[int, str]:
-    process.send_signal(signal.SIGINT)
-    try:
-        _, err = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
-    return process.returncode, err
 
 
 def request(port, method, path, body=None, headers=None, timeout=30):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +24,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 def make_runs(root: Path) -> Path:
-    """RUNS_DIR with two MLP runs and one small CNN run, trained on synthetic digits.
+    """RUNS_DIR with two MLP runs and one small CNN run, trained on synthetic digits, and a
+    search's result store (`search-small`, 4 trials).
 
     The CNN's data set is a small `.npz` (300 training images) named by its absolute
     path, so the studio can read its test images wherever the tests run.
@@ -35,7 +39,19 @@ def make_runs(root: Path) -> Path:
                      "plot_learning_curves"):
             patch.setattr(viz, name, lambda *args, **kwargs: None)
         _train_runs(runs, small)
+    _search(runs)
     return runs
+
+
+def _search(runs: Path) -> None:
+    """A search's result store beside the runs, by a real (tiny) grid search: 4 trials."""
+    from tinygrad_mnist.data import prepare_images
+    from tinygrad_mnist.experiments import grid_search
+
+    data = synthetic_digits(n_train=200, n_test=40, seed=5)
+    grid_search({"hidden_sizes": [[8], [16]], "learning_rate": [0.1, 0.3], "epochs": [1]},
+                (prepare_images(data.train_images), data.train_labels), top_n=0,
+                store=runs / "search-small" / "results.sqlite")
 
 
 def _train_runs(runs: Path, small: Path) -> None:
@@ -74,3 +90,25 @@ def png_bytes(grey01: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.round(grey01 * 255).astype(np.uint8)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def start_studio(runs_dir: Path, *extra: str):
+    """`tinygrad-mnist studio` in a subprocess on a free port: (process, port, its line)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tinygrad_mnist", "studio", str(runs_dir), "--port", "0",
+         "--no-browser", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = process.stdout.readline().strip()
+    assert line.startswith("studio: http://"), (line, process.stderr.read())
+    port = int(line.rsplit(":", 1)[1].strip("/"))
+    return process, port, line
+
+
+def stop_studio(process) -> tuple[int, str]:
+    """Ctrl-C the studio: (exit status, what it wrote on stderr)."""
+    process.send_signal(signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    return process.returncode, err

@@ -50,7 +50,7 @@ def test_a_run_resumed_from_any_epoch_is_bit_identical_to_the_straight_run(
     assert history.train_loss == expected.train_loss
     assert history.val_loss == expected.val_loss and history.lr == expected.lr
     assert second.optimizer.step_count == straight.optimizer.step_count
-    assert second.evaluate(VALID) == straight.evaluate(VALID)
+    assert second.evaluate(VALID).scores() == straight.evaluate(VALID).scores()
 
 
 def test_early_stopping_state_survives_a_resume(tmp_path):

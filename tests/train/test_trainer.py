@@ -69,8 +69,8 @@ def test_fit_learns_separable_data_and_history_is_complete():
     assert history.lr == [0.1] * 5
     assert history.best_epoch == int(np.argmin(history.val_loss)) + 1
     scores = trainer.evaluate((x[200:], y[200:]))
-    assert scores["accuracy"] == pytest.approx(history.val_accuracy[-1])
-    assert scores["loss"] == pytest.approx(history.val_loss[-1], rel=1e-5)
+    assert scores.accuracy == pytest.approx(history.val_accuracy[-1])
+    assert scores.loss == pytest.approx(history.val_loss[-1], rel=1e-5)
 
 
 def test_callbacks_are_called_in_order_with_the_documented_logs():
@@ -143,7 +143,7 @@ def test_predict_and_predict_proba_work_in_chunks_without_a_graph():
     x, y = blobs(n=100)
     trainer = make_trainer()
     trainer.fit((x, y), epochs=3)
-    trainer.eval_batch_size = 7  # force several chunks
+    trainer.eval_batch_size = 7  # force several chunks (a plain attribute: no state to redo)
     probabilities = trainer.predict_proba(x)
     assert probabilities.shape == (100, 3)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
@@ -160,9 +160,11 @@ def test_evaluate_gives_the_mean_loss_and_accuracy_whatever_the_chunk_size():
     whole = trainer.evaluate((x, y))
     trainer.eval_batch_size = 10
     chunked = trainer.evaluate((x, y))
-    assert chunked["accuracy"] == whole["accuracy"]
-    assert chunked["loss"] == pytest.approx(whole["loss"], rel=1e-5)
-    assert whole["accuracy"] == accuracy(y, trainer.predict(x))
+    assert chunked.accuracy == whole.accuracy
+    assert chunked.loss == pytest.approx(whole.loss, rel=1e-5)
+    assert whole.accuracy == accuracy(y, trainer.predict(x))
+    np.testing.assert_allclose(chunked.probabilities, whole.probabilities, rtol=1e-5)
+    assert whole.scores() == {"loss": whole.loss, "accuracy": whole.accuracy}
 
 
 def test_scheduler_steps_once_per_epoch_and_history_records_each_rate():
@@ -247,7 +249,7 @@ def test_early_stopping_stops_at_the_right_epoch_and_restores_the_best_weights(p
     assert history.best_epoch == best == stopper.best_epoch
     for name, value in recorder.weights[best - 1].items():
         np.testing.assert_array_equal(model.state_dict()[name], value)
-    assert trainer.evaluate(valid)["loss"] == pytest.approx(losses[best - 1], rel=1e-6)
+    assert trainer.evaluate(valid).loss == pytest.approx(losses[best - 1], rel=1e-6)
 
 
 def test_early_stopping_without_restoring_keeps_the_last_weights():

@@ -33,14 +33,15 @@ def test_one_annotated_panel_per_architecture_with_a_shared_colour_bar(tmp_path)
     assert_png(tmp_path / "heatmap.png", fig)
     *panels, colorbar = fig.axes
     assert [ax.get_title() for ax in panels] == [
-        "hidden_sizes = 128", "hidden_sizes = 128-64", "hidden_sizes = 32"]
-    assert colorbar.get_ylabel() == "val_accuracy"
-    assert fig.get_suptitle() == "val_accuracy by learning_rate and activation, per hidden_sizes"
+        "hidden layers 128", "hidden layers 128-64", "hidden layers 32"]  # human labels
+    assert colorbar.get_ylabel() == "validation accuracy"
+    assert fig.get_suptitle() == ("validation accuracy by learning rate and activation, "
+                                  "per hidden layers")
     first = panels[0]
     assert [t.get_text() for t in first.get_xticklabels()] == ["0.01", "0.1"]
     assert [t.get_text() for t in first.get_yticklabels()] == ["relu", "sigmoid"]
     assert not panels[1].yaxis.get_tick_params()["labelleft"]
-    assert (first.get_xlabel(), first.get_ylabel()) == ("learning_rate", "activation")
+    assert (first.get_xlabel(), first.get_ylabel()) == ("learning rate", "activation")
     # rows: relu, sigmoid; columns: 0.01, 0.1; the two 0.1 trials left no result
     assert panel_texts(first) == {(0, 0): "51.0%", (1, 0): "51.1%"}
     assert panel_texts(panels[2]) == {(0, 0): "71.0%", (1, 0): "71.1%", (0, 1): "70.0%",
@@ -57,7 +58,7 @@ def test_rows_that_share_a_cell_are_averaged_and_facet_none_draws_one_panel():
     panel, _ = fig.axes
     assert panel_texts(panel) == {(0, 0): "0.3"}
     assert panel.get_title() == ""
-    assert fig.get_suptitle() == "val_loss by learning_rate and activation"
+    assert fig.get_suptitle() == "validation loss by learning rate and activation"
 
 
 def test_a_single_result_draws_one_cell():

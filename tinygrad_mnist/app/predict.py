@@ -16,9 +16,10 @@ import numpy as np
 
 from tinygrad_mnist.data import prepare_images
 from tinygrad_mnist.data.images import SIDE, read_digit
-from tinygrad_mnist.inference import map_batches, predict_proba
-from tinygrad_mnist.nn import CrossEntropyLoss
+from tinygrad_mnist.inference import predict_proba
 from tinygrad_mnist.nn.sequential import leaves
+from tinygrad_mnist.train.evaluation import Evaluation, evaluate
+from tinygrad_mnist.utils.checks import check_int
 
 
 class DivergedModelError(ValueError):
@@ -80,19 +81,12 @@ def model_inputs(model, images: np.ndarray, what: str = "the images") -> np.ndar
     return prepare_images(images, layout="keep").reshape(len(images), *shape)
 
 
-def evaluate_model(model, x, labels) -> tuple[float, np.ndarray]:
-    """`(mean cross-entropy loss, class probabilities)` of `model` on inputs `x`; outputs
-    that are not finite are a `DivergedModelError`."""
-    loss = CrossEntropyLoss()
-    labels = np.asarray(labels)
-
-    def chunk(rows, logits):
-        return float(loss(logits, labels[rows]).data) * len(logits.data), \
-            logits.softmax(axis=-1).data
-
-    parts = map_batches(model, x, chunk)
-    probabilities = check_finite(np.concatenate([p for _, p in parts]))
-    return sum(total for total, _ in parts) / len(x), probabilities
+def evaluate_model(model, x, labels) -> Evaluation:
+    """`model`'s cross-entropy `Evaluation` on inputs `x` (`train.evaluation.evaluate`);
+    outputs that are not finite are a `DivergedModelError`."""
+    result = evaluate(model, x, labels)
+    check_finite(result.probabilities)
+    return result
 
 
 def classify_files(model, paths, top: int = 1, on_error=None) -> list[Classified]:
@@ -102,8 +96,7 @@ def classify_files(model, paths, top: int = 1, on_error=None) -> list[Classified
     ValueError or OSError); without it the error is raised. A model whose outputs are
     not finite is a `DivergedModelError`.
     """
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
-        raise ValueError(f"top: expected an int >= 1, got {top!r}")
+    check_int("top", top, "classify_files")
     framed = "images framed as MNIST's"
     model_inputs(model, np.zeros((1, SIDE, SIDE), np.uint8), framed)  # a wrong model: first
     framings, kept = [], []

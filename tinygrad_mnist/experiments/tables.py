@@ -5,7 +5,6 @@ One copy each, shared by the exports, the run-folder report and the command line
 
 from __future__ import annotations
 
-import json
 import math
 
 
@@ -55,4 +54,17 @@ def describe(config: dict, defaults: dict) -> str:
     always = ("hidden_sizes", "activation", "learning_rate")
     shown = [k for k in always if k in config]
     shown += [k for k, v in config.items() if k not in always and v != defaults[k]]
-    return ", ".join(f"{k}={json.dumps(config[k])}" for k in shown)
+    return ", ".join(f"{k.replace('_', ' ')} {_setting(k, config[k])}" for k in shown)
+
+
+def _setting(key: str, value) -> str:
+    """A setting as a person reads it: no JSON `null`, no quotes."""
+    if value is None:
+        return {"batch_size": "full", "patience": "off", "clip_grad_norm": "off"}.get(key, "none")
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return architecture(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

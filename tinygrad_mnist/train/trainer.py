@@ -8,17 +8,20 @@ import time
 import numpy as np
 
 from tinygrad_mnist.data import batches as shuffled_batches
-from tinygrad_mnist.inference import map_batches
+from tinygrad_mnist.inference import (
+    BATCH_SIZE,
+    QUIET_OVERFLOW,
+    model_dtype,
+    predict,
+    predict_proba,
+)
 from tinygrad_mnist.optim.clip import clip_grad_norm as clip_gradients
 from tinygrad_mnist.tensor import Tensor
 from tinygrad_mnist.train import checkpoint
 from tinygrad_mnist.train.callbacks import Callback, DivergenceGuard, EpochLog, ProgressBar
+from tinygrad_mnist.train.evaluation import Evaluation, class_labels, evaluate
 from tinygrad_mnist.train.history import History
-from tinygrad_mnist.utils.checks import check_number
-
-# A run that blows up is reported as data (a NaN loss, status "diverged"), not as
-# NumPy warnings, which would otherwise fire on every batch after the blow-up.
-_QUIET_OVERFLOW = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
+from tinygrad_mnist.utils.checks import check_int, check_number
 
 
 def as_arrays(data, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -42,11 +45,6 @@ def _accuracy(correct: int, total: int, loss: float) -> float:
     return correct / total if np.isfinite(loss) else float("nan")
 
 
-def class_labels(y: np.ndarray) -> np.ndarray:
-    """Integer labels: `y` itself, or the argmax of one-hot (or score) rows."""
-    return y if y.ndim == 1 else y.argmax(axis=1)
-
-
 class Trainer:
     """Trains `model` on `loss` with `optimizer`; evaluates and predicts.
 
@@ -64,19 +62,19 @@ class Trainer:
     they are None between batches and after `fit`. `checkpoint` (a path) makes the trainer
     write its whole state there (`save_checkpoint`) at the end of every epoch, so a
     killed run can go on: `load_checkpoint(path)`, then `fit(..., resume=True)`.
+    `eval_batch_size` rows go through the model at once in `evaluate` and `predict`
+    (memory, never results: a CNN's windows want smaller chunks than an MLP's rows).
     """
-
-    #: Rows per forward pass in `evaluate` and `predict`: bounds memory, not results.
-    eval_batch_size = 4096
 
     def __init__(self, model, loss, optimizer, batch_size: int | None = 128,
                  callbacks=(), seed=None, scheduler=None, clip_grad_norm=None,
-                 checkpoint=None, transform=None):
-        if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
-            or batch_size < 1
-        ):
-            raise ValueError(f"batch_size: expected None or an int >= 1, got {batch_size!r}")
+                 checkpoint=None, transform=None, eval_batch_size: int = BATCH_SIZE):
+        try:
+            batch_size = check_int("batch_size", batch_size, "Trainer", allow_none=True)
+        except TypeError as error:  # a wrong type of size is a bad value here, as it was
+            raise ValueError(str(error)) from None
+        #: Rows per forward pass in `evaluate` and `predict`: bounds memory, not results.
+        self.eval_batch_size = check_int("eval_batch_size", eval_batch_size, "Trainer")
         callbacks = list(callbacks)
         for callback in callbacks:
             if not isinstance(callback, Callback):
@@ -110,10 +108,6 @@ class Trainer:
         """Ask training to stop after the current batch; the first reason given is kept."""
         self.stop_training = True
         self.stop_reason = self.stop_reason or reason
-
-    def _dtype(self) -> np.dtype:
-        parameters = self.model.parameters()
-        return parameters[0].dtype if parameters else np.dtype(np.float32)
 
     def _notify(self, hook: str, *args) -> None:
         for callback in self.callbacks:
@@ -152,10 +146,10 @@ class Trainer:
                              f"{restored.history.epochs_run} epochs, got epochs={epochs}")
         x, y = as_arrays(train, "train")
         # Converted once per fit (if at all), never per epoch; so is the validation set.
-        x = x.astype(self._dtype(), copy=False)
+        x = x.astype(model_dtype(self.model), copy=False)
         if validation is not None:
             validation_x, validation_y = as_arrays(validation, "validation")
-            validation = validation_x.astype(self._dtype(), copy=False), validation_y
+            validation = validation_x.astype(model_dtype(self.model), copy=False), validation_y
         self.max_epochs, self.has_validation = int(epochs), validation is not None
         self.batches_per_epoch = 1 if self.batch_size is None else -(-len(x) // self.batch_size)
         self.stop_training, self.stop_reason = False, None
@@ -164,7 +158,7 @@ class Trainer:
         self.model.train()
         shown = self.callbacks
         self.callbacks = shown + _progress_for(verbose, shown)
-        with np.errstate(**_QUIET_OVERFLOW):
+        with np.errstate(**QUIET_OVERFLOW):
             try:
                 self._notify("on_train_begin")
                 if restored is not None:
@@ -244,44 +238,24 @@ class Trainer:
             logs.update(val_loss=float("nan"), val_accuracy=float("nan"))
         else:
             scores = self.evaluate(validation)
-            logs.update(val_loss=scores["loss"], val_accuracy=scores["accuracy"])
+            logs.update(val_loss=scores.loss, val_accuracy=scores.accuracy)
         logs.update(seconds=time.perf_counter() - start, lr=lr)
         return logs
 
     # ------------------------------------------------------------ evaluation
-    def _map_chunks(self, x: np.ndarray, fn) -> list:
-        """`[fn(rows, logits) for each chunk of x]`, under no_grad and in evaluation mode."""
-        return map_batches(self.model, x, fn, self.eval_batch_size)
-
-    def evaluate(self, data) -> dict[str, float]:
-        """`{"loss": mean loss per example, "accuracy": fraction correct}` on `data`.
-
-        The loss is the chunk losses weighted by chunk size, i.e. the mean loss when
-        the loss function averages (its default reduction). The accuracy is NaN when
-        the loss is not finite: the argmax of NaN logits is no prediction.
-        """
+    def evaluate(self, data) -> Evaluation:
+        """The model scored on `data` (a `Dataset` or `(x, y)` pair) with this trainer's loss:
+        an `Evaluation` (`.loss`, `.accuracy`, `.probabilities`; `.scores()` as a dict)."""
         x, y = as_arrays(data, "data")
-        labels = class_labels(y)
-
-        def score(rows, logits):
-            loss = float(self.loss(logits, y[rows]).data) * len(logits.data)
-            return loss, np.count_nonzero(logits.data.argmax(axis=1) == labels[rows])
-
-        losses, correct = zip(*self._map_chunks(x, score))
-        loss = sum(losses)
-        return {"loss": loss / len(x), "accuracy": _accuracy(int(sum(correct)), len(x), loss)}
+        return evaluate(self.model, x, y, self.loss, self.eval_batch_size)
 
     def predict_proba(self, x) -> np.ndarray:
         """Class probabilities (softmax of the logits), one row per example."""
-        return np.concatenate(
-            self._map_chunks(np.asarray(x), lambda rows, logits: logits.softmax(axis=-1).data)
-        )
+        return predict_proba(self.model, x, self.eval_batch_size)
 
     def predict(self, x) -> np.ndarray:
         """The predicted class index of each example."""
-        return np.concatenate(
-            self._map_chunks(np.asarray(x), lambda rows, logits: logits.data.argmax(axis=1))
-        )
+        return predict(self.model, x, self.eval_batch_size)
 
     # ------------------------------------------------------------ saving the run
     def state_dict(self) -> dict[str, np.ndarray]:

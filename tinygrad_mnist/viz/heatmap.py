@@ -28,6 +28,22 @@ def _display(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+#: How a field name reads on an axis, in a title or on the colour bar.
+LABELS = {
+    "val_accuracy": "validation accuracy", "val_loss": "validation loss",
+    "test_accuracy": "test accuracy", "test_loss": "test loss",
+    "train_accuracy": "training accuracy", "train_loss": "training loss",
+    "learning_rate": "learning rate", "hidden_sizes": "hidden layers",
+    "batch_size": "batch size", "weight_decay": "weight decay",
+    "clip_grad_norm": "gradient clipping", "kernel_size": "kernel size",
+    "batch_norm": "batch norm", "epochs_run": "epochs run",
+}
+
+
+def _label(name: str) -> str:
+    return LABELS.get(name, name.replace("_", " "))
+
+
 def _in_order(values: list) -> list:
     """The distinct `values`: numbers sorted, anything else in order of first appearance."""
     distinct = list(dict.fromkeys(values))
@@ -103,7 +119,8 @@ def plot_search_heatmap(
 
     panel_rows = math.ceil(len(facets) / 3)
     columns = math.ceil(len(facets) / panel_rows)  # 4 panels as 2 x 2, not 3 + 1
-    heading = f"{value} by {x} and {y}" + (f", per {facet}" if facet is not None else "")
+    heading = f"{_label(value)} by {_label(x)} and {_label(y)}" + (
+        f", per {_label(facet)}" if facet is not None else "")
     if title:
         heading = f"{title}\n{heading}"
     panel_width = 0.85 * len(xs) + 0.6
@@ -130,14 +147,14 @@ def plot_search_heatmap(
                         color=text_color_on(cmap(norm(mean))))
         ax.set_xticks(range(len(xs)), [_display(v) for v in xs])
         ax.set_yticks(range(len(ys)), [_display(v) for v in ys])
-        ax.set_xlabel(x)
+        ax.set_xlabel(_label(x))
         if i % columns == 0:
-            ax.set_ylabel(y)
+            ax.set_ylabel(_label(y))
         else:  # the panels of a row share the y axis: label it once
             ax.tick_params(labelleft=False)
         if facet is not None:
-            ax.set_title(f"{facet} = {_display(facets[i])}", fontsize=10)
-    fig.colorbar(image, ax=list(panels), label=value, shrink=0.9,
+            ax.set_title(f"{_label(facet)} {_display(facets[i])}", fontsize=10)
+    fig.colorbar(image, ax=list(panels), label=_label(value), shrink=0.9,
                  format=FuncFormatter(lambda tick, _: fmt.format(tick)))
     fig.suptitle(heading, fontsize=11)
     return finish(fig, path)

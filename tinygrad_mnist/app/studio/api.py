@@ -35,12 +35,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from tinygrad_mnist.app.studio import expression
-from tinygrad_mnist.app.studio.model_view import (
-    MAX_UPLOAD_BYTES,
-    decode_upload,
-    frame,
-    pixels_to_grey,
-)
+from tinygrad_mnist.app.studio.model_view import MAX_UPLOAD_BYTES, frame_pixels, frame_upload
 from tinygrad_mnist.app.studio.models import RunModels
 from tinygrad_mnist.app.studio.runs import RunsDirectory, StudioError
 from tinygrad_mnist.app.studio.safety import LocalOnly
@@ -129,17 +124,18 @@ def create_app(runs_dir, *, allow_any_host: bool = False) -> Starlette:
             data = await _json_body(request)
             if "pixels" not in data:
                 raise StudioError('body: expected {"pixels": rows of numbers in [0, 1]}')
-            make_grey = lambda: pixels_to_grey(data["pixels"])  # noqa: E731
+            make_framing = lambda: frame_pixels(data["pixels"])  # noqa: E731
         elif kind in ("image/png", "image/jpeg", "application/octet-stream"):
             body = await _read_body(request, MAX_UPLOAD_BYTES)
-            make_grey = lambda: decode_upload(body)  # noqa: E731
+            suffix = ".jpg" if kind == "image/jpeg" else ".png"
+            make_framing = lambda: frame_upload(body, suffix)  # noqa: E731
         else:
             raise StudioError(f"Content-Type: expected image/png, image/jpeg or "
                               f"application/json, got {kind[:60]!r}", 415)
 
         def work():
             view = models.view(run_id)
-            return view.look(frame(make_grey()))
+            return view.look(make_framing())
 
         answer = await run_in_threadpool(work)
         answer["milliseconds"] = round((time.perf_counter() - started) * 1000, 2)

@@ -2,31 +2,30 @@
 map and every layer's activations, from one forward and one backward pass.
 
 The image is framed exactly as `tinygrad-mnist predict` frames a file
-(`data.images.frame_digit`), then goes through the model's layers one at a time, so
-each layer's output can be shown; the input is a `Tensor` that requires grad, and one
-`backward()` from the predicted class's logit gives the saliency map (the same
-gradient `viz.saliency_maps` computes). Uploaded files are decoded here with caps on
-their bytes and on their pixels before Pillow decompresses anything.
+(`data.images.read_digit`; JSON pixels by `frame_picture`), then goes through the
+model's layers one at a time, so each layer's output can be shown; the input is a
+`Tensor` that requires grad, and one `backward()` from the predicted class's logit gives
+the saliency map (the same gradient `viz.saliency_maps` computes). Uploads are capped
+in bytes here and in pixels by `read_digit`.
 """
 
 from __future__ import annotations
 
-import io
+import os
+import tempfile
 import threading
-import warnings
 
 import numpy as np
 
 from tinygrad_mnist.app.predict import model_inputs
 from tinygrad_mnist.app.studio.runs import StudioError
-from tinygrad_mnist.data.images import frame_digit
+from tinygrad_mnist.data.images import frame_picture, read_digit
 from tinygrad_mnist.nn.sequential import leaves
 from tinygrad_mnist.tensor import Tensor
 
-MAX_UPLOAD_BYTES = 4 * 2**20
-# A 4000x4000 photo is 16 M pixels; anything larger is refused before it is decompressed
-# (a small PNG can declare 100000x100000 pixels: a decompression bomb).
-MAX_UPLOAD_PIXELS = 4000 * 4000
+# A phone's photo as JPEG is a few MB. Pixels are capped by `read_digit` itself (50 MP,
+# checked from the header, before anything is decompressed: a decompression bomb is refused).
+MAX_UPLOAD_BYTES = 8 * 2**20
 # The JSON form: a drawing's grey levels, at most this many pixels a side.
 MAX_PIXELS_SIDE = 512
 # Values sent back are rounded: the page draws them, and JSON of full floats is 3x larger.
@@ -36,50 +35,30 @@ DIGITS = 4
 MAX_ACTIVATION_VALUES = 32768
 
 
-def decode_upload(data: bytes) -> np.ndarray:
-    """Grey levels 0..255 (H, W) of a PNG or JPEG file's bytes; StudioError when refused."""
-    from PIL import Image, UnidentifiedImageError
+def frame_upload(data: bytes, suffix: str = ".png"):
+    """The `Framing` of an uploaded PNG or JPEG file's bytes, exactly as `predict` frames a
+    file (`data.images.read_digit`: its decoding, its pixel limit, its transparency rule).
 
+    The bytes go to a temporary file of their own (never into a run folder) because
+    `read_digit` reads files; a refusal names "the upload", not that file.
+    """
     if len(data) > MAX_UPLOAD_BYTES:
         raise StudioError(f"image: {len(data):,} bytes, at most {MAX_UPLOAD_BYTES:,}", 413)
-    try:
-        with warnings.catch_warnings():
-            # Pillow only warns below twice its own limit: here any bomb is refused.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise StudioError(f"image: declares too many pixels (at most {MAX_UPLOAD_PIXELS:,})",
-                          413) from None
-    except UnidentifiedImageError:
-        raise StudioError("image: expected a PNG or JPEG file (or JSON with \"pixels\")",
-                          415) from None
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
-        raise StudioError(f"image: the file is damaged or truncated ({error})", 400) from None
-    try:
-        with image:
-            width, height = image.size
-            if width * height > MAX_UPLOAD_PIXELS:
-                raise StudioError(f"image: {width}x{height} pixels, at most "
-                                  f"{MAX_UPLOAD_PIXELS:,} in all", 413)
-            if image.format not in ("PNG", "JPEG"):
-                raise StudioError(f"image: expected a PNG or JPEG file, got {image.format}", 415)
-            image.load()
-            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-                # A transparent background is white paper, as `predict` reads it.
-                image = image.convert("RGBA")
-                image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image)
-            return np.asarray(image.convert("L"), dtype=np.float64)
-    except StudioError:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError):
-        raise StudioError("image: expected a PNG or JPEG file (or JSON with \"pixels\")",
-                          415) from None
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
-        raise StudioError(f"image: the file is damaged or truncated ({error})", 400) from None
+    with tempfile.TemporaryDirectory(prefix="tinygrad-mnist-studio-") as folder:
+        path = os.path.join(folder, "upload" + suffix)
+        with open(path, "wb") as file:
+            file.write(data)
+        try:
+            return read_digit(path)
+        except ValueError as error:
+            message = " ".join(str(error).replace(repr(path), "the upload").split())
+            status = 413 if "too large" in message else 422 if "no digit" in message else \
+                415 if "not a PNG or JPEG" in message else 400
+            raise StudioError(message, status) from None
 
 
-def pixels_to_grey(pixels) -> np.ndarray:
-    """JSON `pixels` (rows of floats in [0, 1], light ink on dark) as grey levels 0..255."""
+def frame_pixels(pixels):
+    """The `Framing` of JSON `pixels` (rows of floats in [0, 1], light ink on dark)."""
     if not isinstance(pixels, list) or not pixels or len(pixels) > MAX_PIXELS_SIDE:
         raise StudioError(f"pixels: expected a list of 1 to {MAX_PIXELS_SIDE} rows of numbers")
     width = len(pixels[0]) if isinstance(pixels[0], list) else -1
@@ -92,14 +71,9 @@ def pixels_to_grey(pixels) -> np.ndarray:
     grey = np.array(pixels, dtype=np.float64)
     if not np.isfinite(grey).all() or grey.min() < 0 or grey.max() > 1:
         raise StudioError("pixels: expected numbers in [0, 1]")
-    return grey * 255
-
-
-def frame(grey: np.ndarray) -> np.ndarray:
-    """The 28x28 uint8 digit the model sees, framed as `predict` frames files."""
     try:
-        return frame_digit(grey)
-    except ValueError as error:  # a blank drawing, say
+        return frame_picture(grey * 255)
+    except ValueError as error:  # a blank drawing
         raise StudioError(str(error), 422) from None
 
 
@@ -120,8 +94,9 @@ class ModelView:
         self.layers = leaves(model)
         self.lock = threading.Lock()
 
-    def look(self, framed: np.ndarray) -> dict:
-        """Class, probabilities, framed input, saliency and activations of one framed digit."""
+    def look(self, framing) -> dict:
+        """Class, probabilities, framed input, saliency and activations of a `Framing`."""
+        framed = framing.digit
         try:
             x = model_inputs(self.model, framed[None], "a drawing framed as MNIST's (28x28)")
         except ValueError as error:  # a model made for other images
@@ -158,12 +133,13 @@ class ModelView:
             "saliency": _round(saliency),
             "saliency_max": float(saliency.max()),
             "activations": _activations(outputs),
+            "framing_warnings": list(framing.warnings),
         }
 
 
 def _activations(outputs) -> dict:
     """Each stage's output, named "3 ReLU" by position and kind: feature maps (channels,
-    height, width) for convolution stages, vectors for dense ones.
+    height, width; integers of `scale / 127`) for convolution stages, vectors for dense ones.
 
     A layer whose output the next layer only rescales or reshapes (a Conv2d before its
     BatchNorm and ReLU, a Dense before its activation, a Flatten) is shown through the
@@ -180,7 +156,15 @@ def _activations(outputs) -> dict:
             continue  # a reshape (Flatten) of what was shown just before
         if value.size > MAX_ACTIVATION_VALUES:
             continue
-        kind = "maps" if value.ndim == 3 else "vector"
-        shown[f"{i} {type(layer).__name__}"] = {
-            "kind": kind, "shape": list(value.shape), "values": _round(value)}
+        name = f"{i} {type(layer).__name__}"
+        if value.ndim == 3:
+            # Feature maps are many numbers that only become colours: sent as integers
+            # -127..127 of the layer's largest magnitude `scale` (a third of the bytes, and
+            # quicker to write and parse than rounded floats).
+            scale = float(np.abs(value).max()) or 1.0
+            shown[name] = {"kind": "maps", "shape": list(value.shape), "scale": scale,
+                           "values": np.round(value * (127 / scale)).astype(int).tolist()}
+        else:
+            shown[name] = {"kind": "vector", "shape": list(value.shape),
+                           "values": _round(value)}
     return shown

@@ -64,6 +64,9 @@ def _bind(host: str, port: int) -> socket.socket:
     family, _, _, _, address = infos[0]
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Inherited by every accepted connection: an answer's headers and body go out at once
+    # instead of the body waiting ~40 ms for the client's delayed ACK (Nagle's algorithm).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind(address)
     except OSError as error:
@@ -109,7 +112,22 @@ def run(args) -> int:
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_SECONDS,
                             access_log=False)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        with _one_blas_thread():
+            uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn stops cleanly, then raises Ctrl-C again: the way out
         pass
     return 0
+
+
+def _one_blas_thread():
+    """One BLAS thread, as `train` uses, unless the environment chose a number: a drawing's
+    products are tiny, and on shared cores a second OpenBLAS thread only waits."""
+    import contextlib
+    import os
+
+    if any(os.environ.get(name) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                             "MKL_NUM_THREADS")):
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")

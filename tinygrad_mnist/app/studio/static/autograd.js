@@ -1,6 +1,6 @@
 // Autograd: type an expression, see the graph the engine builds (each node's value) and
 // step through backward(), one op node at a time, watching the gradients arrive.
-import { api, element } from "./common.js";
+import { api } from "./common.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const NODE_WIDTH = 190, COLUMN = 250, ROW_GAP = 18;
@@ -103,16 +103,18 @@ export class AutogradView {
       columns.get(column).push(i);
     });
     this.position = [];
+    this.bottoms = [];  // the lowest node's bottom in each column
     let tallest = 0;
     for (const [column, members] of columns) {
       let y = 10;
       for (const i of members) {
-        this.position[i] = {x: 10 + column * COLUMN, y, h: heights[i]};
+        this.position[i] = {x: 10 + column * COLUMN, y, h: heights[i], column};
         y += heights[i] + ROW_GAP;
       }
+      this.bottoms[column] = y - ROW_GAP;
       tallest = Math.max(tallest, y);
     }
-    this.size = {width: 20 + deepest * COLUMN + NODE_WIDTH, height: tallest};
+    this.size = {width: 20 + deepest * COLUMN + NODE_WIDTH, height: tallest + 30};
   }
 
   step(index) {
@@ -159,7 +161,15 @@ export class AutogradView {
       const a = this.position[from], b = this.position[to];
       const x1 = a.x + NODE_WIDTH, y1 = a.y + a.h / 2, x2 = b.x, y2 = b.y + b.h / 2;
       const flowing = current && current.node === to && current.sends_to.includes(from);
-      root.append(svg("path", {d: `M${x1},${y1} C${x1 + 30},${y1} ${x2 - 30},${y2} ${x2},${y2}`,
+      let d = `M${x1},${y1} C${x1 + 30},${y1} ${x2 - 30},${y2} ${x2},${y2}`;
+      if (b.column - a.column > 1) {
+        // Skipping columns: pass below their nodes rather than through them.
+        const below = Math.max(...this.bottoms.slice(a.column + 1, b.column)) + 14;
+        const xm = (x1 + x2) / 2;
+        d = `M${x1},${y1} C${x1 + 40},${y1} ${x1 + 20},${below} ${xm},${below} ` +
+            `S${x2 - 40},${y2} ${x2},${y2}`;
+      }
+      root.append(svg("path", {d,
                                class: `edge${flowing ? " flowing" : ""}`, "marker-end": "url(#arrow)"}));
     }
     nodes.forEach((node, i) => {

@@ -30,8 +30,8 @@ function label(value) {
 
 // series: [{name, points: [[x, y]...], colour, dashed, right}] (right: on the right axis).
 export function lineChart(container, series, options = {}) {
-  const width = options.width || 460, height = options.height || 260;
-  const margin = {left: 52, right: options.rightLabel ? 52 : 14, top: 26, bottom: 54};
+  const width = options.width || 460, height = options.height || 240;
+  const margin = {left: 52, right: options.rightLabel ? 52 : 14, top: 26, bottom: 38};
   const root = svg("svg", {width, height, viewBox: `0 0 ${width} ${height}`, role: "img"});
   root.append(svg("text", {x: margin.left, y: 15, class: "title"}, options.title || ""));
   const plotted = series.filter(s => s.points.some(p => Number.isFinite(p[1])));
@@ -81,22 +81,18 @@ export function lineChart(container, series, options = {}) {
                                "stroke-dasharray": s.dashed ? "5 3" : "none", "data-series": s.name}));
     }
   });
-  const legend = svg("g", {class: "legend"});
-  let x = margin.left;
-  const named = series.filter(s => s.legend !== false);
-  named.forEach((s, i) => {
-    const colour = s.colour || COLOURS[series.indexOf(s) % COLOURS.length];
-    const row = Math.floor(i / 3), column = i % 3;
-    if (column === 0) x = margin.left;
-    const y = height - 14 + (row - Math.ceil(named.length / 3) + 1) * 13;
-    legend.append(svg("line", {x1: x, x2: x + 16, y1: y - 4, y2: y - 4, stroke: colour, "stroke-width": 2,
-                               "stroke-dasharray": s.dashed ? "5 3" : "none"}));
-    const text = svg("text", {x: x + 20, y}, s.name);
-    legend.append(text);
-    x += 22 + Math.min(150, 7 * s.name.length + 10);
+  // The legend is HTML below the chart: it wraps by itself, however long the names.
+  const legend = document.createElement("div");
+  legend.className = "legend";
+  series.forEach((s, i) => {
+    if (s.legend === false) return;
+    const item = document.createElement("span");
+    const swatch = document.createElement("i");
+    swatch.style.borderTop = `2px ${s.dashed ? "dashed" : "solid"} ${s.colour || COLOURS[i % COLOURS.length]}`;
+    item.append(swatch, s.name);
+    legend.append(item);
   });
-  root.append(legend);
-  container.replaceChildren(root);
+  container.replaceChildren(root, legend);
   return root;
 }
 
@@ -117,7 +113,7 @@ export function heatGrid(container, rows, columns, value, options = {}) {
       const fill = Number.isFinite(v) ? `rgb(${Math.round(240 - 200 * t)}, ${Math.round(245 - 120 * t)}, ${Math.round(255 - 60 * t)})` : "#f2f2f2";
       root.append(svg("rect", {x: left + j * cell, y: top + i * cell, width: cell - 2, height: cell - 2, fill}));
       root.append(svg("text", {x: left + j * cell + cell / 2 - 1, y: top + i * cell + cell / 2 + 4, "text-anchor": "middle",
-                               style: `fill: ${t > 0.6 ? "#fff" : "#1d2430"}`}, Number.isFinite(v) ? options.format(v) : "…"));
+                               class: t > 0.6 ? "cell-light" : "cell-dark"}, Number.isFinite(v) ? options.format(v) : "…"));
     });
   });
   if (options.xLabel) root.append(svg("text", {x: left + columns.length * cell / 2, y: height - 8, "text-anchor": "middle"}, options.xLabel));

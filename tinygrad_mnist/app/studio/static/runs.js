@@ -163,13 +163,17 @@ export class RunsView {
   async gallery(path, caption) {
     const box = document.getElementById("gallery");
     box.replaceChildren(element("p", {className: "hint", text: "loading the test images…"}));
+    // Only the latest request fills the gallery: a slow one asked for earlier (the
+    // mistakes, while the user already clicked a cell) is dropped when it arrives.
+    const token = this.galleryToken = (this.galleryToken || 0) + 1;
     let answer;
     try {
       answer = await api(path);
     } catch (error) {
-      box.replaceChildren(element("p", {className: "hint", text: error.message}));
+      if (token === this.galleryToken) box.replaceChildren(element("p", {className: "hint", text: error.message}));
       return;
     }
+    if (token !== this.galleryToken) return;
     const names = answer.class_names;
     const figures = answer.images.map(image => {
       const canvas = element("canvas");
