@@ -37,7 +37,6 @@ MODULES = (
     ("tinygrad_mnist.train", "the training core: Trainer, callbacks, metrics, validation"),
     ("tinygrad_mnist.experiments", "grid search, result stores, rankings, exports, TOML files"),
     ("tinygrad_mnist.data.by_name", "data sets by name, as the command line takes them"),
-    ("tinygrad_mnist.app.run_config", "TrainConfig: the settings of one training run"),
     ("tinygrad_mnist.app.run_folder", "the run folder that `tinygrad-mnist train` writes"),
     ("tinygrad_mnist.app.predict", "classifying image files, as `tinygrad-mnist predict` does"),
     ("tinygrad_mnist.app.onnx_export", "ONNX export (the optional `onnx` extra)"),

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter, PercentFormatter
 
 from tinygrad_mnist.data import prepare_images
-from tinygrad_mnist.train import build_from_config
+from tinygrad_mnist.train import build_training
 
 ARCHITECTURES = ([32], [100], [128, 64], [256, 128], [512, 256])
 
@@ -28,7 +28,7 @@ def main() -> None:
         config = {"hidden_sizes": hidden, "activation": "relu", "optimizer": "nesterov",
                   "learning_rate": 0.05, "batch_size": 128, "schedule": "cosine",
                   "epochs": epochs(6)}
-        built = build_from_config(config, seed=0, input_size=784, num_classes=10)
+        built = build_training(config, seed=0, input_size=784, num_classes=10)
         history = built.trainer.fit((x_train, y_train), epochs=built.epochs)
         rows.append((hidden, built.model.num_parameters(), sum(history.seconds),
                      built.trainer.evaluate(test).accuracy))

@@ -7,9 +7,9 @@ import pytest
 
 from tinygrad_mnist import Tensor, nn, optim
 from tinygrad_mnist.app import cli
-from tinygrad_mnist.app.run_config import TrainConfig
 from tinygrad_mnist.data.by_name import save_npz_dataset, synthetic_digits
 from tinygrad_mnist.experiments import load_experiment
+from tinygrad_mnist.train.config import RunConfig
 
 
 def params():
@@ -52,7 +52,7 @@ def test_show_refuses_a_data_set_with_another_number_of_classes(tmp_path, monkey
     (tmp_path / "run").mkdir()
     nn.MLP(784, [4], 10).save(tmp_path / "run" / "model.npz")
     (tmp_path / "run" / "config.json").write_text(
-        json.dumps(TrainConfig(hidden_sizes=(4,)).to_dict()))
+        json.dumps(RunConfig(hidden_sizes=(4,)).to_dict()))
     save_npz_dataset(tmp_path / "three.npz", synthetic_digits(40, 20, num_classes=3))
     status = cli.main(["show", "run/model.npz", "--dataset", "three.npz"])
     err = capsys.readouterr().err

@@ -8,9 +8,9 @@ import pytest
 
 from tinygrad_mnist import nn
 from tinygrad_mnist.app import cli
-from tinygrad_mnist.app.run_config import TrainConfig
 from tinygrad_mnist.app.run_folder import load_run_model
 from tinygrad_mnist.nn import init
+from tinygrad_mnist.train.config import RunConfig
 
 
 def test_an_mlp_too_large_for_the_machine_is_a_value_error():
@@ -42,7 +42,7 @@ def config_beside(tmp_path, config_text):
 
 
 def test_a_huge_layer_in_a_config_json_is_refused_naming_the_file(tmp_path):
-    config = TrainConfig(hidden_sizes=(3,)).to_dict() | {"hidden_sizes": [2_000_000_000]}
+    config = RunConfig(hidden_sizes=(3,)).to_dict() | {"hidden_sizes": [2_000_000_000]}
     path = config_beside(tmp_path, json.dumps(config))
     with pytest.raises(ValueError, match=r"config\.json.*2000000000.*bytes"):
         load_run_model(path)
@@ -63,7 +63,9 @@ def test_the_command_line_turns_memory_and_recursion_errors_into_one_line(
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(cli, "load_named_dataset", fail)
+    from tinygrad_mnist.app.commands import train
+
+    monkeypatch.setattr(train, "load_named_dataset", fail)
     status = cli.main(["train", "--dataset", "synthetic"])
     err = capsys.readouterr().err
     assert status == 2 and len(err.strip().splitlines()) == 1

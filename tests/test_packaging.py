@@ -36,12 +36,12 @@ def test_type_information_is_shipped():
 
 
 def test_the_example_experiments_are_package_data_that_load():
-    from tinygrad_mnist.app.cli import SHIPPED_EXPERIMENTS, _experiment_file
     from tinygrad_mnist.experiments import load_experiment
+    from tinygrad_mnist.experiments.experiment import SHIPPED_EXPERIMENTS, experiment_path
 
     patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["tinygrad_mnist"]
     shipped = sorted(SHIPPED_EXPERIMENTS.glob("*.toml"))
     assert shipped and "experiments/shipped/*.toml" in patterns
-    path = _experiment_file(Path("seed-grid"))
+    path = experiment_path(Path("seed-grid"))
     assert path == SHIPPED_EXPERIMENTS / "seed-grid.toml"
     assert load_experiment(path).top_n == 3

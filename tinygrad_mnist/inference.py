@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_mnist.tensor import Tensor, no_grad
+from tinygrad_mnist.utils.checks import check_int
 
 #: Rows per forward pass: bounds memory, never changes a result.
 BATCH_SIZE = 4096
@@ -38,9 +39,7 @@ def map_batches(model, x, fn, batch_size: int = BATCH_SIZE) -> list:
     `rows` is the chunk's slice of `x`; `logits` the model's output `Tensor`. The
     model's training mode is restored afterwards, also when `fn` raises.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
+    check_int("batch_size", batch_size, "map_batches")
     if len(x) == 0:
         raise ValueError("x: expected at least one example, got none")
     dtype = model_dtype(model)

@@ -9,11 +9,11 @@ import pytest
 
 from tinygrad_mnist import nn
 from tinygrad_mnist.app.cli import main
-from tinygrad_mnist.app.run_config import TrainConfig
 from tinygrad_mnist.app.run_folder import load_run_model
 from tinygrad_mnist.data import RandomShift
 from tinygrad_mnist.data.by_name import save_npz_dataset, synthetic_digits
-from tinygrad_mnist.train import PRESETS, build_from_config, canonical_config, config_key
+from tinygrad_mnist.train import PRESETS, build_training, canonical_config, config_key
+from tinygrad_mnist.train.config import RunConfig
 
 # A small CNN, quick enough for the fast tests.
 SMALL_CNN = ["--model", "cnn", "--channels", "2,3", "--kernel-size", "3", "--epochs", "1"]
@@ -80,34 +80,34 @@ def test_bad_cnn_options_are_one_line(small_data, capsys, args, fragment):
 
 
 def test_the_cnn_preset_builds_a_batch_normalised_cnn_with_small_evaluation_chunks():
-    built = build_from_config(PRESETS["cnn"], seed=0, input_size=784, num_classes=10)
+    built = build_training(PRESETS["cnn"], seed=0, input_size=784, num_classes=10)
     assert isinstance(built.model, nn.CNN) and built.model.input_shape == (1, 28, 28)
     assert any(isinstance(layer, nn.BatchNorm2d) for layer in built.model)
     assert built.trainer.eval_batch_size <= 1000  # bounded memory: a chunk's windows
     assert isinstance(built.trainer.transform, RandomShift)  # the preset trains with shifts
-    plain = build_from_config({"model": "cnn"}, seed=0, input_size=784, num_classes=10)
+    plain = build_training({"model": "cnn"}, seed=0, input_size=784, num_classes=10)
     assert plain.trainer.transform is None
 
 
 def test_a_cnn_takes_the_shape_it_is_given_and_refuses_what_is_not_square():
-    built = build_from_config({"model": "cnn", "channels": [2]}, seed=0, input_size=3 * 8 * 6,
+    built = build_training({"model": "cnn", "channels": [2]}, seed=0, input_size=3 * 8 * 6,
                               num_classes=4, input_shape=(3, 8, 6))
     assert built.model(np.zeros((2, 3, 8, 6), np.float32)).shape == (2, 4)
     assert built.model(np.zeros((2, 3 * 8 * 6), np.float32)).shape == (2, 4)  # flat rows too
     with pytest.raises(ValueError, match=r"config\['model'\]: a CNN needs images, but inputs "
                                          r"of 30 values are not square"):
-        build_from_config({"model": "cnn"}, seed=0, input_size=30, num_classes=2)
+        build_training({"model": "cnn"}, seed=0, input_size=30, num_classes=2)
 
 
 def test_augment_gives_the_trainer_a_seeded_shift_of_up_to_two_pixels():
-    one = build_from_config({"augment": True}, seed=3, input_size=784, num_classes=10)
-    other = build_from_config({"augment": True}, seed=3, input_size=784, num_classes=10)
+    one = build_training({"augment": True}, seed=3, input_size=784, num_classes=10)
+    other = build_training({"augment": True}, seed=3, input_size=784, num_classes=10)
     assert isinstance(one.trainer.transform, RandomShift)
     assert one.trainer.transform.max_shift == 2
     rows = np.random.default_rng(0).random((5, 784)).astype(np.float32)
     np.testing.assert_array_equal(one.trainer.transform(rows), other.trainer.transform(rows))
     with pytest.raises(ValueError, match=r"config\['augment'\]: shifts need square images"):
-        build_from_config({"augment": True}, seed=0, input_size=30, num_classes=2)
+        build_training({"augment": True}, seed=0, input_size=30, num_classes=2)
     with pytest.raises(ValueError, match=r"config\['augment'\]: expected true or false"):
         canonical_config({"augment": "yes"})
 
@@ -123,6 +123,6 @@ def test_cnn_settings_do_not_change_an_mlp_trial_or_its_key():
 
 
 def test_train_config_round_trips_a_cnn_through_json():
-    config = TrainConfig(**{**PRESETS["cnn"], "batch_norm": False, "augment": False})
+    config = RunConfig(**{**PRESETS["cnn"], "batch_norm": False, "augment": False})
     assert config.channels == tuple(PRESETS["cnn"]["channels"]) and not config.augment
-    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config

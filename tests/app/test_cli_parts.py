@@ -1,4 +1,4 @@
-"""The pieces behind the command line, in process: option parsing, `TrainConfig`, data sets
+"""The pieces behind the command line, in process: option parsing, `RunConfig`, data sets
 by name, the run folder, and every error path that must end as one line and status 2."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tinygrad_mnist import optim
-from tinygrad_mnist.app.cli import batch_size, build_parser, hidden_sizes, main
-from tinygrad_mnist.app.run_config import TrainConfig
+from tinygrad_mnist.app.cli import build_parser, main
+from tinygrad_mnist.app.options import config_from_args
 from tinygrad_mnist.app.run_folder import (
     load_run_model,
     new_run_folder,
@@ -26,6 +26,9 @@ from tinygrad_mnist.data.by_name import (
     synthetic_digits,
 )
 from tinygrad_mnist.train import History
+from tinygrad_mnist.train.config import RunConfig
+from tinygrad_mnist.train.config import batch_size_from_text as batch_size
+from tinygrad_mnist.train.config import sizes_from_text as hidden_sizes
 
 
 # ------------------------------------------------------------------- options
@@ -37,30 +40,28 @@ def test_option_types_parse_what_users_type():
 
 
 def test_train_options_become_a_config_with_the_defaults_elsewhere():
-    from tinygrad_mnist.app.cli import _config_from_args
-
     args = build_parser().parse_args(["train", "--hidden", "64", "--patience", "2",
                                       "--clip-grad-norm", "5"])
-    config = _config_from_args(args)
-    assert config == TrainConfig(hidden_sizes=(64,), patience=2, clip_grad_norm=5.0)
+    config = config_from_args(args)
+    assert config == RunConfig(hidden_sizes=(64,), patience=2, clip_grad_norm=5.0)
     assert config.validation == 5000  # a validation split by default
-    assert _config_from_args(build_parser().parse_args(["train"])) == TrainConfig()
-    off = _config_from_args(build_parser().parse_args(["train", "--validation", "0"]))
+    assert config_from_args(build_parser().parse_args(["train"])) == RunConfig()
+    off = config_from_args(build_parser().parse_args(["train", "--validation", "0"]))
     assert off.validation == 0 and off.validation_size(60_000) == 0
 
 
 def test_the_validation_split_is_5000_images_and_at_most_half_the_training_set():
-    config = TrainConfig()
+    config = RunConfig()
     assert config.validation_size(60_000) == 5000
     assert config.validation_size(2000) == 1000
-    assert TrainConfig(validation=300).validation_size(2000) == 300
+    assert RunConfig(validation=300).validation_size(2000) == 300
 
 
-# ---------------------------------------------------------------- TrainConfig
+# ---------------------------------------------------------------- RunConfig
 def test_config_round_trips_through_json():
-    config = TrainConfig(hidden_sizes=[32, 16], optimizer="adamw", batch_size=None,
+    config = RunConfig(hidden_sizes=[32, 16], optimizer="adamw", batch_size=None,
                          schedule="step", seed=7, dataset="synthetic")
-    again = TrainConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    again = RunConfig.from_dict(json.loads(json.dumps(config.to_dict())))
     assert again == config and again.hidden_sizes == (32, 16)
 
 
@@ -78,24 +79,24 @@ def test_config_round_trips_through_json():
 ])
 def test_config_refuses_bad_values_naming_them(changes, fragment):
     with pytest.raises(ValueError, match=fragment):
-        TrainConfig(**changes)
+        RunConfig(**changes)
 
 
 def test_config_from_dict_refuses_unknown_keys():
     with pytest.raises(ValueError, match="unknown keys \\['epoch'\\]"):
-        TrainConfig.from_dict({"epoch": 3})
+        RunConfig.from_dict({"epoch": 3})
 
 
 def test_config_builds_the_optimizer_and_schedule_it_names():
-    nesterov = TrainConfig(hidden_sizes=[8]).build()
+    nesterov = RunConfig(hidden_sizes=[8]).build()
     assert isinstance(nesterov.optimizer, optim.SGD) and nesterov.optimizer.nesterov
     assert nesterov.model.sizes == (784, 8, 10)
-    adam = TrainConfig(hidden_sizes=[8], optimizer="adam", learning_rate=1e-3).build()
+    adam = RunConfig(hidden_sizes=[8], optimizer="adam", learning_rate=1e-3).build()
     assert isinstance(adam.optimizer, optim.Adam)
-    stepped = TrainConfig(hidden_sizes=[8], schedule="step", epochs=6).build().trainer
+    stepped = RunConfig(hidden_sizes=[8], schedule="step", epochs=6).build().trainer
     rates = [stepped.scheduler.step() for _ in range(6)]
     assert rates[1] == pytest.approx(0.05) and rates[3] == pytest.approx(0.025)
-    assert TrainConfig(hidden_sizes=[8], schedule="none").build().trainer.scheduler is None
+    assert RunConfig(hidden_sizes=[8], schedule="none").build().trainer.scheduler is None
 
 
 # ----------------------------------------------------------------- data sets
@@ -152,7 +153,7 @@ def small_run(tmp_path_factory):
     """A run folder written from a 2-epoch run on a little synthetic data."""
     folder = tmp_path_factory.mktemp("run")
     data = synthetic_digits(n_train=200, n_test=40)
-    config = TrainConfig(hidden_sizes=[8], epochs=2, dataset="synthetic")
+    config = RunConfig(hidden_sizes=[8], epochs=2, dataset="synthetic")
     built = config.build()
     history = built.trainer.fit((prepare_images(data.train_images), data.train_labels),
                                 epochs=2)
@@ -178,18 +179,18 @@ def test_saved_model_comes_back_with_its_config(small_run):
 def test_an_interrupted_run_before_its_first_epoch_still_gets_a_report(small_run, tmp_path):
     _, built, (evaluation, images) = small_run
     empty = History(stopped_reason="interrupted")
-    written = write_run_folder(tmp_path, model=built.model, config=TrainConfig(), history=empty,
+    written = write_run_folder(tmp_path, model=built.model, config=RunConfig(), history=empty,
                                evaluation=evaluation, images=images)
     assert "learning_curves.png" not in written and (tmp_path / "predictions.png").is_file()
     report = (tmp_path / "report.md").read_text()
-    assert f"interrupted (Ctrl-C) after 0 of {TrainConfig().epochs} epochs" in report
+    assert f"interrupted (Ctrl-C) after 0 of {RunConfig().epochs} epochs" in report
 
 
 @pytest.mark.slow  # trains and writes a whole run folder, figures included
 def test_model_that_does_not_fit_its_config_is_refused(small_run, tmp_path):
     folder, built, _ = small_run
     (tmp_path / "model.npz").write_bytes((folder / "model.npz").read_bytes())
-    (tmp_path / "config.json").write_text(json.dumps(TrainConfig(hidden_sizes=[9]).to_dict()))
+    (tmp_path / "config.json").write_text(json.dumps(RunConfig(hidden_sizes=[9]).to_dict()))
     with pytest.raises(ValueError, match="does not match its config.json"):
         load_run_model(tmp_path / "model.npz")
     (tmp_path / "config.json").write_text("{not json")

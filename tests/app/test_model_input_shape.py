@@ -13,9 +13,9 @@ from tinygrad_mnist import Tensor, nn
 from tinygrad_mnist.app import run_folder
 from tinygrad_mnist.app.cli import main
 from tinygrad_mnist.app.predict import classify_files, model_inputs
-from tinygrad_mnist.app.run_config import TrainConfig
 from tinygrad_mnist.app.run_folder import load_run_model, run_model_shapes, save_model_first
 from tinygrad_mnist.data import prepare_images
+from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.train.history import History
 
 IMAGES = np.random.default_rng(0).integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
@@ -98,7 +98,7 @@ def test_colour_models_are_refused_for_grey_images():
 # ------------------------------------------------------------------------ run folders
 def cnn_run(folder, side=28, blocks=3) -> nn.Layer:
     """A run folder of a CNN for `side`-pixel images, as train leaves it (without training)."""
-    config = TrainConfig(model="cnn", channels=(2,) * blocks, kernel_size=3, hidden_sizes=(),
+    config = RunConfig(model="cnn", channels=(2,) * blocks, kernel_size=3, hidden_sizes=(),
                          dataset="synthetic", validation=0)
     model = config.build_model((1, side, side), 10, seed=1)
     save_model_first(folder, model=model, config=config, history=History())
@@ -114,9 +114,9 @@ def test_a_run_folder_records_the_input_shape_and_loading_builds_the_model_only(
     def refuse(*args, **kwargs):
         raise AssertionError("loading a model built an optimizer, a schedule or a Trainer")
 
-    for name in ("build_from_config", "_make_optimizer", "Trainer"):
-        monkeypatch.setattr(f"tinygrad_mnist.train.builders.{name}", refuse)
-    monkeypatch.setattr("tinygrad_mnist.app.run_config.TrainConfig.build", refuse)
+    for name in ("build_training", "_make_optimizer", "Trainer"):
+        monkeypatch.setattr(f"tinygrad_mnist.train.config.{name}", refuse)
+    monkeypatch.setattr("tinygrad_mnist.train.config.RunConfig.build", refuse)
     model, config = load_run_model(tmp_path)
     assert isinstance(model, nn.CNN) and model.input_shape == (1, 20, 20)
     for (name, array), (_, expected) in zip(model.state_dict().items(),
@@ -136,7 +136,7 @@ def test_three_pooling_blocks_on_28_pixels_load_as_28_pixels(tmp_path, recorded)
 
 
 def test_an_older_mlp_run_without_model_json_still_loads(tmp_path):
-    config = TrainConfig(hidden_sizes=(8,), validation=0)
+    config = RunConfig(hidden_sizes=(8,), validation=0)
     save_model_first(tmp_path, model=config.build_model((196,), 4), config=config,
                      history=History())
     (tmp_path / "model.json").unlink()

@@ -13,7 +13,6 @@ from support.synthetic import blobs
 
 from tinygrad_mnist import nn, optim
 from tinygrad_mnist.app.predict import DivergedModelError, classify_files, evaluate_model
-from tinygrad_mnist.app.run_config import TrainConfig
 from tinygrad_mnist.app.run_folder import (
     check_resumed_data,
     data_record,
@@ -24,6 +23,7 @@ from tinygrad_mnist.app.run_folder import (
 )
 from tinygrad_mnist.data.by_name import synthetic_digits
 from tinygrad_mnist.train import Trainer
+from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.utils.atomic import atomic_write, atomic_write_text
 
 
@@ -31,7 +31,7 @@ from tinygrad_mnist.utils.atomic import atomic_write, atomic_write_text
 def save_run(folder, config=None, model_changes=None, **files):
     """A run folder as `train` leaves it (no training: the weights are the initial ones);
     `model_changes(state)` edits the weights before they are saved; `files` adds JSON files."""
-    config = config or TrainConfig(hidden_sizes=(8,), dataset="synthetic")
+    config = config or RunConfig(hidden_sizes=(8,), dataset="synthetic")
     folder.mkdir(parents=True, exist_ok=True)
     built = config.build()
     if model_changes is not None:
@@ -93,7 +93,7 @@ def test_item3_a_run_whose_history_says_diverged_is_a_diverged_model(tmp_path):
 
 
 def test_item3_a_negative_or_nan_batchnorm_variance_is_refused(tmp_path):
-    config = TrainConfig(model="cnn", channels=(2,), hidden_sizes=(4,), batch_norm=True,
+    config = RunConfig(model="cnn", channels=(2,), hidden_sizes=(4,), batch_norm=True,
                          dataset="synthetic")
     name = next(n for n in config.build(input_shape=(1, 28, 28)).model.state_dict()
                 if n.endswith("running_var"))
@@ -130,10 +130,10 @@ def test_item4_resumed_data_must_be_the_data_the_run_began_with(tmp_path):
 # ------------------------------------------- item 15: a CNN without convolutions
 def test_item15_a_cnn_without_channels_is_refused_up_front(tmp_path):
     with pytest.raises(ValueError, match="channels.*at least one convolution"):
-        TrainConfig(model="cnn", channels=())
+        RunConfig(model="cnn", channels=())
     folder = tmp_path / "run"
     folder.mkdir()
-    config = TrainConfig(model="cnn", dataset="synthetic").to_dict()
+    config = RunConfig(model="cnn", dataset="synthetic").to_dict()
     (folder / "model.npz").write_bytes(b"")
     (folder / "config.json").write_text(json.dumps({**config, "channels": []}))
     with pytest.raises(ValueError, match="config.json.*at least one convolution"):
@@ -463,3 +463,39 @@ def test_item1_kfold_out_replaces_only_an_earlier_summary(tmp_path):
     assert is_kfold_summary(summary)
     write_kfold_summary(summary, {"format": FORMAT, "k": 3})  # an earlier summary: replaced
     assert json.loads(summary.read_text())["k"] == 3
+
+
+# ------------------------------------- items 5 and 19: a CNN's own image size
+def cnn_run(folder, side, blocks, with_shapes_file=True):
+    """A CNN run folder for `side`-pixel images, as `train` writes it (no training)."""
+    config = RunConfig(model="cnn", channels=(2,) * blocks, hidden_sizes=(4,),
+                         batch_norm=False, dataset="synthetic")
+    model = config.build_model((1, side, side))
+    folder.mkdir(parents=True)
+    write_config(folder, config)
+    model.save(folder / "model.npz")
+    if with_shapes_file:
+        (folder / "model.json").write_text(json.dumps({"input_shape": [1, side, side],
+                                                       "num_classes": 10}))
+    return folder
+
+
+@pytest.mark.parametrize("blocks", [3, 4])
+@pytest.mark.parametrize("with_shapes_file", [True, False], ids=["model.json", "older-run"])
+def test_item5_onnx_export_declares_the_image_size_the_cnn_was_trained_on(
+        tmp_path, blocks, with_shapes_file):
+    import onnx
+
+    from tinygrad_mnist.app.onnx_export import export_onnx
+
+    model, _ = load_run_model(cnn_run(tmp_path / "run", 28, blocks, with_shapes_file))
+    export_onnx(model, tmp_path / "m.onnx")
+    declared = onnx.load(tmp_path / "m.onnx").graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in declared[1:]] == [1, 28, 28]
+
+
+@pytest.mark.parametrize("side", [20, 32])
+def test_item19_a_cnn_for_another_image_size_says_so_in_predict(tmp_path, side):
+    model, _ = load_run_model(cnn_run(tmp_path / "run", side, 2))
+    with pytest.raises(ValueError, match=f"trained on {side}x{side} images.*are 28x28"):
+        classify_files(model, [digit_png(tmp_path)])

@@ -103,15 +103,15 @@ def test_mistakes_are_value_errors_naming_the_file_and_key(tmp_path, text, match
 
 
 def test_a_minimal_experiment_trains_like_the_train_command(tmp_path):
-    from tinygrad_mnist.app.run_config import TrainConfig
     from tinygrad_mnist.train import canonical_config
+    from tinygrad_mnist.train.config import RunConfig
 
     experiment = load_experiment(write(tmp_path, """
         [grid]
         learning_rate = [0.1]
     """))
     (config,) = expand_grid(experiment.space)
-    assert canonical_config(config) == canonical_config(TrainConfig().trial_config())
+    assert canonical_config(config) == canonical_config(RunConfig().trial_config())
     assert config["optimizer"] == "nesterov" and config["batch_size"] == 128
 
 

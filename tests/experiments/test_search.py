@@ -23,7 +23,7 @@ from tinygrad_mnist.train import (
     CONFIG_DEFAULTS,
     EarlyStopping,
     Trainer,
-    build_from_config,
+    build_training,
     canonical_config,
     config_key,
     holdout,
@@ -54,8 +54,8 @@ SPACE = {"hidden_sizes": [[6], [12, 6]], "activation": ["tanh", "relu"],
 
 
 # ------------------------------------------------------------------- builders
-def test_build_from_config_makes_the_described_model_optimizer_and_trainer():
-    built = build_from_config({"hidden_sizes": [12, 6], "activation": "tanh",
+def test_build_training_makes_the_described_model_optimizer_and_trainer():
+    built = build_training({"hidden_sizes": [12, 6], "activation": "tanh",
                                "optimizer": "nesterov", "learning_rate": 0.3, "batch_size": 16,
                                "epochs": 7, "patience": 2, "schedule": "cosine"},
                               seed=0, input_size=8, num_classes=3)
@@ -67,13 +67,13 @@ def test_build_from_config_makes_the_described_model_optimizer_and_trainer():
     assert isinstance(built.trainer.scheduler, optim.CosineLR)
     assert built.trainer.batch_size == 16
     assert [type(c) for c in built.trainer.callbacks if isinstance(c, EarlyStopping)]
-    adam = build_from_config({"optimizer": "adam"}, seed=0, input_size=8, num_classes=3)
+    adam = build_training({"optimizer": "adam"}, seed=0, input_size=8, num_classes=3)
     assert isinstance(adam.optimizer, optim.Adam)
     assert adam.trainer.batch_size == CONFIG_DEFAULTS["batch_size"]
 
 
 def test_a_step_schedule_halves_the_rate_every_third_of_the_epochs():
-    built = build_from_config({"schedule": "step", "epochs": 9, "learning_rate": 0.8},
+    built = build_training({"schedule": "step", "epochs": 9, "learning_rate": 0.8},
                               seed=0, input_size=8, num_classes=3)
     scheduler = built.trainer.scheduler
     assert isinstance(scheduler, optim.StepLR)
@@ -86,7 +86,7 @@ def test_a_step_schedule_halves_the_rate_every_third_of_the_epochs():
 
 def test_the_same_seed_builds_the_same_weights_and_another_seed_others():
     def weights(seed):
-        return build_from_config({}, seed=seed, input_size=8, num_classes=3).model.state_dict()
+        return build_training({}, seed=seed, input_size=8, num_classes=3).model.state_dict()
 
     assert all(np.array_equal(a, b) for a, b in zip(weights(1).values(), weights(1).values()))
     assert not np.array_equal(weights(1)["0.weight"], weights(2)["0.weight"])
@@ -395,10 +395,10 @@ def test_a_search_killed_mid_trial_resumes_with_every_trial_exactly_once(tmp_pat
 
 
 def test_an_empty_config_builds_what_the_command_line_trains_by_default():
-    from tinygrad_mnist.app.run_config import TrainConfig
+    from tinygrad_mnist.train.config import RunConfig
 
-    from_dict = build_from_config({}, seed=0, input_size=784, num_classes=10)
-    from_cli = TrainConfig().build(input_size=784, num_classes=10)
+    from_dict = build_training({}, seed=0, input_size=784, num_classes=10)
+    from_cli = RunConfig().build(input_size=784, num_classes=10)
     assert from_dict.config == from_cli.config
     assert from_dict.model.sizes == from_cli.model.sizes == (784, 256, 128, 10)
     assert isinstance(from_dict.optimizer, optim.SGD) and from_dict.optimizer.nesterov

@@ -366,7 +366,9 @@ def test_ctrl_c_during_the_test_evaluation_keeps_the_model(tmp_path, capsys, mon
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "evaluate", interrupted)
+    from tinygrad_mnist.app.commands import train
+
+    monkeypatch.setattr(train, "evaluate", interrupted)
     status, _, err = run_cli(["train", "--dataset", "synthetic", "--hidden", "8", "--epochs",
                               "1", "--out", "r"], capsys)
     assert status == 130

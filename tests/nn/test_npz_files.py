@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tinygrad_mnist import nn
-from tinygrad_mnist.app.run_config import TrainConfig
 from tinygrad_mnist.app.run_folder import load_run_model
+from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.utils.npz import read_npz
 
 
@@ -175,7 +175,7 @@ def test_a_saved_file_with_an_integer_weight_is_refused_before_writing(tmp_path)
 # ------------------------------------------------------------ run folders
 def run_folder(tmp_path, state):
     np.savez(tmp_path / "model.npz", **state)
-    (tmp_path / "config.json").write_text(json.dumps(TrainConfig(hidden_sizes=(3,)).to_dict()))
+    (tmp_path / "config.json").write_text(json.dumps(RunConfig(hidden_sizes=(3,)).to_dict()))
     return tmp_path / "model.npz"
 
 
@@ -189,7 +189,7 @@ def test_a_model_file_with_a_key_that_is_no_layer_number_is_named(tmp_path):
 
 def test_a_run_folder_model_bomb_is_refused_cheaply(tmp_path):
     path = tmp_path / "model.npz"
-    (tmp_path / "config.json").write_text(json.dumps(TrainConfig(hidden_sizes=(3,)).to_dict()))
+    (tmp_path / "config.json").write_text(json.dumps(RunConfig(hidden_sizes=(3,)).to_dict()))
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         write_member(archive, "0.weight", npy_header((4, 3)), 48)
         write_member(archive, "0.bias", npy_header((3,)), 12)

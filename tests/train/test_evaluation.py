@@ -54,3 +54,16 @@ def test_the_trainer_predicts_as_the_library_does_refusing_raw_pixels():
     trainer, x, _ = trained()
     with pytest.raises(TypeError, match="uint8 pixels"):
         trainer.predict_proba(np.zeros((2, 8), np.uint8))
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda model, x: evaluate(model, x, np.zeros(len(x), int), batch_size=True), "batch_size"),
+    (lambda model, x: Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), 0.1),
+                              eval_batch_size=2.0), "eval_batch_size"),
+    (lambda model, x: __import__("tinygrad_mnist.train.metrics").train.metrics.top_k_accuracy(
+        [0], [[1.0, 0.0]], k=True), "k"),
+])
+def test_counts_of_the_wrong_type_are_type_errors_naming_them(call, name):
+    # One check (utils.checks.check_int) for every count: a bool is no count.
+    with pytest.raises(TypeError, match=name):
+        call(nn.MLP(8, [4], 3, seed=0), np.zeros((4, 8), np.float32))

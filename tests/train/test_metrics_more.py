@@ -42,5 +42,5 @@ def test_top_k_accuracy_counts_the_true_class_among_the_k_best():
     assert top_k_accuracy(labels, probabilities, k=1) == pytest.approx(1 / 3)
     assert top_k_accuracy(labels, probabilities, k=2) == pytest.approx(3 / 3)
     assert top_k_accuracy(labels, probabilities, k=3) == 1.0
-    with pytest.raises(ValueError, match="k: expected"):
+    with pytest.raises(ValueError, match="top_k_accuracy: k must be a positive int"):
         top_k_accuracy(labels, probabilities, k=0)

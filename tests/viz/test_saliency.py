@@ -18,7 +18,7 @@ def small_model():
 @given(arrays(np.float64, (3, 16), elements=st.floats(0, 1)))
 def test_saliency_is_the_numerical_gradient_of_the_predicted_logit(x):
     model = small_model()
-    gradients, predictions = saliency_maps(model, x)
+    gradients, predictions = saliency_maps(model, x, samples=1, noise=0.0)  # plain gradient
     assert gradients.shape == x.shape
     model.eval()
     with no_grad():
@@ -46,20 +46,42 @@ def test_saliency_leaves_the_model_as_it_was():
     assert all(p.grad is None for p in model.parameters()[1:])
 
 
-def test_plot_saliency_draws_image_and_map_pairs(tmp_path):
+def test_smoothgrad_is_the_mean_gradient_over_noisy_copies():
+    model = small_model()
+    x = np.random.default_rng(1).random((2, 16))
+    smooth, predictions = saliency_maps(model, x, samples=5, noise=0.2, seed=3)
+    rng = np.random.default_rng(3)
+    spread = 0.2 * (x.max() - x.min())
+    total = np.zeros_like(x)
+    for _ in range(5):
+        shaken = x + rng.normal(0, spread, x.shape)
+        inputs = Tensor(shaken, requires_grad=True)
+        logits = model(inputs)
+        (logits * np.eye(3)[predictions]).sum().backward()
+        total += inputs.grad
+    np.testing.assert_allclose(smooth, total / 5, rtol=1e-10)
+    plain, _ = saliency_maps(model, x, samples=1, noise=0.0)
+    assert not np.allclose(smooth, plain)  # the noise did something
+
+
+def test_plot_saliency_overlays_each_map_on_its_image_with_one_scale(tmp_path):
     model = small_model()
     images = (np.random.default_rng(2).random((5, 4, 4)) * 255).astype(np.uint8)
     x = images.reshape(5, -1) / 255.0
     fig = plot_saliency(model, images, x, labels=[0, 1, 2, 0, 1], n=5,
                         path=tmp_path / "saliency.png")
-    assert isinstance(fig, Figure) and len(fig.axes) == 10
+    assert isinstance(fig, Figure) and len(fig.axes) == 6  # five images and the colour bar
     assert (tmp_path / "saliency.png").stat().st_size > 0
-    heat = fig.axes[1].images[0].get_array()
+    picture, overlay = fig.axes[0].images
     gradients, _ = saliency_maps(model, x)
-    np.testing.assert_allclose(heat, np.abs(gradients[0]).reshape(4, 4))
+    np.testing.assert_allclose(overlay.get_array(), gradients[0].reshape(4, 4))
+    assert overlay.norm.vcenter == 0 and overlay.norm.vmax == -overlay.norm.vmin  # signed
+    assert "d score / d pixel" in fig.axes[-1].get_ylabel()
     with pytest.raises(ValueError, match="x: expected 5 rows"):
         plot_saliency(model, images, x[:3])
     with pytest.raises(ValueError, match="n: expected"):
         plot_saliency(model, images, x, n=0)
     with pytest.raises(ValueError, match="prepared float inputs"):
         saliency_maps(model, images.reshape(5, -1))
+    with pytest.raises(ValueError, match="samples"):
+        saliency_maps(model, x, samples=0)

@@ -19,6 +19,7 @@ from tinygrad_mnist.data.images import SIDE, read_digit
 from tinygrad_mnist.inference import predict_proba
 from tinygrad_mnist.nn.sequential import leaves
 from tinygrad_mnist.train.evaluation import Evaluation, evaluate
+from tinygrad_mnist.utils.checks import check_int
 
 
 class DivergedModelError(ValueError):
@@ -95,8 +96,7 @@ def classify_files(model, paths, top: int = 1, on_error=None) -> list[Classified
     ValueError or OSError); without it the error is raised. A model whose outputs are
     not finite is a `DivergedModelError`.
     """
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
-        raise ValueError(f"top: expected an int >= 1, got {top!r}")
+    check_int("top", top, "classify_files")
     framed = "images framed as MNIST's"
     model_inputs(model, np.zeros((1, SIDE, SIDE), np.uint8), framed)  # a wrong model: first
     framings, kept = [], []

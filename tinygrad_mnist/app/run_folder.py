@@ -1,7 +1,7 @@
 """A run folder: everything one `tinygrad-mnist train` run leaves behind.
 
     runs/20250101-120000/
-        config.json             the `TrainConfig` (written first), so the model can be rebuilt
+        config.json             the `RunConfig` (written first), so the model can be rebuilt
         data.json               the data set's absolute path and digest, so a resumed run
                                 goes on with the very data it began with
         checkpoint.npz          the whole training state after the last finished epoch,
@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_mnist.app.predict import DivergedModelError
-from tinygrad_mnist.app.run_config import TrainConfig
 from tinygrad_mnist.data.images import SIDE
 from tinygrad_mnist.experiments.tables import percent
-from tinygrad_mnist.train.builders import CNN_KEYS
+from tinygrad_mnist.train.config import CNN_KEYS, RunConfig
 from tinygrad_mnist.train.evaluation import Evaluation
+from tinygrad_mnist.train.event_log import EVENTS_FILE
 from tinygrad_mnist.utils.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -79,9 +79,8 @@ PREDICTIONS_SHOWN = 36
 DATA_FILE = "data.json"
 LOCK_FILE = ".lock"
 #: Every file a run writes into its folder: `train --out` refuses a folder holding one.
-RUN_FILES = (CONFIG_FILE, DATA_FILE, CHECKPOINT_FILE, MODEL_FILE, MODEL_SHAPES_FILE, HISTORY_FILE,
-             METRICS_FILE,
-             REPORT_FILE, *FIGURES)
+RUN_FILES = (CONFIG_FILE, DATA_FILE, CHECKPOINT_FILE, MODEL_FILE, MODEL_SHAPES_FILE,
+             HISTORY_FILE, METRICS_FILE, REPORT_FILE, EVENTS_FILE, *FIGURES)
 
 
 
@@ -191,7 +190,7 @@ def check_resumed_data(folder, record: dict | None, data, dataset: str) -> None:
         )
 
 
-def resumed_dataset(config: TrainConfig, record: dict | None) -> str:
+def resumed_dataset(config: RunConfig, record: dict | None) -> str:
     """The data set a resumed run reads: the absolute path it recorded, else its config's."""
     return record["path"] if record and record.get("path") else config.dataset
 
@@ -210,7 +209,7 @@ def _save_model(folder: Path, model) -> None:
     model.save(folder / MODEL_FILE)
 
 
-def save_model_first(folder, *, model, config: TrainConfig, history) -> None:
+def save_model_first(folder, *, model, config: RunConfig, history) -> None:
     """Write the model, its config and its history: what a run must never lose.
 
     Called as soon as training ends, before the (interruptible) test evaluation;
@@ -223,14 +222,14 @@ def save_model_first(folder, *, model, config: TrainConfig, history) -> None:
     _write_json(folder / HISTORY_FILE, history.to_dict())
 
 
-def write_config(folder, config: TrainConfig) -> Path:
+def write_config(folder, config: RunConfig) -> Path:
     """Write `config.json` into `folder`: first of all, so a killed run can be resumed."""
     path = Path(folder) / CONFIG_FILE
     _write_json(path, config.to_dict())
     return path
 
 
-def write_run_folder(folder, *, model, config: TrainConfig, history, evaluation: Evaluation,
+def write_run_folder(folder, *, model, config: RunConfig, history, evaluation: Evaluation,
                      images, class_names=None, dataset_label: str | None = None
                      ) -> dict[str, Path]:
     """Write the model, config, history, test metrics, figures and report into `folder`.
@@ -314,7 +313,7 @@ def _class_names(class_names, num_classes: int) -> list[str]:
     return [str(c) for c in range(num_classes)] if class_names is None else list(class_names)
 
 
-def render_report(title: str, config: TrainConfig, history, evaluation: Evaluation,
+def render_report(title: str, config: RunConfig, history, evaluation: Evaluation,
                   class_names=None, figures=(), dataset_label: str | None = None) -> str:
     """The Markdown report of a run: summary, configuration, figures and tables."""
     names = _class_names(class_names, evaluation.num_classes)
@@ -415,8 +414,8 @@ def model_file(path) -> Path:
     return path
 
 
-def read_run_config(folder) -> TrainConfig:
-    """The `TrainConfig` in `folder/config.json`; errors name the file."""
+def read_run_config(folder) -> RunConfig:
+    """The `RunConfig` in `folder/config.json`; errors name the file."""
     config_path = Path(folder) / CONFIG_FILE
     if not config_path.is_file():
         raise ValueError(
@@ -424,7 +423,7 @@ def read_run_config(folder) -> TrainConfig:
             "a run folder written by 'tinygrad-mnist train' (or its model.npz)"
         )
     try:
-        config = TrainConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+        config = RunConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"config: {str(config_path)!r} is not valid JSON ({error})") from None
     except RecursionError:
@@ -456,7 +455,7 @@ def run_class_names(model_path, num_classes: int | None = None) -> list[str] | N
 
 
 def load_run_model(model_path):
-    """The model of a run and its `TrainConfig`, read from `config.json` beside it.
+    """The model of a run and its `RunConfig`, read from `config.json` beside it.
 
     `model_path` is a `model.npz` or the run folder holding one. Only the model is
     built (no optimizer, no `Trainer`), for the input shape and classes the run
@@ -482,7 +481,7 @@ def load_run_model(model_path):
     return model, config
 
 
-def run_model_shapes(model_path, config: TrainConfig) -> tuple[tuple[int, ...], int]:
+def run_model_shapes(model_path, config: RunConfig) -> tuple[tuple[int, ...], int]:
     """`(input_shape, num_classes)` of the model a run saved: from its `model.json`, or, for
     a run written before runs recorded them, derived from the shapes of its weights (read
     from the `.npz` headers alone, so a file that does not fit is refused before any array
@@ -506,7 +505,7 @@ def _error_text(error: BaseException) -> str:
     return f"no {error}" if isinstance(error, KeyError) else str(error)
 
 
-def _derived_shapes(model_path: Path, config: TrainConfig) -> tuple[tuple[int, ...], int]:
+def _derived_shapes(model_path: Path, config: RunConfig) -> tuple[tuple[int, ...], int]:
     """What `model.json` would say, from the weights' shapes and `config` (older runs)."""
     from tinygrad_mnist.utils.npz import npz_headers
 
@@ -563,7 +562,7 @@ def _layer_weights(declared: dict, path: Path) -> list[tuple[int, tuple]]:
     return sorted(weights)
 
 
-def _cnn_shapes(declared: dict, config: TrainConfig, path: Path):
+def _cnn_shapes(declared: dict, config: RunConfig, path: Path):
     """`((channels, height, width), classes)` a CNN's weights were made for (square images).
 
     The first convolution gives the channels; the first Dense layer's inputs, the side of

@@ -25,11 +25,12 @@ class SchedulerError(ValueError):
     """The scheduler cannot be reached or is not one: the message names the address."""
 
 
-def connect_scheduler(address: str, timeout: float = TIMEOUT):
+def connect_scheduler(address: str, timeout: float | None = None):
     """A `dask.distributed.Client` of the scheduler at `address` ("tcp://HOST:PORT"), or
-    `SchedulerError` within about `timeout` seconds saying why not (unreachable, or
-    not a Dask scheduler). Without dask installed, a `ModuleNotFoundError` that says
-    what to install."""
+    `SchedulerError` within about `timeout` seconds (default `TIMEOUT`) saying why not
+    (unreachable, or not a Dask scheduler). Without dask installed, a
+    `ModuleNotFoundError` that says what to install."""
+    timeout = TIMEOUT if timeout is None else timeout
     try:
         from dask.distributed import Client
     except ImportError:
@@ -44,9 +45,11 @@ def connect_scheduler(address: str, timeout: float = TIMEOUT):
             from None
 
 
-def check_scheduler(address: str, timeout: float = TIMEOUT) -> None:
+def check_scheduler(address: str, timeout: float | None = None) -> None:
     """Refuse (`SchedulerError`) a TCP `address` where no Dask scheduler answers within
-    `timeout` seconds. Other transports (tls://, ucx://) are left to Dask."""
+    `timeout` seconds (default `TIMEOUT`). Other transports (tls://, ucx://) are left to
+    Dask."""
+    timeout = TIMEOUT if timeout is None else timeout
     scheme, _, location = address.rpartition("://")
     if scheme not in ("", "tcp"):
         return

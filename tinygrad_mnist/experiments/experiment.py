@@ -7,7 +7,7 @@
     top_n = 3                 # how many configs go on to k-fold (0: none)
     jobs = 2                  # trials in parallel (-1: one per core)
     dataset = "mnist"         # read by the command line: "mnist", "fashion-mnist", a path
-    preset = "seed"           # optional: a named set of config values (`builders.PRESETS`)
+    preset = "seed"           # optional: a named set of config values (`config.PRESETS`)
 
     [grid]                    # config keys -> lists of values: their Cartesian product
     hidden_sizes = [[100], [128, 64]]
@@ -25,7 +25,7 @@
     csv = "runs/seed_grid/results.csv"
     markdown = "runs/seed_grid/report.md"
 
-The config keys and their defaults are those of `builders.CONFIG_DEFAULTS`, the same
+The config keys and their defaults are those of `config.CONFIG_DEFAULTS`, the same
 schema as `tinygrad-mnist train`'s: a key given nowhere trains as `train` does. A
 `preset` lays its values under `[config]` and `[grid]`. Every error names the file and
 the offending key. Output paths are resolved relative to the experiment file (not the
@@ -39,11 +39,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinygrad_mnist.experiments.export import export_csv, export_json, export_markdown
-from tinygrad_mnist.experiments.outputs import check_distinct, check_replaceable
-from tinygrad_mnist.experiments.ranking import one_experiment, rows_of
+from tinygrad_mnist.experiments.export import write_exports
 from tinygrad_mnist.experiments.search import expand_grid
-from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, PRESETS, canonical_config
+from tinygrad_mnist.train.config import CONFIG_DEFAULTS, PRESETS, canonical_config
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -54,7 +52,6 @@ _TOP_LEVEL = {"name": str, "seed": int, "train_fraction": float, "k": int, "top_
               "jobs": int, "dataset": str, "preset": str, "grid": dict, "config": dict,
               "outputs": dict}
 _OUTPUTS = ("store", "json", "csv", "markdown")
-_EXPORTS = {"json": export_json, "csv": export_csv, "markdown": export_markdown}
 
 #: The experiment files that ship with the package (`tinygrad-mnist search seed-grid`).
 SHIPPED_EXPERIMENTS = Path(__file__).with_name("shipped")
@@ -94,23 +91,7 @@ class Experiment:
         Checked first, before any file is written: the paths are distinct, and a file
         already at one is an earlier export of the same experiment (else ValueError).
         """
-        rows = one_experiment(rows_of(source))
-        check_distinct(self.outputs)
-        if rows:
-            for kind in _EXPORTS:
-                if kind in self.outputs:
-                    check_replaceable(kind, self.outputs[kind], rows[0]["experiment"])
-        written = []
-        for kind, export in _EXPORTS.items():
-            if kind in self.outputs:
-                path = self.outputs[kind]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                if kind == "markdown":
-                    export(source, path, title=self.name)
-                else:
-                    export(rows, path)
-                written.append(path)
-        return written
+        return write_exports(source, self.outputs, title=self.name)
 
 
 def shipped_experiments() -> list[str]:

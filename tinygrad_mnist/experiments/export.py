@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
+from pathlib import Path
 
-from tinygrad_mnist.experiments.outputs import marker
+from tinygrad_mnist.experiments.outputs import check_distinct, check_replaceable, marker
 from tinygrad_mnist.experiments.ranking import (
     kfold_summary,
     one_experiment,
@@ -29,8 +31,10 @@ from tinygrad_mnist.experiments.tables import (
     markdown_table,
     percent,
 )
-from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, canonical_config
-from tinygrad_mnist.utils.atomic import atomic_write_text
+from tinygrad_mnist.train.config import CONFIG_DEFAULTS, canonical_config
+from tinygrad_mnist.utils.atomic import atomic_write, atomic_write_text
+
+logger = logging.getLogger(__name__)
 
 _CSV_COLUMNS = ("trial_id", "experiment", "key", "phase", "fold", "status", *CONFIG_DEFAULTS,
                 *METRICS, "epochs_run", "best_epoch", "seconds", "split", "search_seed",
@@ -124,3 +128,69 @@ def export_markdown(source, path, title: str = "Grid search",
                     experiment: dict | None = None) -> None:
     """Write `markdown_report(source, title, experiment)` to `path`."""
     atomic_write_text(path, markdown_report(source, title, experiment))
+
+
+_WRITTEN = ("json", "csv", "markdown", "heat map")
+
+
+def write_exports(source, paths: dict, title: str, experiment: dict | None = None) -> list[Path]:
+    """Write the exports of one experiment's trials that `paths` names: "json", "csv",
+    "markdown" and "heat map" (a PNG of the holdout phase); a "store" path is only checked.
+    Returns the paths written (no heat map when nothing can be coloured, say every trial
+    diverged: a warning says so).
+
+    Checked first, before any file is written: the paths are distinct, and a file already at
+    one is an earlier export of the same experiment (else ValueError). The report names
+    `experiment` (else the store's or the search's record).
+    """
+    rows = one_experiment(rows_of(source), "store" if "store" in paths else "rows")
+    paths = {kind: Path(path) for kind, path in paths.items()}
+    check_exports(paths, rows[0]["experiment"] if rows else None)
+    for kind in _WRITTEN:
+        if kind in paths:
+            paths[kind].parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    if "json" in paths:
+        export_json(rows, paths["json"])
+        written.append(paths["json"])
+    if "csv" in paths:
+        export_csv(rows, paths["csv"])
+        written.append(paths["csv"])
+    if "markdown" in paths:
+        export_markdown(rows, paths["markdown"], title=title,
+                        experiment=experiment if experiment is not None else experiment_of(source))
+        written.append(paths["markdown"])
+    if "heat map" in paths and _write_heat_map(rows, paths["heat map"], title):
+        written.append(paths["heat map"])
+    return written
+
+
+def check_exports(paths: dict, experiment: str | None) -> None:
+    """Before anything runs or is written: no export over another (or over the "store"), and
+    none over a file that is not an earlier export of `experiment` (an experiment id)."""
+    check_distinct(paths)
+    if experiment is not None:
+        for kind in _WRITTEN:
+            if kind in paths:
+                check_replaceable(kind, Path(paths[kind]), experiment)
+
+
+def _write_heat_map(rows: list[dict], path: Path, title: str) -> bool:
+    from tinygrad_mnist.viz import plot_search_heatmap  # matplotlib: only when one is asked for
+    from tinygrad_mnist.viz.figure_file import DPI
+
+    holdout = [row for row in rows if row["phase"] == "holdout"]
+    averaged = [name for name in CONFIG_DEFAULTS
+                if name not in ("learning_rate", "activation", "hidden_sizes")
+                and len({json.dumps(row[name]) for row in holdout}) > 1]
+    if averaged:  # the figure says what its cells average over
+        title += f"\neach cell: the mean over {', '.join(averaged)}"
+    try:
+        figure = plot_search_heatmap(holdout, title=title)
+    except ValueError as error:  # e.g. every trial diverged: nothing to colour
+        logger.warning("no heat map: %s", error)
+        return False
+    with atomic_write(path) as file:  # the marker names the experiment
+        figure.savefig(file, format="png", dpi=DPI,
+                       metadata={"Description": marker(rows[0]["experiment"])})
+    return True

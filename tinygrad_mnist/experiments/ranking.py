@@ -20,7 +20,7 @@ import numpy as np
 
 from tinygrad_mnist.experiments.store import METRICS, ResultStore, StoreError
 from tinygrad_mnist.experiments.tables import architecture
-from tinygrad_mnist.train.builders import CONFIG_DEFAULTS, canonical_config
+from tinygrad_mnist.train.config import CONFIG_DEFAULTS, canonical_config
 from tinygrad_mnist.train.validation import validation_order
 
 # The seed's ranking columns: (title, row -> value).

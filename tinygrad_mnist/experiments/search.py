@@ -38,10 +38,11 @@ import numpy as np
 from tinygrad_mnist.data import stratified_kfold, stratified_split
 from tinygrad_mnist.experiments.ranking import kfold_summary, rank, rows_of
 from tinygrad_mnist.experiments.store import METRICS, ResultStore, experiment_id
-from tinygrad_mnist.train.builders import canonical_config, config_key
+from tinygrad_mnist.train.config import canonical_config, config_key
 from tinygrad_mnist.train.evaluation import class_labels
 from tinygrad_mnist.train.trainer import as_arrays
 from tinygrad_mnist.train.validation import fit_split, trial_seed
+from tinygrad_mnist.utils.blas import blas_on_one_thread
 
 logger = logging.getLogger(__name__)
 
@@ -407,7 +408,7 @@ def run_trial(task: dict, x, y, train_index, valid_index, test_x=None, test_y=No
         _ParentWatcher.start(driver_pid)
     start = time.perf_counter()
     test = None if test_x is None else (test_x, test_y)
-    with _OneBlasThread():
+    with blas_on_one_thread():
         try:
             result = fit_split(task["config"], x, y, train_index, valid_index,
                                task["trial_seed"], test=test)
@@ -416,38 +417,6 @@ def run_trial(task: dict, x, y, train_index, valid_index, test_x=None, test_y=No
                     "error": traceback.format_exc(), "epochs_run": None, "best_epoch": None,
                     "seconds": time.perf_counter() - start, "history": None}
     return {**task, **result.metrics, "error": None, "history": result.history.to_dict()}
-
-
-class _OneBlasThread:
-    """BLAS on one thread while any trial runs in this process.
-
-    Thread pools are per process, and a Dask worker may run several trials at once
-    in threads: the first trial to enter sets the limit, the last to leave restores
-    it. (A plain per-trial limit would let one trial restore the old thread count
-    while another still runs, changing its numbers.)
-    """
-
-    _lock = threading.Lock()
-    _active = 0
-    _limiter = None
-
-    def __enter__(self):
-        from threadpoolctl import threadpool_limits
-
-        cls = type(self)
-        with cls._lock:
-            if cls._active == 0:
-                cls._limiter = threadpool_limits(limits=1, user_api="blas")
-            cls._active += 1
-        return self
-
-    def __exit__(self, *exc_info):
-        cls = type(self)
-        with cls._lock:
-            cls._active -= 1
-            if cls._active == 0:
-                cls._limiter.restore_original_limits()
-                cls._limiter = None
 
 
 class _ParentWatcher:

@@ -1,5 +1,6 @@
 """The training core: Trainer, callbacks, History, checkpoints, metrics, holdout and k-fold,
-and the builders that turn a run's config into a model and its training.
+and `RunConfig`, the one schema of a run, with the builders that turn one into a model
+(`build_model`) and its training (`build_training`).
 
     from tinygrad_mnist.train import Trainer, EarlyStopping
     trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
@@ -10,14 +11,6 @@ Grid search, the result store and exports are the experiment toolkit, one layer 
 `tinygrad_mnist.experiments`. Nothing here imports it (importing the Trainer loads no sqlite3).
 """
 
-from tinygrad_mnist.train.builders import (
-    CONFIG_DEFAULTS,
-    PRESETS,
-    TrainingSetup,
-    build_from_config,
-    canonical_config,
-    config_key,
-)
 from tinygrad_mnist.train.callbacks import (
     Callback,
     CSVLogger,
@@ -27,6 +20,17 @@ from tinygrad_mnist.train.callbacks import (
     ModelCheckpoint,
     ProgressBar,
     progress_report,
+)
+from tinygrad_mnist.train.config import (
+    CONFIG_DEFAULTS,
+    PRESETS,
+    ConfigError,
+    RunConfig,
+    TrainingSetup,
+    build_model,
+    build_training,
+    canonical_config,
+    config_key,
 )
 from tinygrad_mnist.train.event_log import EventLog
 from tinygrad_mnist.train.history import History
@@ -44,7 +48,10 @@ from tinygrad_mnist.train.validation import KFoldResult, SplitResult, holdout, k
 
 __all__ = [
     "accuracy",
-    "build_from_config",
+    "build_model",
+    "build_training",
+    "ConfigError",
+    "RunConfig",
     "TrainingSetup",
     "Callback",
     "CSVLogger",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinygrad_mnist.utils.checks import check_int
+
 
 def _labels(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -85,8 +87,7 @@ def top_k_accuracy(y_true, probabilities, k: int = 5) -> float:
     probabilities = np.asarray(probabilities)
     if probabilities.ndim != 2:
         raise ValueError(f"probabilities: expected shape (n, classes), got {probabilities.shape}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k: expected an int >= 1, got {k!r}")
+    check_int("k", k, "top_k_accuracy")
     y_true, _ = _labels(y_true, probabilities.argmax(axis=1))
     if not len(y_true):
         return float("nan")

@@ -1,6 +1,6 @@
 """Validation schemes: `holdout` (one stratified split) and `kfold` (stratified k folds).
 
-Both take `build`: a config dict (see `builders.py`) or a function `build(seed) ->
+Both take `build`: a config dict (see `train/config.py`) or a function `build(seed) ->
 Trainer`. Each model trained on one split is seeded by `trial_seed(seed, key, phase,
 fold)`, from the config and the split alone, so `grid_search` reproduces exactly what
 these functions give for the same config, data and seed.
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinygrad_mnist.data import stratified_kfold, stratified_split
-from tinygrad_mnist.train.builders import build_from_config, config_key
+from tinygrad_mnist.train.config import build_training, config_key
 from tinygrad_mnist.train.evaluation import class_labels
 from tinygrad_mnist.train.history import History
 from tinygrad_mnist.train.trainer import Trainer, as_arrays
@@ -97,7 +97,7 @@ def _trainer_for(build, seed: int, x: np.ndarray, y: np.ndarray, epochs):
                 f"shape {x.shape} (flatten images with data.prepare_images)"
             )
         num_classes = int(y.max()) + 1 if y.ndim == 1 else y.shape[1]
-        built = build_from_config(build, seed, input_size=x.shape[1], num_classes=num_classes)
+        built = build_training(build, seed, input_size=x.shape[1], num_classes=num_classes)
         return built.trainer, epochs or built.epochs
     if not callable(build):
         raise TypeError(f"build: expected a config dict or a function seed -> Trainer, got "

@@ -1,0 +1,114 @@
+"""`tinygrad-mnist kfold`: stratified k-fold cross-validation of one configuration."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_mnist.app.commands.train import architecture
+from tinygrad_mnist.app.errors import EXIT_INTERRUPTED, PROG, UsageError
+from tinygrad_mnist.app.options import (
+    add_data_options,
+    add_run_options,
+    config_from_args,
+    int_at_least,
+)
+from tinygrad_mnist.data.by_name import load_named_dataset
+from tinygrad_mnist.experiments.tables import json_safe, markdown_table
+from tinygrad_mnist.train import KFoldResult, kfold, progress_report
+from tinygrad_mnist.utils.atomic import atomic_write_text
+from tinygrad_mnist.utils.blas import blas_on_one_thread
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "kfold", help="k-fold cross-validation of one configuration",
+        description="Stratified k-fold cross-validation of one training configuration on the "
+                    "training set: each fold's validation accuracy and loss, their mean and "
+                    "standard deviation.",
+    )
+    add_run_options(parser, holdout=False)
+    add_data_options(parser)
+    parser.add_argument("--k", type=int_at_least(2), default=5, metavar="K",
+                        help="the number of folds, >= 2 (default: 5)")
+    parser.add_argument("--out", type=Path, metavar="FILE",
+                        help="also write the per-fold figures and the summary as JSON to FILE")
+    return parser
+
+
+def check_folds(name: str, k: int, labels) -> None:
+    """Refuse more folds than the smallest class has members, before any work starts."""
+    smallest = int(np.unique(labels, return_counts=True)[1].min())
+    if k > smallest:
+        raise UsageError(f"{name}: {k} folds need at least {k} examples of every class, but "
+                         f"the smallest class has {smallest}")
+
+
+def run(args) -> int:
+    with blas_on_one_thread(unless_environment_says=True):
+        return _kfold(args)
+
+
+def _kfold(args) -> int:
+    config = config_from_args(args)
+    data = load_named_dataset(config.dataset, args.data_root)
+    x, y = config.prepare(data.train_images), data.train_labels
+    test = (config.prepare(data.test_images), data.test_labels)
+    fold_numbers = itertools.count(1)  # kfold builds one model per fold, in order
+
+    def build(seed):
+        prefix = f"fold {next(fold_numbers)}/{args.k}: "
+        return config.build(input_size=x[0].size, num_classes=data.num_classes,
+                            callbacks=[progress_report(prefix)], seed=seed,
+                            input_shape=x.shape[1:] if x.ndim == 4 else None).trainer
+
+    check_folds("--k", args.k, y)
+    logger.info("%d-fold cross-validation of %s on %s %s training images", args.k,
+                architecture(config, x[0].size, data.num_classes),
+                f"{len(y):,}", data.title)
+    finished = []
+    try:
+        kfold(build, (x, y), k=args.k, seed=config.seed, test=test, epochs=config.epochs,
+              on_fold=finished.append)
+    except KeyboardInterrupt:
+        if finished:
+            _print_folds(finished, args.k, config, args.out, interrupted=True)
+        print(f"{PROG}: interrupted after {len(finished)} of {args.k} folds"
+              + (f"; the finished folds are above{' and in ' + str(args.out) if args.out else ''}"
+                 if finished else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    _print_folds(finished, args.k, config, args.out)
+    return 0
+
+
+def _print_folds(folds: list, k: int, config, out: Path | None, interrupted=False) -> None:
+    """Print the table of the finished `folds` and their summary; write it to `out` if given."""
+    rows = [{"fold": i, "status": fold.metrics["status"], "epochs": fold.metrics["epochs_run"],
+             "validation accuracy": fold.metrics["val_accuracy"],
+             "validation loss": round(fold.metrics["val_loss"], 4),
+             "test accuracy": fold.metrics["test_accuracy"],
+             "seconds": round(fold.metrics["seconds"], 1)}
+            for i, fold in enumerate(folds, 1)]
+    result = KFoldResult(folds)
+    print(markdown_table(rows, percent_columns=("validation accuracy", "test accuracy")), end="")
+    print(f"mean validation accuracy {result.mean['val_accuracy']:.2%} "
+          f"(std {result.std['val_accuracy']:.2%}); mean test accuracy "
+          f"{result.mean['test_accuracy']:.2%} (std {result.std['test_accuracy']:.2%}); "
+          f"best fold {result.best_fold + 1}"
+          + (f" (of the {len(folds)} finished before the interruption)" if interrupted else ""))
+    if out is not None:
+        summary = {"config": config.to_dict(), "k": k,
+                   "folds": [fold.metrics for fold in result.folds],
+                   "mean": result.mean, "std": result.std, "best_fold": result.best_fold + 1,
+                   "interrupted": interrupted}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out, json.dumps(json_safe(summary), indent=1) + "\n")
+        print(f"wrote {out}")

@@ -1,0 +1,90 @@
+"""`tinygrad-mnist show`: a PNG of a saved model's predictions (or saliency) on test images."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_mnist import predict_proba
+from tinygrad_mnist.app.commands.evaluate import test_set
+from tinygrad_mnist.app.errors import EXIT_DIVERGED, PROG, UsageError
+from tinygrad_mnist.app.options import add_data_options, int_at_least
+from tinygrad_mnist.app.run_folder import load_run_model, model_file
+from tinygrad_mnist.train import confident_mistakes, metrics
+from tinygrad_mnist.viz.figure_file import save_figure
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "show", help="a PNG of a saved model's predictions on test images",
+        description="Load a model saved by 'train' (its config.json must lie beside it) and "
+                    "draw its predictions on test images, mistakes marked in red; or, with "
+                    "--saliency, which pixels each prediction depends on.",
+    )
+    parser.add_argument("model", type=Path, metavar="MODEL",
+                        help="a run folder, or the model.npz in one")
+    parser.add_argument("--out", type=Path, metavar="PNG|DIR",
+                        help="the image to write, or a folder to write it into (default: "
+                             "predictions-<n>.png, mistakes-<n>.png or saliency-<n>.png beside "
+                             "the model)")
+    parser.add_argument("--n", type=int_at_least(1), default=25, metavar="N",
+                        help="how many test images to show (default: 25; at most 64 with "
+                             "--saliency)")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--mistakes", action="store_true",
+                       help="show only images the model gets wrong, the most confident first")
+    shown.add_argument("--saliency", action="store_true",
+                       help="beside each image, the gradient of the predicted class's score "
+                            "with respect to its pixels, computed by backward()")
+    add_data_options(parser, default_dataset=None)
+    return parser
+
+
+def _figure_path(args, name: str) -> Path:
+    """`--out` as given, `name` inside it when it is a folder, else `name` beside the model."""
+    if args.out is None:
+        return model_file(args.model).with_name(name)
+    return args.out / name if args.out.is_dir() else args.out
+
+
+def run(args) -> int:
+    from tinygrad_mnist.viz import plot_predictions, plot_saliency
+
+    model, config = load_run_model(args.model)
+    data, x = test_set(model, config, args)
+    if args.saliency:
+        if args.n > 64:
+            raise UsageError(f"argument --n: at most 64 images with --saliency, got {args.n}")
+        count = min(args.n, len(x))
+        figure = plot_saliency(model, data.test_images[:count], x[:count],
+                               data.test_labels[:count], n=count, class_names=data.class_names,
+                               title=f"Saliency on {data.title} test images: "
+                                     "|d score / d pixel|")
+        out = save_figure(figure, _figure_path(args, f"saliency-{count}.png"))
+        print(f"wrote {out} ({count} images and their saliency maps)")
+        return 0
+    probabilities = predict_proba(model, x)
+    if not np.isfinite(probabilities).all():
+        print(f"{PROG}: diverged: the model {args.model} gives outputs that are not finite "
+              "(NaN), so it has no accuracy and nothing to show", file=sys.stderr)
+        return EXIT_DIVERGED
+    predictions = probabilities.argmax(axis=1)
+    chosen = confident_mistakes(data.test_labels, probabilities) if args.mistakes else \
+        np.arange(len(predictions))
+    if len(chosen) == 0:
+        raise UsageError("--mistakes: the model gets every test image right; nothing to show")
+    chosen = chosen[:args.n]
+    kind = "mistakes" if args.mistakes else "predictions"
+    out = _figure_path(args, f"{kind}-{len(chosen)}.png")
+    accuracy = metrics.accuracy(data.test_labels, predictions)
+    figure = plot_predictions(data.test_images[chosen], data.test_labels[chosen],
+                              predictions[chosen], n=len(chosen),
+                              probabilities=probabilities[chosen], class_names=data.class_names,
+                              title=f"{kind.capitalize()} on {data.title} test images")
+    out = save_figure(figure, out)  # the path it wrote (".png" added to a name without one)
+    print(f"test accuracy: {accuracy:.2%} on {len(predictions):,} {data.title} test images")
+    print(f"wrote {out} ({len(chosen)} {kind})")
+    return 0

@@ -1,0 +1,156 @@
+"""`tinygrad-mnist train`: train one model, print its test accuracy, write a run folder;
+`--resume` continues a stopped run."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from tinygrad_mnist.app.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, PROG, UsageError
+from tinygrad_mnist.app.options import (
+    add_data_options,
+    add_run_options,
+    config_from_args,
+    given_run_options,
+)
+from tinygrad_mnist.app.run_folder import (
+    CHECKPOINT_FILE,
+    new_run_folder,
+    prepare_run_folder,
+    read_run_config,
+    save_model_first,
+    write_config,
+    write_run_folder,
+)
+from tinygrad_mnist.data.by_name import load_named_dataset
+from tinygrad_mnist.train import progress_report
+from tinygrad_mnist.train.config import RunConfig
+from tinygrad_mnist.train.evaluation import evaluate
+from tinygrad_mnist.train.event_log import EVENTS_FILE, EventLog
+from tinygrad_mnist.utils.blas import blas_on_one_thread
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "train", help="train a model and write a run folder (the main job)",
+        description="Train one model, print its test accuracy and write a run folder: "
+                    "model.npz, config.json, history.json, report.md and the figures "
+                    "(learning curves, predictions, confusion matrix, true vs predicted). "
+                    "With no options it fetches MNIST and trains the default model "
+                    "(about 98% test accuracy in seconds, one BLAS thread unless OMP_NUM_THREADS "
+                    "or OPENBLAS_NUM_THREADS says otherwise).",
+    )
+    add_run_options(parser)
+    add_data_options(parser, applied_later=True)  # --resume takes the run's own
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR",
+        help="the run folder to write; it must not already hold a run (default: "
+             "runs/<date>-<time> in the current folder)",
+    )
+    parser.add_argument(
+        "--resume", type=Path, metavar="RUN",
+        help="continue the run in folder RUN from its last finished epoch (after Ctrl-C, a "
+             "crash or a kill), as it was configured; the result is the one an uninterrupted "
+             "run gives, bit for bit",
+    )
+    return parser
+
+
+def architecture(config: RunConfig, input_size: int, num_classes: int) -> str:
+    """The model in words, for the first log line."""
+    if config.model == "cnn":
+        return (f"a CNN (convolutions {_sizes_text(config.channels)}, Dense "
+                f"{_sizes_text([*config.hidden_sizes, num_classes])})")
+    return " -> ".join(map(str, (input_size, *config.hidden_sizes, num_classes)))
+
+
+def _sizes_text(sizes) -> str:
+    return ",".join(map(str, sizes)) or "none"
+
+
+def _resumed_run(args) -> tuple[Path, RunConfig]:
+    """The run folder `--resume` names and its config; refuses options that would change it."""
+    changed = given_run_options(args) + (["--out"] if args.out is not None else [])
+    if changed:
+        raise UsageError(f"argument --resume: the run goes on as it was configured; "
+                         f"{changed[0]} cannot change it")
+    folder = args.resume
+    if not folder.is_dir():
+        raise FileNotFoundError(2, "no such run folder", str(folder))
+    config = read_run_config(folder)
+    if not (folder / CHECKPOINT_FILE).is_file():
+        raise UsageError(f"argument --resume: {folder} has no {CHECKPOINT_FILE}: no epoch of "
+                         "that run finished, so there is nothing to continue; train it again")
+    return folder, config
+
+
+def run(args) -> int:
+    with blas_on_one_thread(unless_environment_says=True):
+        return _train(args)
+
+
+def _train(args) -> int:
+    resume = args.resume is not None
+    if resume:
+        folder, config = _resumed_run(args)
+    else:
+        config = config_from_args(args)
+    data = load_named_dataset(config.dataset, args.data_root)
+    train, validation = config.holdout(data.train_images, data.train_labels)
+    x = train[0]
+    built = config.build(input_size=x[0].size, num_classes=data.num_classes,
+                         callbacks=[progress_report()],
+                         input_shape=x.shape[1:] if x.ndim == 4 else None)
+    if resume:
+        built.trainer.load_checkpoint(folder / CHECKPOINT_FILE)
+    else:
+        folder = prepare_run_folder(args.out) if args.out is not None else new_run_folder()
+        write_config(folder, config)
+    built.trainer.checkpoint = folder / CHECKPOINT_FILE
+    # The live log the studio follows (and `tail -f` shows): appended to, never rewritten.
+    built.trainer.callbacks.append(EventLog(folder / EVENTS_FILE))
+    # The first log line comes only now, once every input has been checked: an error
+    # before this point is the one line on stderr.
+    done = built.trainer.history.epochs_run if resume else 0
+    logger.info("%s %s on %s %s images (%s held out for validation) for up to %d epochs; "
+                "run folder %s", f"resuming after epoch {done}:" if resume else "training",
+                architecture(config, x[0].size, data.num_classes), f"{len(train[1]):,}",
+                data.title, f"{0 if validation is None else len(validation[1]):,}",
+                config.epochs, folder)
+    interrupted = False
+    try:
+        history = built.trainer.fit(train, validation, epochs=config.epochs, resume=resume)
+    except KeyboardInterrupt:
+        history, interrupted = built.trainer.history, True
+    # Saved before the test evaluation, so a Ctrl-C during it still leaves the model.
+    save_model_first(folder, model=built.model, config=config, history=history)
+    try:
+        evaluation = evaluate(built.model, config.prepare(data.test_images), data.test_labels,
+                              batch_size=built.trainer.eval_batch_size)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted during the test evaluation; kept the model, its config and "
+              f"history in {folder}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    written = write_run_folder(folder, model=built.model, config=config, history=history,
+                               evaluation=evaluation, images=data.test_images,
+                               class_names=data.class_names, dataset_label=data.title)
+    figures = sum(name.endswith(".png") for name in written)
+    score = ("diverged: the model's outputs are not finite, so it has no test accuracy"
+             if evaluation.diverged else f"test accuracy: {evaluation.accuracy:.2%}")
+    print(f"{score} on {len(data.test_labels):,} {data.title} "
+          f"test images, after {history.epochs_run} epochs ({sum(history.seconds):.1f} s)")
+    print(f"run folder: {folder} (report.md, model.npz, history.json, {figures} figures)")
+    if interrupted:
+        print(f"{PROG}: interrupted after {history.epochs_run} of {config.epochs} epochs; kept the "
+              f"run folder {folder} with the model and the history so far; "
+              f"'{PROG} train --resume {folder}' goes on", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if evaluation.diverged or history.stopped_reason == "diverged":
+        print(f"{PROG}: training diverged (the loss became NaN or infinite); try a smaller --lr",
+              file=sys.stderr)
+        return EXIT_DIVERGED
+    return 0
