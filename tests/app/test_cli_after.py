@@ -76,7 +76,13 @@ def test_predict_classifies_each_image_and_reports_a_bad_one_in_one_line(trained
     files = [paths[0], paths[1], tmp_path / "notes.png", paths[2], paths[3]]
     result = run(["predict", trained, *files], tmp_path, env)
     assert result.returncode == 2
-    assert_one_line_error(result, "notes.png", "not a PNG or JPEG image")
+    # The synthetic "digits" are textures that fill the picture: predict warns that their
+    # framing is doubtful (warning lines); the bad file is the one error line.
+    errors = [line for line in result.stderr.splitlines()
+              if not line.startswith("tinygrad-mnist: warning: ")]
+    assert_one_line_error(subprocess.CompletedProcess(result.args, result.returncode,
+                                                      result.stdout, "\n".join(errors)),
+                          "notes.png", "not a PNG or JPEG image")
     lines = result.stdout.splitlines()
     assert [line.split(": ")[0] for line in lines] == [str(p) for p in paths]
     model, _ = load_run_model(trained)
@@ -296,8 +302,8 @@ def test_resume_refuses_changes_and_a_run_without_a_checkpoint(tmp_path, env):  
     (tmp_path / "empty" / "config.json").write_text(json.dumps({"epochs": 2}))
     assert_one_line_error(run(["train", "--resume", "empty"], tmp_path, env),
                           "checkpoint.npz")
-    assert_one_line_error(run(["train", "--resume", "empty", "--epochs", "9"], tmp_path, env),
-                          "--epochs cannot change it")
+    assert_one_line_error(run(["train", "--resume", "empty", "--lr", "0.5"], tmp_path, env),
+                          "--lr cannot change it")  # --epochs may extend a run
 
 
 def test_train_clip_grad_norm_is_recorded_and_used(tmp_path, env):  # noqa: F811

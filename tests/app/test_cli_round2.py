@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 import time
@@ -157,3 +158,15 @@ def test_a_run_whose_loss_explodes_but_stays_finite_says_it_did_not_learn(here, 
     err = capsys.readouterr().err
     assert "the model did not learn" in err and "try a smaller --lr" in err
     assert (here / "boom" / "model.npz").is_file()  # the run folder is still written
+
+
+def test_kfold_names_each_fold_with_its_configuration_and_the_time_left(here, capsys):
+    assert main(["kfold", *QUICK, "--k", "3", "--epochs", "1"]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("fold ") and "[16]" in line]
+    assert len(lines) == 3
+    assert re.fullmatch(r"fold 1/3 \[16\] relu lr 0\.1: validation \d+\.\d\d% \(\d+\.\d s\), "
+                        r"about \d+ s left", lines[0]), lines[0]
+    assert "left" not in lines[2]
+    assert main(["-q", "kfold", *QUICK, "--k", "2", "--epochs", "1"]) == 0
+    assert "fold 1/2" not in capsys.readouterr().err  # -q: no progress at all

@@ -353,12 +353,13 @@ class TrialProgress:
                 outcome += f" ({row['status']})"
         seconds = row.get("seconds")
         took = f" ({seconds:.1f} s)" if isinstance(seconds, (int, float)) else ""
-        left = "" if self.done == self.total else f", {_about(self.seconds_left)} left"
+        left = "" if self.done == self.total else f", {about_time(self.seconds_left)} left"
         return (f"{what} {self.done}/{self.total} {describe_config(row['config'], self.varying)}"
                 f"{fold}: {outcome}{took}{left}")
 
 
-def _about(seconds: float | None) -> str:
+def about_time(seconds: float | None) -> str:
+    """A duration as people say it: "about 40 s", "about 3 min", "about 1.5 h"."""
     if seconds is None:
         return "some time"
     if seconds < 90:

@@ -118,7 +118,10 @@ def fit_split(build, x: np.ndarray, y: np.ndarray, train_index, valid_index, see
     start = time.perf_counter()
     trainer, epochs = _trainer_for(build, seed, x, y, epochs)
     validation = (x[valid_index], y[valid_index])
-    history = trainer.fit((x[train_index], y[train_index]), validation, epochs=epochs)
+    # verbose=0: a trial's progress is the caller's to report (search and kfold name the
+    # trial; a bar per trial would bury them).
+    history = trainer.fit((x[train_index], y[train_index]), validation, epochs=epochs,
+                          verbose=0)
     scores = {f"val_{name}": value for name, value in trainer.evaluate(validation).scores().items()}
     if test is not None:
         scores.update({f"test_{n}": v for n, v in trainer.evaluate(test).scores().items()})

@@ -20,6 +20,7 @@ from tinygrad_mnist.app.options import (
     int_at_least,
 )
 from tinygrad_mnist.data.by_name import load_named_dataset
+from tinygrad_mnist.experiments.search import TrialProgress, about_time, describe_config
 from tinygrad_mnist.experiments.tables import json_safe, markdown_table
 from tinygrad_mnist.train import KFoldResult, kfold, progress_report
 from tinygrad_mnist.utils.atomic import atomic_write_text
@@ -67,7 +68,8 @@ def _kfold(args) -> int:
     def build(seed):
         prefix = f"fold {next(fold_numbers)}/{args.k}: "
         return config.build(input_size=x[0].size, num_classes=data.num_classes,
-                            callbacks=[progress_report(prefix)], seed=seed,
+                            callbacks=[] if args.quiet else [progress_report(prefix)],
+                            seed=seed,
                             input_shape=x.shape[1:] if x.ndim == 4 else None).trainer
 
     check_folds("--k", args.k, y)
@@ -75,9 +77,20 @@ def _kfold(args) -> int:
                 architecture(config, x[0].size, data.num_classes),
                 f"{len(y):,}", data.title)
     finished = []
+    progress = TrialProgress("k-fold", 0, args.k)
+
+    def on_fold(fold) -> None:
+        nonlocal progress
+        finished.append(fold)
+        progress = progress.one_more()
+        left = "" if progress.done == args.k else f", {about_time(progress.seconds_left)} left"
+        logger.info("fold %d/%d %s: validation %.2f%% (%.1f s)%s", progress.done, args.k,
+                    describe_config(config.to_dict()), 100 * fold.metrics["val_accuracy"],
+                    fold.metrics["seconds"], left)
+
     try:
         kfold(build, (x, y), k=args.k, seed=config.seed, test=test, epochs=config.epochs,
-              on_fold=finished.append)
+              on_fold=on_fold)
     except KeyboardInterrupt:
         if finished:
             _print_folds(finished, args.k, config, args.out, interrupted=True)

@@ -207,6 +207,10 @@ def _did_not_learn(history, evaluation) -> bool:
     if not history.epochs_run:
         return False
     chance = 1 / evaluation.num_classes
-    # Guessing uniformly costs log(classes) (2.3 for ten); a hundred times that is no model.
-    exploded = history.train_loss[-1] > 100 * math.log(evaluation.num_classes)
-    return exploded or evaluation.accuracy <= chance + 0.01
+    # Guessing uniformly costs log(classes) (2.3 for ten): a hundred times that is no model,
+    # and neither is one that guesses while its loss is twice the guesser's (a run on a
+    # tiny or hard data set may end near chance with a loss near log(classes): that one
+    # did learn a little, or had nothing to learn).
+    guessing = math.log(evaluation.num_classes)
+    loss = history.train_loss[-1]
+    return loss > 100 * guessing or (evaluation.accuracy <= chance + 0.01 and loss > 2 * guessing)
