@@ -374,8 +374,8 @@ def test_ctrl_c_during_the_test_evaluation_keeps_the_model(tmp_path, capsys, mon
     assert status == 130
     assert "interrupted during the test evaluation; kept the model" in err[-1]
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
-        "checkpoint.npz", "config.json", "events.jsonl", "history.json", "model.json",
-        "model.npz"]
+        "checkpoint.npz", "config.json", "events.jsonl", "history.json", "metrics.csv",
+        "model.json", "model.npz"]
 
 
 def test_ctrl_c_during_kfold_prints_and_keeps_the_finished_folds(tmp_path, capsys,

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from tinygrad_mnist.app.options import (
 )
 from tinygrad_mnist.app.run_folder import (
     CHECKPOINT_FILE,
+    CURVES_CSV_FILE,
+    load_run_model,
     new_run_folder,
     prepare_run_folder,
     read_run_config,
@@ -25,7 +29,7 @@ from tinygrad_mnist.app.run_folder import (
     write_run_folder,
 )
 from tinygrad_mnist.data.by_name import load_named_dataset
-from tinygrad_mnist.train import progress_report
+from tinygrad_mnist.train import CSVLogger, progress_report
 from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.train.evaluation import evaluate
 from tinygrad_mnist.train.event_log import EVENTS_FILE, EventLog
@@ -55,7 +59,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--resume", type=Path, metavar="RUN",
         help="continue the run in folder RUN from its last finished epoch (after Ctrl-C, a "
              "crash or a kill), as it was configured; the result is the one an uninterrupted "
-             "run gives, bit for bit",
+             "run gives, bit for bit. With --epochs N larger than the run's budget, a finished "
+             "run goes on to epoch N (its schedule is stretched to N epochs)",
+    )
+    parser.add_argument(
+        "--init-from", type=Path, metavar="RUN",
+        help="start from the weights of the trained model in run folder RUN (same "
+             "architecture) instead of random ones: fine-tuning, warm starts",
     )
     return parser
 
@@ -74,7 +84,9 @@ def _sizes_text(sizes) -> str:
 
 def _resumed_run(args) -> tuple[Path, RunConfig]:
     """The run folder `--resume` names and its config; refuses options that would change it."""
-    changed = given_run_options(args) + (["--out"] if args.out is not None else [])
+    changed = [option for option in given_run_options(args) if option != "--epochs"] + \
+        (["--out"] if args.out is not None else []) + \
+        (["--init-from"] if args.init_from is not None else [])
     if changed:
         raise UsageError(f"argument --resume: the run goes on as it was configured; "
                          f"{changed[0]} cannot change it")
@@ -82,10 +94,30 @@ def _resumed_run(args) -> tuple[Path, RunConfig]:
     if not folder.is_dir():
         raise FileNotFoundError(2, "no such run folder", str(folder))
     config = read_run_config(folder)
+    if args.epochs is not None and args.epochs != config.epochs:
+        # More epochs for a finished (or stopped) run: the budget grows, and the schedule
+        # is rebuilt for it, so the rate goes on along a curve planned for --epochs epochs.
+        if args.epochs < config.epochs:
+            raise UsageError(f"argument --epochs: the run's budget is {config.epochs} epochs; "
+                             f"--resume can only extend it, got {args.epochs}")
+        config = dataclasses.replace(config, epochs=args.epochs)
     if not (folder / CHECKPOINT_FILE).is_file():
         raise UsageError(f"argument --resume: {folder} has no {CHECKPOINT_FILE}: no epoch of "
                          "that run finished, so there is nothing to continue; train it again")
     return folder, config
+
+
+def _init_from(model, run) -> None:
+    """Load the weights of the model in run folder `run` into `model` (same architecture)."""
+    source, _ = load_run_model(run)
+    mine, theirs = model.state_dict(), source.state_dict()
+    if set(mine) != set(theirs) or any(mine[k].shape != theirs[k].shape for k in mine):
+        different = sorted(k for k in mine if k not in theirs or mine[k].shape != theirs[k].shape)
+        raise UsageError(f"argument --init-from: the model in {run} has another architecture "
+                         f"than this run's ({(different or sorted(theirs))[0]} differs); "
+                         f"give the same model options it was trained with")
+    model.load_state_dict(theirs)
+    logger.info("starting from the weights of %s", run)
 
 
 def run(args) -> int:
@@ -102,17 +134,24 @@ def _train(args) -> int:
     data = load_named_dataset(config.dataset, args.data_root)
     train, validation = config.holdout(data.train_images, data.train_labels)
     x = train[0]
+    # -q is quiet on a terminal too: no bar, no epoch lines.
     built = config.build(input_size=x[0].size, num_classes=data.num_classes,
-                         callbacks=[progress_report()],
+                         callbacks=[] if args.quiet else [progress_report()],
                          input_shape=x.shape[1:] if x.ndim == 4 else None)
+    if args.init_from is not None:
+        _init_from(built.model, args.init_from)
     if resume:
         built.trainer.load_checkpoint(folder / CHECKPOINT_FILE)
+        if config.epochs != read_run_config(folder).epochs:
+            write_config(folder, config)  # the new budget: a later --resume continues to it
     else:
         folder = prepare_run_folder(args.out) if args.out is not None else new_run_folder()
         write_config(folder, config)
     built.trainer.checkpoint = folder / CHECKPOINT_FILE
     # The live log the studio follows (and `tail -f` shows): appended to, never rewritten.
     built.trainer.callbacks.append(EventLog(folder / EVENTS_FILE))
+    # The curves as a CSV, a row per epoch as it ends: a killed run keeps them.
+    built.trainer.callbacks.append(CSVLogger(folder / CURVES_CSV_FILE))
     # The first log line comes only now, once every input has been checked: an error
     # before this point is the one line on stderr.
     done = built.trainer.history.epochs_run if resume else 0
@@ -123,7 +162,8 @@ def _train(args) -> int:
                 config.epochs, folder)
     interrupted = False
     try:
-        history = built.trainer.fit(train, validation, epochs=config.epochs, resume=resume)
+        history = built.trainer.fit(train, validation, epochs=config.epochs, resume=resume,
+                                    verbose=0)  # the progress report is ours (or none: -q)
     except KeyboardInterrupt:
         history, interrupted = built.trainer.history, True
     # Saved before the test evaluation, so a Ctrl-C during it still leaves the model.
@@ -153,4 +193,20 @@ def _train(args) -> int:
         print(f"{PROG}: training diverged (the loss became NaN or infinite); try a smaller --lr",
               file=sys.stderr)
         return EXIT_DIVERGED
+    if _did_not_learn(history, evaluation):
+        print(f"{PROG}: the model did not learn: training loss {history.train_loss[-1]:.3g} at "
+              f"the end, test accuracy {evaluation.accuracy:.2%} (guessing gives "
+              f"{1 / evaluation.num_classes:.0%}); try a smaller --lr", file=sys.stderr)
+        return EXIT_DIVERGED
     return 0
+
+
+def _did_not_learn(history, evaluation) -> bool:
+    """A run whose loss exploded to a huge but finite value, or that ends no better than
+    guessing: as useless as a diverged one, and said as plainly."""
+    if not history.epochs_run:
+        return False
+    chance = 1 / evaluation.num_classes
+    # Guessing uniformly costs log(classes) (2.3 for ten); a hundred times that is no model.
+    exploded = history.train_loss[-1] > 100 * math.log(evaluation.num_classes)
+    return exploded or evaluation.accuracy <= chance + 0.01
