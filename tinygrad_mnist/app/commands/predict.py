@@ -11,6 +11,7 @@ from tinygrad_mnist.app.errors import EXIT_USAGE, PROG, one_line
 from tinygrad_mnist.app.options import int_at_least
 from tinygrad_mnist.app.predict import classify_files
 from tinygrad_mnist.app.run_folder import load_run_model, run_class_names
+from tinygrad_mnist.utils.terminal import printable
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -41,7 +42,7 @@ def run(args) -> int:
 
     def report(path: str, error: Exception) -> None:
         failed.append(path)
-        print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
+        print(f"{PROG}: error: {printable(one_line(error))}", file=sys.stderr)
 
     results = classify_files(model, args.images, top=args.top, on_error=report)
     named = (lambda c: str(c)) if names is None else (lambda c: names[c])
@@ -51,6 +52,6 @@ def run(args) -> int:
             for c, p in zip(result.classes, result.probabilities)]} for result in results],
             indent=1))
     for result in [] if args.json else results:
-        print(f"{result.path}: " + ", ".join(
+        print(f"{printable(result.path)}: " + ", ".join(
             f"{named(c)} ({p:.1%})" for c, p in zip(result.classes, result.probabilities)))
     return EXIT_USAGE if failed else 0
