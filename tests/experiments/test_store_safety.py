@@ -415,10 +415,9 @@ def test_ctrl_c_during_kfold_prints_and_keeps_the_finished_folds(tmp_path, capsy
 
 
 def test_kfold_out_and_save_npz_dataset_are_atomic(tmp_path, capsys, monkeypatch):
+    from tinygrad_mnist.app.kfold_summary import FORMAT
     from tinygrad_mnist.data.by_name import save_npz_dataset, synthetic_digits
     from tinygrad_mnist.utils import atomic
-
-    from tinygrad_mnist.app.kfold_summary import FORMAT
 
     earlier = json.dumps({"format": FORMAT})  # an earlier summary: kfold may replace it
     (tmp_path / "k.json").write_text(earlier)
