@@ -133,16 +133,21 @@ class Function:
         """
         # Plain lists and loops, not generator expressions: this runs for every op, and
         # its overhead is what small tensors pay (see benchmarks/).
-        tensors = [x if isinstance(x, Tensor) else _input_tensor(cls, inputs, x) for x in inputs]
+        tensors, arrays, needs_input_grad = [], [], []
+        for x in inputs:  # one loop, not three comprehensions: 0.2 µs an op (W3: 3%)
+            if not isinstance(x, Tensor):
+                x = _input_tensor(cls, inputs, x)
+            tensors.append(x)
+            arrays.append(x.data)
+            needs_input_grad.append(x.requires_grad)
         if _grad_mode.enabled:
-            needs_input_grad = [t.requires_grad for t in tensors]
             needs_grad = True in needs_input_grad
         else:
             needs_input_grad, needs_grad = [False] * len(tensors), False
         ctx = Context()
         ctx.needs_input_grad = needs_input_grad
         try:
-            data = cls.forward(ctx, *[t.data for t in tensors], **params)
+            data = cls.forward(ctx, *arrays, **params)
         except Exception as error:
             named = _naming_the_op(error, cls, tensors)
             if named is error:
@@ -690,7 +695,7 @@ class Tensor:
             return False
         if is_private and grad.dtype == self.data.dtype:
             # No one else holds it, so it becomes `.grad` as it is: saves a copy of every
-            # weight's gradient on every step (forcing the copy made a W1 epoch 28% slower).
+            # weight's gradient on every step (W1 5% faster: bench.py --without private-gradients).
             self.grad = grad
             return False
         # A copy, which no one else can hold: later gradients add into it.
@@ -1047,8 +1052,8 @@ class _Gradients:
     made it (a sum of two gradients, one summed back over broadcast axes, the seed 1
     of `loss.backward()`), or an op whose class says `private_gradients = True`
     returned it. Only a private array may be written into: a later gradient added
-    into it, kept as a leaf's `.grad` without a copy (forcing that copy made a W1
-    epoch 28% slower: `bench.py --no-private-gradients`), masked in place by ReLU
+    into it, kept as a leaf's `.grad` without a copy (without it a W1 epoch took 4-5%
+    longer: `bench.py --only W1 --without private-gradients`), masked in place by ReLU
     (`ctx.grad_is_private`). Anything else (a gradient a caller passed, `Add`'s one
     array for two inputs, whatever a custom op returns) is copied before anything is
     added into it. Under `create_graph` the gradients are Tensors, never written into.

@@ -42,7 +42,8 @@ def test_a_shape_that_does_not_fit_the_first_layer_or_is_no_shape_is_refused():
     with pytest.raises(ValueError, match=r"input_shape\[1\]"):
         nn.Sequential(nn.Flatten(), input_shape=(1, 0))
     with pytest.raises(TypeError, match="input_shape"):
-        nn.Sequential(nn.Flatten(), input_shape=784)
+        nn.Sequential(nn.Flatten(), input_shape="784")
+    assert nn.Sequential(nn.Flatten(), input_shape=784).input_shape == (784,)
 
 
 class Grey(nn.Layer):

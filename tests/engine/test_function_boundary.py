@@ -230,3 +230,39 @@ def test_gradcheck_says_when_fn_returns_float32():
             gradcheck(lambda t: t.astype(np.float32), x, atol=1e-9, rtol=1e-9)
     with pytest.warns(UserWarning, match="returned float32"):
         gradcheck(lambda t: t.astype(np.float32), x, atol=0.1)
+
+
+class SquareAndCube(Function):
+    """Two outputs with a backward_graph: differentiable twice."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.a = a
+        return a * a, a * a * a
+
+    @staticmethod
+    def backward(ctx, grad_square, grad_cube):
+        total = np.zeros_like(ctx.a)
+        if grad_square is not None:
+            total = total + grad_square * 2 * ctx.a
+        if grad_cube is not None:
+            total = total + grad_cube * 3 * ctx.a * ctx.a
+        return total
+
+    @staticmethod
+    def backward_graph(ctx, grad_square, grad_cube):
+        (a,) = ctx.inputs
+        assert len(ctx.output) == 2  # the output Tensors, one per output
+        total = a * 0.0
+        if grad_square is not None:
+            total = total + grad_square * 2 * a
+        if grad_cube is not None:
+            total = total + grad_cube * 3 * a * a
+        return total
+
+
+def test_several_outputs_are_differentiable_twice():
+    from tinygrad_mnist import gradgradcheck
+    x = _x([0.4, -1.1, 1.7])
+    gradgradcheck(lambda t: (lambda s, c: s * c + c)(*SquareAndCube.apply(t)), x)
+    gradgradcheck(lambda t: SquareAndCube.apply(t)[1], x)  # one output gets no gradient

@@ -160,3 +160,25 @@ def test_conv2d_repr():
     assert repr(nn.Conv2d(1, 16, 5, padding=2)) == (
         "Conv2d(1 -> 16, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2), bias=True)  "
         "[416 parameters]")
+
+
+def test_conv2d_takes_an_empty_batch_forward_and_backward():
+    # The kernels work a few images at a time: no images is no chunk, not an error.
+    layer = nn.Conv2d(2, 3, 3, padding=1, seed=0)
+    x = Tensor(np.zeros((0, 2, 5, 5), np.float32), requires_grad=True)
+    out = layer(x)
+    out.sum().backward()
+    assert out.shape == (0, 3, 5, 5) and x.grad.shape == (0, 2, 5, 5)
+    np.testing.assert_array_equal(layer.weight.grad, 0)
+
+
+def test_conv2d_output_is_a_channels_last_view_and_any_input_layout_works():
+    # The work is done channels-last (conv_kernels.py) and the output is an NCHW view of
+    # that memory; an NCHW-contiguous input and a channels-last one give the same result.
+    rng = np.random.default_rng(0)
+    layer = nn.Conv2d(3, 4, 3, padding=1, seed=0)
+    x = rng.normal(size=(2, 3, 6, 5)).astype(np.float32)
+    channels_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    out = layer(x).data
+    assert out.transpose(0, 2, 3, 1).flags.c_contiguous
+    np.testing.assert_array_equal(layer(channels_last).data, out)

@@ -4,8 +4,9 @@ A convolution slides a small kernel over the image and takes a dot product at ea
 position. Gather every window into one row ("im2col": one row per output pixel, one
 column per kernel weight) and the whole convolution becomes a single matrix product,
 which is what BLAS is fastest at. The backward pass is two more products: one gives the
-weight gradient, the other the gradient of every window row, which goes back onto the
-image by adding each kernel offset's slice in turn.
+weight gradient, the other the input's gradient, itself a convolution (of the output's
+gradient with the flipped kernel). The kernels that do this fast, channels-last and a few
+images at a time, are in `conv_kernels.py`.
 """
 
 from __future__ import annotations
@@ -117,8 +118,9 @@ def input_gradient(grad, weight, x_shape, stride, padding) -> np.ndarray:
     row i; spreading `grad` out by the stride (zeros between), padding it by
     `kernel - 1 - padding` (cropping where that is negative) and correlating it with the
     kernel flipped in both directions, channels in and out swapped, adds exactly those
-    terms. Measured on W5: one gather and product, 4x faster than adding each kernel
-    offset's window back onto the image.
+    terms. Measured on W5's second layer: one gather and product, 12 ms a batch, where
+    the gradient of every window (10 ms of product) added back onto the image one kernel
+    offset at a time took another 25 ms.
     """
     (kh, kw), (ph, pw), (sh, sw) = weight.shape[2:], padding, stride
     h, w = x_shape[2:]

@@ -84,7 +84,7 @@ def column_chunks(padded: np.ndarray, kernel, stride, out_size):
     """
     n, c = padded.shape[0], padded.shape[3]
     (oh, ow), width = out_size, kernel[0] * kernel[1] * c
-    step = min(n, max(1, CHUNK_BYTES // (oh * ow * width * padded.itemsize)))
+    step = max(1, min(n, CHUNK_BYTES // (oh * ow * width * padded.itemsize)))
     by_offset = c == 1 and stride[1] == 1 and ow > kernel[1]
     view = offset_windows(padded, kernel, stride, out_size) if by_offset \
         else windows(padded, kernel, stride, out_size)

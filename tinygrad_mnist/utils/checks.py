@@ -39,8 +39,10 @@ def check_number(name: str, value, owner: str, low: float = 0.0, high: float = m
 
 
 def check_shape(name: str, value, owner: str) -> tuple[int, ...]:
-    """`value` as the shape of one example (a non-empty tuple of positive ints, no batch axis),
-    else a TypeError/ValueError naming `name`."""
+    """`value` as the shape of one example (a non-empty tuple of positive ints, no batch axis;
+    one int `n` is `(n,)`), else a TypeError/ValueError naming `name`."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
     if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)) or not value:
         raise TypeError(f"{owner}: {name} must be the shape of one example, a tuple of positive "
                         f"ints such as (784,) or (1, 28, 28), got {value!r}")
