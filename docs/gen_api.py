@@ -29,6 +29,7 @@ MODULES = (
     ("tinygrad_mnist.utils.atomic", "writing a file whole or not at all"),
     ("tinygrad_mnist.utils.npz", "reading .npz archives without pickles"),
     ("tinygrad_mnist.utils.terminal", "whether stderr is a terminal"),
+    ("tinygrad_mnist.utils.blas", "BLAS on one thread, as train and search run it"),
     ("tinygrad_mnist.nn", "layers, activations, losses, initialisers"),
     ("tinygrad_mnist.optim", "optimizers, learning-rate schedules, gradient clipping"),
     ("tinygrad_mnist.data", "MNIST: fetch, verify, cache, read, prepare, split, batch"),

@@ -388,6 +388,7 @@ def test_ctrl_c_during_the_test_evaluation_keeps_the_model(tmp_path, capsys, mon
     assert "interrupted during the test evaluation; kept the model" in err[-1]
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
         ".lock", "checkpoint.npz", "config.json", "data.json", "events.jsonl", "history.json",
+        "metrics.csv",
         "model.json", "model.npz"]
 
 

@@ -128,9 +128,10 @@ def test_drawing_a_digit_shows_the_models_answer_and_switching_runs_rescores_it(
     draw_seven(page)
     expected = wait_for_answer_of(page, "mlp-small")
     assert page.locator("[data-testid=probabilities] .bar").count() == 10
-    # The model's input (white ink on black) and the saliency map (colour on white) are
-    # drawn: 28x28 canvases, partly inked.
-    for testid, inked in (("model-input", "d[i] > 40"), ("saliency", "d[i + 2] < 200")):
+    # The model's input (white ink on black) and the saliency map (red and blue on white)
+    # are drawn: 28x28 canvases, partly inked.
+    for testid, inked in (("model-input", "d[i] > 40"),
+                          ("saliency", "Math.min(d[i], d[i + 1], d[i + 2]) < 160")):
         lit = page.eval_on_selector(f"[data-testid={testid}]", """c => {
             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
             let lit = 0; for (let i = 0; i < d.length; i += 4) lit += (INKED) ? 1 : 0;

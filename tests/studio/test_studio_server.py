@@ -222,3 +222,44 @@ def test_the_live_stream_follows_a_growing_event_log_within_a_second(runs):
         folder.rmdir()
     assert [e["event"] for _, e in received] == ["start", "batch", "batch", "batch", "end"]
     assert max(lags) < 1.0, lags
+
+
+@pytest.mark.slow
+def test_a_searchs_trials_stream_as_they_are_committed(runs):
+    from tinygrad_mnist.data import prepare_images
+    from tinygrad_mnist.data.by_name import synthetic_digits
+    from tinygrad_mnist.experiments import grid_search
+
+    data = synthetic_digits(n_train=200, n_test=40, seed=6)
+    store = runs / "search-growing" / "results.sqlite"
+
+    def slowly(row):  # one trial at a time, a moment apart, as a real search commits them
+        time.sleep(0.6)
+
+    search = threading.Thread(target=grid_search, kwargs=dict(
+        space={"hidden_sizes": [[4], [8], [12]], "epochs": [1]},
+        data=(prepare_images(data.train_images), data.train_labels), top_n=0, store=store,
+        on_trial=slowly))
+    process, port, _ = start_studio(runs)
+    received = []
+    try:
+        search.start()
+        deadline = time.monotonic() + 60
+        while not store.exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/api/searches/search-growing/events")
+        response = connection.getresponse()
+        for raw in response:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("data: "):
+                received.append(len(json.loads(line[6:])["trials"]))
+                if sum(received) == 3:
+                    break
+        connection.close()
+    finally:
+        search.join(timeout=60)
+        stop(process)
+    # The trials came in more than one message: the stream followed the store as it grew.
+    assert sum(received) == 3 and len(received) >= 2, received

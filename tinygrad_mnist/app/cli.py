@@ -1,7 +1,6 @@
 """The `tinygrad-mnist` command: `main`, the parser wiring and the error policy.
 
-Each command is a module with `add_parser(subparsers)` and `run(args)` (app/commands/, and
-the studio's app/studio/server.py);
+Each command is a module with `add_parser(subparsers)` and `run(args)` (app/commands/);
 it puts library pieces together, and only the commands print. The library does the work
 and reports through return values and `logging`. A mistake in what the user typed or gave
 (a bad option value, a missing or corrupt file) ends as one line on stderr and exit status
@@ -17,6 +16,7 @@ import sys
 
 from tinygrad_mnist import __version__
 from tinygrad_mnist.app.commands import (
+    compare,
     evaluate,
     export,
     fetch,
@@ -25,6 +25,7 @@ from tinygrad_mnist.app.commands import (
     report,
     search,
     show,
+    studio,
     train,
 )
 from tinygrad_mnist.app.errors import (
@@ -37,10 +38,10 @@ from tinygrad_mnist.app.errors import (
     one_line,
 )
 from tinygrad_mnist.app.predict import DivergedModelError
-from tinygrad_mnist.app.studio import server as studio
 
 # In the order `--help` lists them.
-COMMANDS = (train, predict, evaluate, export, kfold, search, report, show, fetch, studio)
+COMMANDS = (train, predict, evaluate, export, kfold, search, report, show, compare, fetch,
+            studio)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -46,6 +46,7 @@ class Classified:
     probabilities: list[float]
     digit: np.ndarray | None = None
     warnings: tuple[str, ...] = ()
+    box: tuple[int, int, int, int] | None = None
 
 
 def model_classes(model) -> int | None:
@@ -115,5 +116,5 @@ def classify_files(model, paths, top: int = 1, on_error=None) -> list[Classified
     probabilities = check_finite(predict_proba(model, model_inputs(model, images, framed)))
     best = np.argsort(-probabilities, axis=1, kind="stable")[:, :top]
     return [Classified(path, [int(c) for c in order], [float(p) for p in row[order]],
-                       framing.digit, framing.warnings)
+                       framing.digit, framing.warnings, framing.box)
             for path, order, row, framing in zip(kept, best, probabilities, framings)]

@@ -66,6 +66,7 @@ MODEL_SHAPES_FILE = "model.json"
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
 METRICS_FILE = "metrics.json"
+CURVES_CSV_FILE = "metrics.csv"  # a row per epoch as it ends (Keras's CSVLogger)
 REPORT_FILE = "report.md"
 CHECKPOINT_FILE = "checkpoint.npz"
 FIGURES = {
@@ -80,7 +81,7 @@ DATA_FILE = "data.json"
 LOCK_FILE = ".lock"
 #: Every file a run writes into its folder: `train --out` refuses a folder holding one.
 RUN_FILES = (CONFIG_FILE, DATA_FILE, CHECKPOINT_FILE, MODEL_FILE, MODEL_SHAPES_FILE,
-             HISTORY_FILE, METRICS_FILE, REPORT_FILE, EVENTS_FILE, *FIGURES)
+             HISTORY_FILE, METRICS_FILE, CURVES_CSV_FILE, REPORT_FILE, EVENTS_FILE, *FIGURES)
 
 
 

@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from tinygrad_mnist.app.errors import EXIT_USAGE, PROG, one_line
+from tinygrad_mnist.app.errors import EXIT_USAGE, PROG, UsageError, one_line
 from tinygrad_mnist.app.options import int_at_least
-from tinygrad_mnist.app.predict import classify_files
+from tinygrad_mnist.app.predict import classify_files, model_classes
 from tinygrad_mnist.app.run_folder import load_run_model, run_class_names
 from tinygrad_mnist.utils.terminal import printable
 
@@ -32,6 +32,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="show the K most probable classes (default: 1)")
     parser.add_argument("--json", action="store_true",
                         help="print the results as one JSON document, for programs")
+    parser.add_argument("--show", type=Path, metavar="DIR",
+                        help="also write, per image, DIR/<name>.png: the picture (the crop "
+                             "marked), the 28x28 the model saw and its top-3 classes")
     return parser
 
 
@@ -44,14 +47,51 @@ def run(args) -> int:
         failed.append(path)
         print(f"{PROG}: error: {printable(one_line(error))}", file=sys.stderr)
 
-    results = classify_files(model, args.images, top=args.top, on_error=report)
+    if args.show is not None and args.show.exists() and not args.show.is_dir():
+        raise UsageError(f"argument --show: {str(args.show)!r} is a file, expected a folder")
+    classes = model_classes(model) or args.top
+    results = classify_files(model, args.images, top=max(args.top, classes), on_error=report)
     named = (lambda c: str(c)) if names is None else (lambda c: names[c])
     if args.json:
         print(json.dumps([{"file": result.path, "predictions": [
             {"class": c, "name": named(c), "probability": p}
-            for c, p in zip(result.classes, result.probabilities)]} for result in results],
-            indent=1))
+            for c, p in zip(result.classes[:args.top], result.probabilities[:args.top])],
+            "warnings": list(result.warnings)} for result in results], indent=1))
     for result in [] if args.json else results:
         print(f"{printable(result.path)}: " + ", ".join(
-            f"{named(c)} ({p:.1%})" for c, p in zip(result.classes, result.probabilities)))
+            f"{named(c)} ({p:.1%})" for c, p in zip(result.classes[:args.top],
+                                                    result.probabilities[:args.top])))
+    for result in results:
+        for warning in result.warnings:  # the framing looked wrong: the answer may be too
+            print(f"{PROG}: warning: {printable(result.path)}: {warning}", file=sys.stderr)
+    if args.show is not None and results:
+        for written in _show(results, args.show, names):
+            print(f"wrote {printable(written)}", file=sys.stderr if args.json else sys.stdout)
     return EXIT_USAGE if failed else 0
+
+
+def _show(results, folder: Path, names) -> list[Path]:
+    """Per result, folder/<name>.png: picture, framed digit, top-3 bars."""
+    import numpy as np
+
+    from tinygrad_mnist.data.images import read_picture
+    from tinygrad_mnist.viz import plot_framed_inputs
+    from tinygrad_mnist.viz.figure_file import save_figure
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written, used = [], set()
+    for result in results:
+        probabilities = np.zeros(max(result.classes) + 1)
+        probabilities[result.classes] = result.probabilities
+        stem = Path(result.path).stem or "image"
+        name, n = stem, 1
+        while name in used:
+            n += 1
+            name = f"{stem}-{n}"
+        used.add(name)
+        figure = plot_framed_inputs([read_picture(result.path).grey], [result.digit],
+                                    probabilities[None], titles=[Path(result.path).name],
+                                    class_names=names, crop_boxes=[result.box],
+                                    warnings=[result.warnings])
+        written.append(save_figure(figure, folder / f"{name}.png"))
+    return written

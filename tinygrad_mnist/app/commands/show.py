@@ -76,6 +76,7 @@ def run(args) -> int:
         np.arange(len(predictions))
     if len(chosen) == 0:
         raise UsageError("--mistakes: the model gets every test image right; nothing to show")
+    mistakes_of = len(chosen) if args.mistakes else None
     chosen = chosen[:args.n]
     kind = "mistakes" if args.mistakes else "predictions"
     out = _figure_path(args, f"{kind}-{len(chosen)}.png")
@@ -83,7 +84,8 @@ def run(args) -> int:
     figure = plot_predictions(data.test_images[chosen], data.test_labels[chosen],
                               predictions[chosen], n=len(chosen),
                               probabilities=probabilities[chosen], class_names=data.class_names,
-                              title=f"{kind.capitalize()} on {data.title} test images")
+                              title=f"{kind.capitalize()} on {data.title} test images",
+                              indices=chosen, mistakes_of=mistakes_of)
     out = save_figure(figure, out)  # the path it wrote (".png" added to a name without one)
     print(f"test accuracy: {accuracy:.2%} on {len(predictions):,} {data.title} test images")
     print(f"wrote {out} ({len(chosen)} {kind})")

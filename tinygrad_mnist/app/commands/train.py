@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -18,8 +19,10 @@ from tinygrad_mnist.app.options import (
 )
 from tinygrad_mnist.app.run_folder import (
     CHECKPOINT_FILE,
+    CURVES_CSV_FILE,
     check_resumed_data,
     data_record,
+    load_run_model,
     new_run_folder,
     prepare_run_folder,
     read_data_record,
@@ -32,7 +35,7 @@ from tinygrad_mnist.app.run_folder import (
     write_run_folder,
 )
 from tinygrad_mnist.data.by_name import load_named_dataset
-from tinygrad_mnist.train import progress_report
+from tinygrad_mnist.train import CSVLogger, progress_report
 from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.train.evaluation import evaluate
 from tinygrad_mnist.train.event_log import EVENTS_FILE, EventLog
@@ -63,7 +66,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="continue the run in folder RUN from its last finished epoch (after Ctrl-C, a "
              "crash or a kill), as it was configured, on the data it began with; the result "
              "is the one an uninterrupted run gives, bit for bit (a run killed before its "
-             "first epoch ended starts again)",
+             "first epoch ended starts again). With --epochs N larger than the run's budget, "
+             "a finished run goes on to epoch N (its schedule is stretched to N epochs)",
+    )
+    parser.add_argument(
+        "--init-from", type=Path, metavar="RUN",
+        help="start from the weights of the trained model in run folder RUN (same "
+             "architecture) instead of random ones: fine-tuning, warm starts",
     )
     return parser
 
@@ -82,14 +91,37 @@ def _sizes_text(sizes) -> str:
 
 def _resumed_run(args) -> tuple[Path, RunConfig]:
     """The run folder `--resume` names and its config; refuses options that would change it."""
-    changed = given_run_options(args) + (["--out"] if args.out is not None else [])
+    changed = [option for option in given_run_options(args) if option != "--epochs"] + \
+        (["--out"] if args.out is not None else []) + \
+        (["--init-from"] if args.init_from is not None else [])
     if changed:
         raise UsageError(f"argument --resume: the run goes on as it was configured; "
                          f"{changed[0]} cannot change it")
     folder = args.resume
     if not folder.is_dir():
         raise FileNotFoundError(2, "no such run folder", str(folder))
-    return folder, read_run_config(folder)
+    config = read_run_config(folder)
+    if args.epochs is not None and args.epochs != config.epochs:
+        # More epochs for a finished (or stopped) run: the budget grows, and the schedule
+        # is rebuilt for it, so the rate goes on along a curve planned for --epochs epochs.
+        if args.epochs < config.epochs:
+            raise UsageError(f"argument --epochs: the run's budget is {config.epochs} epochs; "
+                             f"--resume can only extend it, got {args.epochs}")
+        config = dataclasses.replace(config, epochs=args.epochs)
+    return folder, config
+
+
+def _init_from(model, run) -> None:
+    """Load the weights of the model in run folder `run` into `model` (same architecture)."""
+    source, _ = load_run_model(run)
+    mine, theirs = model.state_dict(), source.state_dict()
+    if set(mine) != set(theirs) or any(mine[k].shape != theirs[k].shape for k in mine):
+        different = sorted(k for k in mine if k not in theirs or mine[k].shape != theirs[k].shape)
+        raise UsageError(f"argument --init-from: the model in {run} has another architecture "
+                         f"than this run's ({(different or sorted(theirs))[0]} differs); "
+                         f"give the same model options it was trained with")
+    model.load_state_dict(theirs)
+    logger.info("starting from the weights of %s", run)
 
 
 def run(args) -> int:
@@ -122,12 +154,17 @@ def _train_holding(args, held: contextlib.ExitStack) -> int:
         data = load_named_dataset(config.dataset, args.data_root)
     train, validation = config.holdout(data.train_images, data.train_labels)
     x = train[0]
+    # -q is quiet on a terminal too: no bar, no epoch lines.
     built = config.build(input_size=x[0].size, num_classes=data.num_classes,
-                         callbacks=[progress_report()],
+                         callbacks=[] if args.quiet else [progress_report()],
                          input_shape=x.shape[1:] if x.ndim == 4 else None)
+    if args.init_from is not None:
+        _init_from(built.model, args.init_from)
     if resume:
         built.trainer.load_checkpoint(folder / CHECKPOINT_FILE)  # whole, or "damaged"
-    elif args.resume is None:
+    if args.resume is not None and config.epochs != read_run_config(folder).epochs:
+        write_config(folder, config)  # the new budget: a later --resume continues to it
+    if args.resume is None:
         folder = prepare_run_folder(args.out) if args.out is not None else new_run_folder()
         held.enter_context(run_folder_lock(folder))
         write_config(folder, config)
@@ -136,6 +173,8 @@ def _train_holding(args, held: contextlib.ExitStack) -> int:
     built.trainer.checkpoint = folder / CHECKPOINT_FILE
     # The live log the studio follows (and `tail -f` shows): appended to, never rewritten.
     built.trainer.callbacks.append(EventLog(folder / EVENTS_FILE))
+    # The curves as a CSV, a row per epoch as it ends: a killed run keeps them.
+    built.trainer.callbacks.append(CSVLogger(folder / CURVES_CSV_FILE))
     # The first log line comes only now, once every input has been checked: an error
     # before this point is the one line on stderr.
     done = built.trainer.history.epochs_run if resume else 0
@@ -146,7 +185,8 @@ def _train_holding(args, held: contextlib.ExitStack) -> int:
                 config.epochs, folder)
     interrupted = False
     try:
-        history = built.trainer.fit(train, validation, epochs=config.epochs, resume=resume)
+        history = built.trainer.fit(train, validation, epochs=config.epochs, resume=resume,
+                                    verbose=0)  # the progress report is ours (or none: -q)
     except KeyboardInterrupt:
         history, interrupted = built.trainer.history, True
     # Saved before the test evaluation, so a Ctrl-C during it still leaves the model.

@@ -52,15 +52,7 @@ export function drawGrey(canvas, rows, scale = 1, invert = false) {
   context.putImageData(image, 0, 0);
 }
 
-// The colour scale of saliency maps and activations: white -> yellow -> red -> dark red.
-const HEAT = [[255, 255, 255], [255, 220, 90], [230, 80, 30], [120, 0, 20]];
-export function heat(v) {
-  v = Math.max(0, Math.min(1, v)) * (HEAT.length - 1);
-  const i = Math.min(HEAT.length - 2, Math.floor(v)), t = v - i;
-  return HEAT[i].map((c, k) => Math.round(c + t * (HEAT[i + 1][k] - c)));
-}
-
-// Signed values (activations): blue for negative, white for zero, red for positive.
+// Signed values (saliency, activations): blue for negative, white for zero, red for positive.
 export function diverging(v) {
   v = Math.max(-1, Math.min(1, v));
   return v >= 0 ? [255, Math.round(255 * (1 - v)), Math.round(255 * (1 - v))]

@@ -1,5 +1,5 @@
 // Draw: a canvas to draw on; each stroke is sent (as a PNG) to the chosen run's model.
-import { api, element, drawGrey, drawColours, heat, diverging } from "./common.js";
+import { api, element, drawGrey, drawColours, diverging } from "./common.js";
 
 const LINE_WIDTH = 20;
 // The drawing is sent at 112x112, not 280x280: framing (the same as `predict` gives a
@@ -17,7 +17,7 @@ export class DrawView {
     this.clear();
     this.listen();
     drawColours(document.getElementById("saliency-scale"),
-                [Array.from({length: 140}, (_, i) => i / 139)], heat);
+                [Array.from({length: 140}, (_, i) => 2 * i / 139 - 1)], diverging);
   }
 
   clear() {
@@ -145,9 +145,11 @@ export class DrawView {
     document.getElementById("timing").textContent =
       `answered in ${answer.milliseconds.toFixed(1)} ms on the server`;
     drawGrey(document.getElementById("model-input"), answer.input);
+    // Signed, on one symmetric scale: red where more ink would raise the score, blue lower.
     const top = answer.saliency_max || 1;
-    drawColours(document.getElementById("saliency"), answer.saliency, v => heat(v / top));
-    document.getElementById("saliency-max").textContent = top.toPrecision(2);
+    drawColours(document.getElementById("saliency"), answer.saliency, v => diverging(v / top));
+    document.getElementById("saliency-max").textContent = `+${top.toPrecision(2)}`;
+    document.getElementById("saliency-min").textContent = `−${top.toPrecision(2)}`;
     this.showActivations(answer.activations);
   }
 
