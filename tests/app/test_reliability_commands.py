@@ -76,7 +76,7 @@ def test_item1_export_and_kfold_refuse_a_run_folders_own_files_before_any_work(h
     status, out, err = run(["kfold", *QUICK, "--k", "2", "--out", folder / "model.npz"], capsys)
     assert status == 2 and out == ""  # refused before any fold trained
     one_line(err, "model.npz", "is not an earlier out")
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < 30  # before any fold trained; loose: a busy machine
     assert {name: (folder / name).read_bytes() for name in before} == before
 
 
@@ -183,7 +183,7 @@ def test_item10_search_at_a_service_that_is_not_dask_is_one_line(here, capsys, m
         start = time.monotonic()
         status, _, err = run(["search", "grid.toml", "--dataset", "synthetic", "--scheduler",
                               address], capsys)
-    assert status == 2 and time.monotonic() - start < 10
+    assert status == 2 and time.monotonic() - start < 30  # it hung; loose: a busy machine
     one_line(err, address, "not a Dask scheduler")
 
 
