@@ -211,7 +211,7 @@ def in_tmp(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    ([], "COMMAND"),
+    (["-q"], "COMMAND"),  # options but no command (bare: the help, test_cli_help_and_suggestions)
     (["train", "--lr", "nan"], "--lr"),
     (["train", "--epochs", "0"], "--epochs"),
     (["train", "--activation", "swish"], "--activation"),

@@ -150,3 +150,10 @@ def on_terminal(argv, environment, timeout=120) -> str:
     process.wait(timeout=10)
     os.close(main_end)
     return b"".join(chunks).decode(errors="replace")
+
+
+def test_a_run_whose_loss_explodes_but_stays_finite_says_it_did_not_learn(here, capsys):
+    assert train("--epochs", "2", "--lr", "30", "--out", "boom") == 3
+    err = capsys.readouterr().err
+    assert "the model did not learn" in err and "try a smaller --lr" in err
+    assert (here / "boom" / "model.npz").is_file()  # the run folder is still written

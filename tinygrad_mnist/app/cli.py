@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import sys
 
 from tinygrad_mnist import __version__
@@ -40,6 +42,8 @@ from tinygrad_mnist.app.errors import (
 from tinygrad_mnist.app.predict import DivergedModelError
 
 # In the order `--help` lists them.
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `ls | head`'s ls
+
 COMMANDS = (train, predict, evaluate, export, kfold, search, report, show, compare, fetch,
             studio)
 
@@ -48,7 +52,32 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a mistake is one line (no usage block), raised for `main` to report."""
 
     def error(self, message: str):
-        raise UsageError(f"{message} (see '{self.prog} --help')")
+        raise UsageError(f"{message}{_closest(self, message)} (see '{self.prog} --help')")
+
+
+def _closest(parser: argparse.ArgumentParser, message: str) -> str:
+    """"; did you mean 'train'?" for a mistyped command or option, else ""."""
+    import difflib
+
+    choice = re.search(r"invalid choice: '([^']*)'", message)
+    unknown = re.search(r"unrecognized arguments: (\S+)", message)
+    if choice:
+        names = [name for action in parser._actions
+                 if isinstance(action, argparse._SubParsersAction) for name in action.choices]
+        if not names:
+            return ""
+        typed = choice.group(1)
+    elif unknown:
+        names = list(parser._option_string_actions)
+        for action in parser._actions:  # the commands' options too: the top parser reports
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    names += list(sub._option_string_actions)
+        typed = unknown.group(1).split("=")[0]
+    else:
+        return ""
+    match = difflib.get_close_matches(typed, names, n=1, cutoff=0.6)
+    return f"; did you mean {match[0]!r}?" if match else ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,7 +126,11 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line `argv` (default: `sys.argv[1:]`); returns the exit status."""
     parser = build_parser()
-    show_traceback = "--traceback" in (sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    show_traceback = "--traceback" in argv
+    if not argv:  # a bare `tinygrad-mnist`: what it can do, not an error
+        parser.print_help()
+        return 0
     try:
         args = parser.parse_args(argv)
         _configure_logging(args.verbose, args.quiet)
@@ -105,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as `ls | head` does. Python would
+        # complain again flushing stdout at exit, so stdout goes to /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as error:
         if not is_users_error(error):
             print(f"{PROG}: internal error: this is a bug in {PROG}, not a mistake in what you "

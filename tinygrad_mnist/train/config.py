@@ -193,8 +193,8 @@ class RunConfig:
         _choice(nn.ACTIVATIONS), metavar="NAME",
         choices=tuple(name for name in nn.ACTIVATIONS if name != "softmax"), group="model")
     init: str = setting(
-        "auto", "how the weights start: auto (He for ReLU-like activations, Xavier for the "
-        "others) or {choices} (default: {default})", _init, metavar="NAME",
+        "auto", "how the weights start: {choices}; auto is He for ReLU-like activations, "
+        "Xavier for the others (default: {default})", _init, metavar="NAME",
         choices=("auto", *nn.init.INITIALIZERS), group="model")
     optimizer: str = setting(
         "nesterov", "sgd (plain), momentum (SGD with --momentum), nesterov (SGD with Nesterov "

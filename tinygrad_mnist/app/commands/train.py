@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import dataclasses
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -216,4 +217,20 @@ def _train_holding(args, held: contextlib.ExitStack) -> int:
         print(f"{PROG}: training diverged (the loss became NaN or infinite); try a smaller --lr",
               file=sys.stderr)
         return EXIT_DIVERGED
+    if _did_not_learn(history, evaluation):
+        print(f"{PROG}: the model did not learn: training loss {history.train_loss[-1]:.3g} at "
+              f"the end, test accuracy {evaluation.accuracy:.2%} (guessing gives "
+              f"{1 / evaluation.num_classes:.0%}); try a smaller --lr", file=sys.stderr)
+        return EXIT_DIVERGED
     return 0
+
+
+def _did_not_learn(history, evaluation) -> bool:
+    """A run whose loss exploded to a huge but finite value, or that ends no better than
+    guessing: as useless as a diverged one, and said as plainly."""
+    if not history.epochs_run:
+        return False
+    chance = 1 / evaluation.num_classes
+    # Guessing uniformly costs log(classes) (2.3 for ten); a hundred times that is no model.
+    exploded = history.train_loss[-1] > 100 * math.log(evaluation.num_classes)
+    return exploded or evaluation.accuracy <= chance + 0.01
