@@ -349,7 +349,7 @@ def test_item10_a_service_that_is_not_a_dask_scheduler_is_named_in_bounded_time(
     start = time.monotonic()
     with pytest.raises(SchedulerError, match="is not a Dask scheduler") as error:
         check_scheduler(address, timeout=1)
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < 15  # timeout=1; loose for a busy machine
     assert fragment in str(error.value) and address in str(error.value)
 
 
@@ -362,7 +362,7 @@ def test_item10_connect_scheduler_is_bounded_and_names_the_address(tcp_service):
     start = time.monotonic()
     with pytest.raises(SchedulerError, match="is not a Dask scheduler"):
         connect_scheduler(address, timeout=1)
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < 15  # timeout=1; loose for a busy machine
     with pytest.raises(SchedulerError, match="expected tcp://HOST:PORT"):
         connect_scheduler("tcp://127.0.0.1:http")
 

@@ -17,6 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("uvicorn")
@@ -26,6 +27,7 @@ from support.studio import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     make_runs,
+    png_bytes,
     start_studio,
     stop_studio,
 )
@@ -145,6 +147,22 @@ def test_drawing_a_digit_shows_the_models_answer_and_switching_runs_rescores_it(
     assert page.locator("#activations .maps canvas").count() >= 2 + 2
     page.get_by_test_id("clear").click()
     assert page.get_by_test_id("prediction").text_content() == "–"
+
+
+def test_an_uploaded_image_is_framed_and_scored_as_predict_does(page, tmp_path):
+    # A scan-like picture: a dark "1" on light paper, larger than MNIST, as a user's file.
+    picture = np.full((90, 60), 0.9)
+    picture[15:75, 27:35] = 0.1
+    path = tmp_path / "one.png"
+    path.write_bytes(png_bytes(picture))
+    page.goto(page.studio + "/#draw")
+    page.get_by_test_id("run-select").select_option("mlp-two")
+    page.locator("#upload").set_input_files(str(path))
+    expected = api(page.studio, "/api/runs/mlp-two/predict", path.read_bytes())
+    page.get_by_test_id("prediction").filter(has_text=str(expected["class"])).wait_for()
+    shown = page.locator("[data-testid=probabilities] .num").all_text_contents()
+    assert [float(p.rstrip("%")) for p in shown] == pytest.approx(
+        [100 * p for p in expected["probabilities"]], abs=0.051)
 
 
 def test_the_run_list_opens_a_runs_page_and_compares_runs(page, runs):

@@ -59,8 +59,9 @@ def _train_runs(runs: Path, small: Path) -> None:
                   runs / "mlp-small"],
                  ["--dataset", "synthetic", "--hidden", "64,32", "--epochs", "2", "--out",
                   runs / "mlp-two"],
-                 ["--model", "cnn", "--channels", "2,4", "--hidden", "8", "--epochs", "1",
-                  "--dataset", small, "--validation", "30", "--out", runs / "cnn-small"]):
+                 ["--model", "cnn", "--channels", "2,4", "--hidden", "8", "--epochs", "3",
+                  "--batch-size", "16", "--dataset", small, "--validation", "30", "--out",
+                  runs / "cnn-small"]):  # enough to learn something (train says when not)
         assert cli.main(["-q", "train", *map(str, args)]) == 0
 
 

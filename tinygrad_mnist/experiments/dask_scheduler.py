@@ -60,8 +60,13 @@ def check_scheduler(address: str, timeout: float | None = None) -> None:
         raise SchedulerError(f"scheduler: expected tcp://HOST:PORT, got {address!r}") from None
     deadline = time.monotonic() + timeout
     try:
-        with socket.create_connection((host.strip("[]") or "127.0.0.1", port),
-                                      timeout=timeout) as connection:
+        connection = socket.create_connection((host.strip("[]") or "127.0.0.1", port),
+                                              timeout=timeout)
+    except OSError as error:  # refused, no route, unknown host, or no answer in time
+        raise SchedulerError(f"scheduler: cannot reach {address} ({_one_line(error)})") \
+            from None
+    try:
+        with connection:
             header = _read(connection, 8, deadline)
             (size,) = struct.unpack("<Q", header)
             if not 8 <= size <= _MAX_HANDSHAKE:

@@ -180,13 +180,14 @@ def grid_search(space: dict, data, *, store=None, n_jobs: int = 1, backend: str 
                                      [split])
             holdout_rows = _rows(store, holdout_ids)
             ranking = rank(holdout_rows)
-            # ITEM7 _check_succeeded(holdout_rows, "holdout", store)
+            _check_succeeded(holdout_rows, "holdout", store)
             fold_rows = []
             if top_n:
-                top = [row["config"] for row in ranking[:top_n]]  # ITEM7
+                top = [row["config"] for row in ranking[:top_n]
+                       if row["status"] in _SUCCEEDED]
                 fold_ids = runner.run(store, top, "kfold", f"kfold {k}", folds)
                 fold_rows = _rows(store, fold_ids)
-                # ITEM7 _check_succeeded(fold_rows, "k-fold", store)
+                _check_succeeded(fold_rows, "k-fold", store)
     finally:
         if owns_store:
             store.close()

@@ -25,10 +25,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from tinygrad_mnist.app.onnx_export import export_onnx  # the onnx extra: only here
+    from tinygrad_mnist.app.onnx_export import check_onnx_path, export_onnx  # the extra
 
-    model, _ = load_run_model(args.model)
     try:
+        check_onnx_path(args.onnx)  # before the model is even read: never over a stranger's
+        model, _ = load_run_model(args.model)
         export_onnx(model, args.onnx)
     except ModuleNotFoundError as error:  # the optional extra: say what to install
         raise UsageError(str(error)) from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import logging
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 
 from tinygrad_mnist.app.commands.train import architecture
 from tinygrad_mnist.app.errors import EXIT_INTERRUPTED, PROG, UsageError
+from tinygrad_mnist.app.kfold_summary import check_kfold_path, kfold_summary, write_kfold_summary
 from tinygrad_mnist.app.options import (
     add_data_options,
     add_run_options,
@@ -21,9 +21,8 @@ from tinygrad_mnist.app.options import (
 )
 from tinygrad_mnist.data.by_name import load_named_dataset
 from tinygrad_mnist.experiments.search import TrialProgress, about_time, describe_config
-from tinygrad_mnist.experiments.tables import json_safe, markdown_table
+from tinygrad_mnist.experiments.tables import markdown_table
 from tinygrad_mnist.train import KFoldResult, kfold, progress_report
-from tinygrad_mnist.utils.atomic import atomic_write_text
 from tinygrad_mnist.utils.blas import blas_on_one_thread
 
 logger = logging.getLogger(__name__)
@@ -60,6 +59,8 @@ def run(args) -> int:
 
 def _kfold(args) -> int:
     config = config_from_args(args)
+    if args.out is not None:  # before any fold trains, not after the last
+        check_kfold_path(args.out)
     data = load_named_dataset(config.dataset, args.data_root)
     x, y = config.prepare(data.train_images), data.train_labels
     test = (config.prepare(data.test_images), data.test_labels)
@@ -118,10 +119,5 @@ def _print_folds(folds: list, k: int, config, out: Path | None, interrupted=Fals
           f"best fold {result.best_fold + 1}"
           + (f" (of the {len(folds)} finished before the interruption)" if interrupted else ""))
     if out is not None:
-        summary = {"config": config.to_dict(), "k": k,
-                   "folds": [fold.metrics for fold in result.folds],
-                   "mean": result.mean, "std": result.std, "best_fold": result.best_fold + 1,
-                   "interrupted": interrupted}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out, json.dumps(json_safe(summary), indent=1) + "\n")
+        write_kfold_summary(out, kfold_summary(result, k, config.to_dict(), interrupted))
         print(f"wrote {out}")

@@ -11,6 +11,7 @@ from tinygrad_mnist.app.errors import EXIT_USAGE, PROG, UsageError, one_line
 from tinygrad_mnist.app.options import int_at_least
 from tinygrad_mnist.app.predict import classify_files, model_classes
 from tinygrad_mnist.app.run_folder import load_run_model, run_class_names
+from tinygrad_mnist.utils.terminal import printable
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -44,7 +45,7 @@ def run(args) -> int:
 
     def report(path: str, error: Exception) -> None:
         failed.append(path)
-        print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
+        print(f"{PROG}: error: {printable(one_line(error))}", file=sys.stderr)
 
     if args.show is not None and args.show.exists() and not args.show.is_dir():
         raise UsageError(f"argument --show: {str(args.show)!r} is a file, expected a folder")
@@ -57,15 +58,15 @@ def run(args) -> int:
             for c, p in zip(result.classes[:args.top], result.probabilities[:args.top])],
             "warnings": list(result.warnings)} for result in results], indent=1))
     for result in [] if args.json else results:
-        print(f"{result.path}: " + ", ".join(
+        print(f"{printable(result.path)}: " + ", ".join(
             f"{named(c)} ({p:.1%})" for c, p in zip(result.classes[:args.top],
                                                     result.probabilities[:args.top])))
     for result in results:
         for warning in result.warnings:  # the framing looked wrong: the answer may be too
-            print(f"{PROG}: warning: {result.path}: {warning}", file=sys.stderr)
+            print(f"{PROG}: warning: {printable(result.path)}: {warning}", file=sys.stderr)
     if args.show is not None and results:
         for written in _show(results, args.show, names):
-            print(f"wrote {written}", file=sys.stderr if args.json else sys.stdout)
+            print(f"wrote {printable(written)}", file=sys.stderr if args.json else sys.stdout)
     return EXIT_USAGE if failed else 0
 
 

@@ -9,6 +9,7 @@ from tinygrad_mnist.app.commands.search import export_paths
 from tinygrad_mnist.app.errors import UsageError
 from tinygrad_mnist.experiments import ResultStore, markdown_report
 from tinygrad_mnist.experiments.export import write_exports
+from tinygrad_mnist.experiments.ranking import rows_of
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -26,8 +27,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     if not args.store.is_file():
         raise FileNotFoundError(2, "no such result store", str(args.store))
-    with ResultStore(args.store) as store:
-        rows, experiment = store.rows(), store.experiment
+    # A reader: never a schema written into an empty file; rows of an older version read
+    # with the schema's defaults (or refused in one line) before anything is written.
+    with ResultStore(args.store, create=False) as store:
+        rows, experiment = rows_of(store), store.experiment
     if not rows:
         raise UsageError(f"store: {args.store} holds no trials yet")
     folder = args.out if args.out is not None else args.store.parent

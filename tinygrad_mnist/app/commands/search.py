@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from tinygrad_mnist.app.commands.kfold import check_folds
-from tinygrad_mnist.app.errors import EXIT_FAILED, EXIT_INTERRUPTED, PROG, UsageError, one_line
+from tinygrad_mnist.app.errors import EXIT_FAILED, EXIT_INTERRUPTED, PROG, UsageError
 from tinygrad_mnist.app.options import add_data_options, int_at_least
 from tinygrad_mnist.data import prepare_images
 from tinygrad_mnist.data.by_name import load_named_dataset
@@ -19,7 +19,7 @@ from tinygrad_mnist.experiments.experiment import shipped_experiments
 from tinygrad_mnist.experiments.export import check_exports, write_exports
 from tinygrad_mnist.experiments.outputs import check_distinct
 from tinygrad_mnist.experiments.ranking import ranking_table
-from tinygrad_mnist.experiments.search import WorkerDiedError, experiment_record
+from tinygrad_mnist.experiments.search import SearchFailedError, experiment_record
 from tinygrad_mnist.experiments.store import experiment_id
 from tinygrad_mnist.experiments.tables import markdown_table
 
@@ -118,7 +118,7 @@ def run(args) -> int:
         print(f"{PROG}: interrupted; {kept} finished trial(s) kept in {store_path}; run the "
               "same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except WorkerDiedError as error:
+    except SearchFailedError as error:  # a worker or the cluster died, or no trial succeeded
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_FAILED
     written = write_exports(result.rows, {"store": store_path, **paths}, title, record)
@@ -136,16 +136,14 @@ def run(args) -> int:
 
 
 def _dask_client(address: str):
-    """A `dask.distributed` client of the scheduler at `address`, or one line saying why not."""
+    """A `dask.distributed` client of the scheduler at `address`, or one line saying why not
+    (within 10 seconds, the handshake included: `experiments.dask_scheduler`)."""
+    from tinygrad_mnist.experiments.dask_scheduler import SchedulerError, connect_scheduler
+
     try:
-        from dask.distributed import Client
-    except ImportError:
-        raise UsageError("--scheduler: needs dask.distributed (pip install 'dask[distributed]')"
-                         ) from None
-    try:
-        return Client(address, timeout=10)
-    except (OSError, TimeoutError, ValueError) as error:
-        raise UsageError(f"--scheduler: cannot reach {address} ({one_line(error)})") from None
+        return connect_scheduler(address)
+    except (ModuleNotFoundError, SchedulerError) as error:  # both say "scheduler: ..."
+        raise UsageError(f"--{error}") from None
 
 
 def _describe(config: dict) -> str:

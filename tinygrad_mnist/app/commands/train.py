@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import math
@@ -20,12 +21,18 @@ from tinygrad_mnist.app.options import (
 from tinygrad_mnist.app.run_folder import (
     CHECKPOINT_FILE,
     CURVES_CSV_FILE,
+    check_resumed_data,
+    data_record,
     load_run_model,
     new_run_folder,
     prepare_run_folder,
+    read_data_record,
     read_run_config,
+    resumed_dataset,
+    run_folder_lock,
     save_model_first,
     write_config,
+    write_data_record,
     write_run_folder,
 )
 from tinygrad_mnist.data.by_name import load_named_dataset
@@ -52,15 +59,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_data_options(parser, applied_later=True)  # --resume takes the run's own
     parser.add_argument(
         "--out", type=Path, metavar="DIR",
-        help="the run folder to write; it must not already hold a run (default: "
+        help="the run folder to write; it must hold no file the run writes (default: "
              "runs/<date>-<time> in the current folder)",
     )
     parser.add_argument(
         "--resume", type=Path, metavar="RUN",
         help="continue the run in folder RUN from its last finished epoch (after Ctrl-C, a "
-             "crash or a kill), as it was configured; the result is the one an uninterrupted "
-             "run gives, bit for bit. With --epochs N larger than the run's budget, a finished "
-             "run goes on to epoch N (its schedule is stretched to N epochs)",
+             "crash or a kill), as it was configured, on the data it began with; the result "
+             "is the one an uninterrupted run gives, bit for bit (a run killed before its "
+             "first epoch ended starts again). With --epochs N larger than the run's budget, "
+             "a finished run goes on to epoch N (its schedule is stretched to N epochs)",
     )
     parser.add_argument(
         "--init-from", type=Path, metavar="RUN",
@@ -101,9 +109,6 @@ def _resumed_run(args) -> tuple[Path, RunConfig]:
             raise UsageError(f"argument --epochs: the run's budget is {config.epochs} epochs; "
                              f"--resume can only extend it, got {args.epochs}")
         config = dataclasses.replace(config, epochs=args.epochs)
-    if not (folder / CHECKPOINT_FILE).is_file():
-        raise UsageError(f"argument --resume: {folder} has no {CHECKPOINT_FILE}: no epoch of "
-                         "that run finished, so there is nothing to continue; train it again")
     return folder, config
 
 
@@ -126,12 +131,28 @@ def run(args) -> int:
 
 
 def _train(args) -> int:
+    with contextlib.ExitStack() as held:  # the run folder's lock, until the run ends
+        return _train_holding(args, held)
+
+
+def _train_holding(args, held: contextlib.ExitStack) -> int:
     resume = args.resume is not None
+    record = None
     if resume:
         folder, config = _resumed_run(args)
+        # One run at a time in a folder; the hidden files of a killed write are removed.
+        held.enter_context(run_folder_lock(folder))
+        # The data the run began with: its recorded absolute path, its digest checked.
+        record = read_data_record(folder)
+        data = load_named_dataset(resumed_dataset(config, record), args.data_root)
+        check_resumed_data(folder, record, data, config.dataset)
+        if not (folder / CHECKPOINT_FILE).is_file():  # killed before its first epoch ended
+            logger.info("no epoch of the run in %s had finished: training it from the start",
+                        folder)
+            resume = False
     else:
         config = config_from_args(args)
-    data = load_named_dataset(config.dataset, args.data_root)
+        data = load_named_dataset(config.dataset, args.data_root)
     train, validation = config.holdout(data.train_images, data.train_labels)
     x = train[0]
     # -q is quiet on a terminal too: no bar, no epoch lines.
@@ -141,12 +162,15 @@ def _train(args) -> int:
     if args.init_from is not None:
         _init_from(built.model, args.init_from)
     if resume:
-        built.trainer.load_checkpoint(folder / CHECKPOINT_FILE)
-        if config.epochs != read_run_config(folder).epochs:
-            write_config(folder, config)  # the new budget: a later --resume continues to it
-    else:
+        built.trainer.load_checkpoint(folder / CHECKPOINT_FILE)  # whole, or "damaged"
+    if args.resume is not None and config.epochs != read_run_config(folder).epochs:
+        write_config(folder, config)  # the new budget: a later --resume continues to it
+    if args.resume is None:
         folder = prepare_run_folder(args.out) if args.out is not None else new_run_folder()
+        held.enter_context(run_folder_lock(folder))
         write_config(folder, config)
+    if record is None:  # a new run, or one begun before runs recorded their data
+        write_data_record(folder, data_record(data, config.dataset))
     built.trainer.checkpoint = folder / CHECKPOINT_FILE
     # The live log the studio follows (and `tail -f` shows): appended to, never rewritten.
     built.trainer.callbacks.append(EventLog(folder / EVENTS_FILE))

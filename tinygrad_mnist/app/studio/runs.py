@@ -129,8 +129,14 @@ class RunsDirectory:
         }
 
     def runs(self) -> list[dict]:
-        """The summary of every run, newest first."""
-        return [self.summary(folder.name) for folder in self.run_folders()]
+        """The summary of every run, newest first (a folder removed meanwhile is left out)."""
+        listed = []
+        for folder in self.run_folders():
+            try:
+                listed.append(self.summary(folder.name))
+            except (StudioError, OSError):
+                continue
+        return listed
 
     def detail(self, run_id: str) -> dict:
         """Everything the run page shows: summary, config, history, test metrics."""
