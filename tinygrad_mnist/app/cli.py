@@ -40,6 +40,7 @@ from tinygrad_mnist.app.errors import (
     one_line,
 )
 from tinygrad_mnist.app.predict import DivergedModelError
+from tinygrad_mnist.data.fetch import FetchError
 
 # In the order `--help` lists them.
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `ls | head`'s ls
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv:  # a bare `tinygrad-mnist`: what it can do, not an error
         parser.print_help()
         return 0
+    args = None
     try:
         args = parser.parse_args(argv)
         _configure_logging(args.verbose, args.quiet)
@@ -153,7 +155,14 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(error, DivergedModelError):  # a run's model that diverged in training
             print(f"{PROG}: {one_line(error)}", file=sys.stderr)
             return EXIT_DIVERGED
-        print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
+        if isinstance(error, FetchError):  # every source tried, each once on its own line
+            print(f"{PROG}: error: {str(error).strip()}", file=sys.stderr)
+            return EXIT_USAGE
+        message = one_line(error)
+        if message.startswith("root: ") and getattr(args, "data_root", None) is not None:
+            # The library calls it `root`; the user typed --data-root.
+            message = "argument --data-root: " + message.removeprefix("root: ")
+        print(f"{PROG}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -62,19 +62,21 @@ def _fetch_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
             logger.info("removed %s, left by an interrupted fetch", partial)
         missing = [name for name, digest in checksums.items()
                    if not _intact(cache_dir / name, digest)]
-        failures = []
+        # Said as warnings only when the fetch succeeds anyway: a fetch that fails lists
+        # every failure once, in its FetchError, each on its own line.
+        failures, warnings = [], []
         for source in sources:
             for name in list(missing):
                 try:
                     _store(source, name, cache_dir / name, checksums[name], sizes.get(name))
                 except SourceUnavailable as error:
                     failures.append(f"{source}: {error}")
-                    logger.warning("%s is unavailable: %s", source, error)
+                    warnings.append(("%s is unavailable: %s", source, error))
                     break
                 except SOURCE_FAILURES as error:
                     failures.append(f"{source}, {name}: {error}")
-                    log = logger.debug if isinstance(error, FileNotFoundError) else logger.warning
-                    log("%s could not provide %s: %s", source, name, error)
+                    if not isinstance(error, FileNotFoundError):
+                        warnings.append(("%s could not provide %s: %s", source, name, error))
                     continue
                 logger.info("cached %s from %s", name, source)
                 missing.remove(name)
@@ -82,6 +84,8 @@ def _fetch_files(checksums: Mapping[str, str], cache_dir: str | os.PathLike,
             tried = "\n".join(f"  - {failure}" for failure in failures) or "  (no sources)"
             raise FetchError(f"could not get {', '.join(missing)} into {cache_dir}; "
                              f"tried:\n{tried}" + (f"\n{hint}" if hint else ""))
+        for warning in warnings:
+            logger.warning(*warning)
     return cache_dir
 
 
