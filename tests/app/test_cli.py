@@ -310,9 +310,18 @@ def test_search_with_an_unknown_config_key_is_one_line(tmp_path, env):
     (["train", "--lr", "-1"], "--lr"),
     (["train", "--hidden", "abc"], "--hidden"),
     (["train", "--batch-size", "0"], "--batch-size"),
-    (["fetch", "--offline", "--data-root", "."], "could not get"),
     (["fetch", "--data-root", "nowhere"], "nowhere"),
     (["train", "--dataset", "missing.npz"], "missing.npz"),
 ])
 def test_bad_values_and_missing_files_are_one_line(tmp_path, env, args, fragment):
     assert_one_line_error(run(args, tmp_path, env), fragment)
+
+
+def test_a_failed_fetch_is_one_error_with_a_line_per_source_tried(tmp_path, env):
+    # The one exception to one line: what was tried, each once on its own line (issue 22).
+    result = run(["fetch", "--offline", "--data-root", "."], tmp_path, env)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert lines[0].startswith("tinygrad-mnist: error: could not get")
+    tried = [line for line in lines if line.startswith("  - ")]
+    assert tried and len(tried) == len(set(tried))
