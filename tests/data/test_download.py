@@ -165,9 +165,24 @@ def test_progress_bar_only_on_a_terminal(monkeypatch, terminal):
         assert stderr.getvalue() == ""
 
 
-def test_failures_are_logged_as_warnings(tmp_path, caplog):
+def test_a_failed_fetch_says_each_failure_once_in_its_error(tmp_path, caplog):
+    # Not also as warnings: the user would read every failure twice.
     arrays = make_arrays()
     replies = {f"{name}.gz": Reply(b"junk") for name in NAMES}
     with caplog.at_level(logging.WARNING, logger="tinygrad_mnist.data"):
-        _fails_and_leaves_nothing(tmp_path, arrays, replies, "corrupt")
+        message, _ = _fails_and_leaves_nothing(tmp_path, arrays, replies, "corrupt")
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert all(message.count(f"{name}.gz") == 1 for name in NAMES)
+    assert len(message.splitlines()) == 1 + len(NAMES)  # the headline, then a line per failure
+
+
+def test_failures_of_a_source_are_warnings_when_another_provides(tmp_path, caplog):
+    arrays = make_arrays()
+    replies = _good_replies(arrays, prefix="good/")
+    replies.update({f"bad/{name}.gz": Reply(b"junk") for name in NAMES})
+    with FileServer(replies) as server, \
+            caplog.at_level(logging.WARNING, logger="tinygrad_mnist.data"):
+        fetch_files(checksums_of(arrays), tmp_path / "c",
+                    [Mirror(server.url + "bad/", 5), Mirror(server.url + "good/", 5)])
+    assert sorted(cache_listing(tmp_path / "c")) == sorted(NAMES)
     assert len([r for r in caplog.records if "could not provide" in r.getMessage()]) == 4
