@@ -86,3 +86,47 @@ def test_blas_on_one_thread_unless_the_environment_chose(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     with blas_on_one_thread(unless_environment_says=True) as held:
         assert held is None  # nothing done: the user chose
+
+
+# ------------------------------------- which fields apply to which model (issue 22 §5)
+CNN_ONLY = {"channels", "kernel_size", "batch_norm"}
+
+
+def test_an_mlps_dict_holds_only_the_fields_an_mlp_uses():
+    mlp, cnn = RunConfig().to_dict(), RunConfig(model="cnn").to_dict()
+    assert CNN_ONLY.isdisjoint(mlp) and CNN_ONLY <= set(cnn)
+    assert set(cnn) - set(mlp) == CNN_ONLY
+    assert RunConfig.from_dict(mlp) == RunConfig() and RunConfig.from_dict(cnn).model == "cnn"
+
+
+def test_an_older_dict_with_the_cnn_fields_of_an_mlp_still_reads():
+    # What config.json held before: every field, an MLP's CNN ones at whatever was given.
+    older = {**RunConfig().to_dict(), "channels": [8], "kernel_size": 3, "batch_norm": True}
+    assert RunConfig.from_dict(older) == RunConfig()
+    assert RunConfig.from_dict(older).to_dict() == RunConfig().to_dict()
+
+
+def test_a_field_says_which_models_it_applies_to_and_every_writer_follows():
+    import dataclasses
+
+    from tinygrad_mnist.train.config import setting
+
+    @dataclasses.dataclass(frozen=True)
+    class Wider(RunConfig):
+        pool: int = setting(2, "cnn: the pooling window", lambda name, value: value,
+                            models=("cnn",))
+
+    assert "pool" not in Wider(pool=3).to_dict() and Wider(pool=3).pool == 2
+    assert Wider(model="cnn", pool=3).to_dict()["pool"] == 3
+
+
+def test_init_from_is_a_field_of_the_run_kept_as_an_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = RunConfig(init_from="runs/first")
+    assert config.init_from == str(tmp_path / "runs" / "first")
+    assert RunConfig.from_dict(config.to_dict()) == config
+    assert RunConfig().to_dict()["init_from"] is None
+    assert "init_from" not in TRIAL_FIELDS  # not a trial's: stores and keys unchanged
+    with pytest.raises(ConfigError) as caught:
+        RunConfig(init_from=3)
+    assert caught.value.field == "init_from"

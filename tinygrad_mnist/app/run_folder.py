@@ -34,7 +34,7 @@ import numpy as np
 from tinygrad_mnist.app.predict import DivergedModelError
 from tinygrad_mnist.data.images import SIDE
 from tinygrad_mnist.experiments.tables import percent
-from tinygrad_mnist.train.config import CNN_KEYS, RunConfig
+from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.train.evaluation import Evaluation
 from tinygrad_mnist.train.event_log import EVENTS_FILE
 from tinygrad_mnist.utils.atomic import atomic_write_text
@@ -340,12 +340,11 @@ def render_report(title: str, config: RunConfig, history, evaluation: Evaluation
         "| setting | value |",
         "| --- | --- |",
     ]
-    for key, value in config.to_dict().items():
-        if config.model == "mlp" and key in CNN_KEYS:
-            continue  # a CNN's settings, unused
+    settings = config.to_dict()  # the fields that apply to the run's model
+    for key, value in settings.items():
         if key in ("hidden_sizes", "channels"):
             value = ", ".join(map(str, value)) or (
-                "none (linear model)" if config.model == "mlp" else "none")
+                "none" if "channels" in settings else "none (linear model)")
         elif key == "batch_size" and value is None:
             value = "full batch"
         lines.append(f"| {key} | {value} |")
@@ -511,7 +510,8 @@ def _derived_shapes(model_path: Path, config: RunConfig) -> tuple[tuple[int, ...
     from tinygrad_mnist.utils.npz import npz_headers
 
     declared = npz_headers(model_path)
-    if config.model == "cnn":
+    first = declared.get("0.weight")
+    if first is not None and len(first[0]) == 4:  # a convolution's kernels come first
         return _cnn_shapes(declared, config, model_path)
     weights = _layer_weights(declared, model_path)
     return (weights[0][1][0],), weights[-1][1][1]

@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import numbers
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,8 +41,6 @@ from tinygrad_mnist.utils.checks import check_int, check_number
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 SCHEDULES = ("none", "cosine", "step")
 MODELS = ("mlp", "cnn")
-# What only a CNN uses: an MLP's config leaves them at their defaults.
-CNN_KEYS = ("channels", "kernel_size", "batch_norm")
 
 
 class ConfigError(ValueError):
@@ -109,6 +108,14 @@ def _batch_size(name, value):
     return None if value in (None, "full") else check_int(name, value, "config", 1, True)
 
 
+def _weights_from(name, value):
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        raise ValueError(f"config[{name!r}]: expected the path of a trained run, got {value!r}")
+    return os.path.abspath(os.fspath(value))  # the run folder says where, from anywhere
+
+
 def _dataset(name, value):
     if not isinstance(value, str) or not value:
         raise ValueError(f"dataset: expected a data set name or an .npz path, got {value!r}")
@@ -139,7 +146,7 @@ def batch_size_from_text(text: str) -> int | str:
 
 def setting(default, help: str, check, *, option: str | None = None, metavar: str | None = None,
             parse=None, choices=None, group: str = "training", trial: bool = True,
-            command_line: bool = True):
+            command_line: bool = True, models: tuple[str, ...] = MODELS):
     """A field of `RunConfig`: its `default`, `help` text and `check(name, value)`.
 
     The rest is for the command line (app/options.py): the `option` (default: --field-name),
@@ -147,10 +154,12 @@ def setting(default, help: str, check, *, option: str | None = None, metavar: st
     help `group`; `command_line=False` for a field another option sets (--dataset).
     `help` may name {default}, {cnn} (the CNN preset's value) and {choices}. `trial=False`:
     a field of the run, not of the trained model (validation split, seed, data set).
+    `models`: the kinds of model the field applies to; for the others it stays at its
+    default and is left out of the run's files (`RunConfig.to_dict`).
     """
     metadata = {"help": help, "check": check, "option": option, "metavar": metavar,
                 "parse": parse, "choices": choices, "group": group, "trial": trial,
-                "command_line": command_line}
+                "command_line": command_line, "models": models}
     if isinstance(default, (list, tuple)):
         return dataclasses.field(default=tuple(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -165,7 +174,8 @@ class RunConfig:
     """One training run: model, optimizer, schedule, epochs, validation, seed and data set.
 
     Every field is checked when the config is made (a `ConfigError` naming it); sizes are
-    tuples. An MLP's config holds the CNN-only fields at their defaults. See each field's
+    tuples. A field that does not apply to the model (an MLP's `kernel_size`: see each
+    field's `models`) holds its default and is left out of `to_dict`. See each field's
     help (`tinygrad-mnist train --help` shows them all).
     """
 
@@ -181,13 +191,13 @@ class RunConfig:
     channels: tuple[int, ...] = setting(
         (16, 32), "cnn: the channels of each convolution block (convolution, activation, 2x2 "
         "max pool), comma-separated (default: {cnn})", _sizes, metavar="SIZES",
-        parse=sizes_from_text, group="model")
+        parse=sizes_from_text, group="model", models=("cnn",))
     kernel_size: int = setting(
         5, "cnn: the side of the convolution kernels, odd (default: {cnn})", _odd, metavar="K",
-        group="model")
+        group="model", models=("cnn",))
     batch_norm: bool = setting(
         False, "cnn: batch normalisation after each convolution and hidden Dense layer "
-        "(default: {cnn})", _bool, group="model")
+        "(default: {cnn})", _bool, group="model", models=("cnn",))
     activation: str = setting(
         "relu", "the activation between layers: {choices} (default: {default})",
         _choice(nn.ACTIVATIONS), metavar="NAME",
@@ -243,6 +253,10 @@ class RunConfig:
         _int(0), metavar="N", trial=False)
     dataset: str = setting("mnist", "the data set: a name or an .npz file", _dataset,
                            trial=False, command_line=False)
+    init_from: str | None = setting(
+        None, "the run folder (or model.npz) whose trained weights the model started from, "
+        "as an absolute path; None: random weights drawn from the seed", _weights_from,
+        trial=False, command_line=False)  # `train --init-from` sets it
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):
@@ -254,9 +268,9 @@ class RunConfig:
         if self.model == "cnn" and not self.channels:
             raise ConfigError("config['channels']: a cnn needs at least one convolution block, "
                               "got none (for no convolutions, use model mlp)", "channels")
-        if self.model == "mlp":  # unused values must not make two identical runs differ
-            for name in CNN_KEYS:
-                object.__setattr__(self, name, _DEFAULTS[name])
+        for spec in dataclasses.fields(self):  # unused values must not make two runs differ
+            if self.model not in spec.metadata["models"]:
+                object.__setattr__(self, spec.name, spec.default)
         if self.patience is not None and self.validation == 0:
             raise ConfigError(
                 f"patience: early stopping (patience={self.patience}) needs validation data; "
@@ -264,13 +278,16 @@ class RunConfig:
 
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict:
-        """The fields as a JSON-ready dict (sizes as lists)."""
-        return {name: list(value) if isinstance(value, tuple) else value
-                for name, value in dataclasses.asdict(self).items()}
+        """The fields that apply to this run's model as a JSON-ready dict (sizes as lists):
+        what `config.json` and `kfold --out` hold; an MLP's has no CNN fields."""
+        return {spec.name: _json_value(getattr(self, spec.name))
+                for spec in dataclasses.fields(self) if self.model in spec.metadata["models"]}
 
     @classmethod
     def from_dict(cls, data: dict) -> RunConfig:
-        """The inverse of `to_dict`; an unknown key is a ConfigError (a typo, or a newer file)."""
+        """The inverse of `to_dict`; an unknown key is a ConfigError (a typo, or a newer file).
+        A field that does not apply to the model is read and ignored, as files written
+        before `to_dict` left such fields out hold them."""
         if not isinstance(data, dict):
             raise ConfigError(f"config: expected a dict of fields, got {type(data).__name__}")
         known = {spec.name for spec in dataclasses.fields(cls)}
@@ -285,8 +302,7 @@ class RunConfig:
         trial = {name: getattr(self, name) for name in TRIAL_FIELDS}
         if self.optimizer not in ("momentum", "nesterov"):
             trial["momentum"] = _DEFAULTS["momentum"]
-        return {name: list(value) if isinstance(value, tuple) else value
-                for name, value in trial.items()}
+        return {name: _json_value(value) for name, value in trial.items()}
 
     # ------------------------------------------------------------------- data
     def validation_size(self, train_size: int) -> int:
@@ -305,18 +321,21 @@ class RunConfig:
         images = np.asarray(images)
         return prepare_images(images, layout=self.input_layout if images.ndim == 3 else "flat")
 
-    def holdout(self, images, labels: np.ndarray):
+    def holdout(self, images, labels: np.ndarray, prepare=None):
         """`(train, validation)` pairs, prepared for the model: the stratified validation
         images this run holds out (validation is None when it holds out none). Split as
-        uint8 pixels, then prepared: a quarter of the bytes to gather, one float copy."""
+        uint8 pixels, then prepared (by `prepare(images)`, default `self.prepare`; the
+        command line lays them out as the built model's `input_shape` says): a quarter of
+        the bytes to gather, one float copy."""
         images = np.asarray(images)
+        prepare = self.prepare if prepare is None else prepare
         size = self.validation_size(len(labels))
         if size == 0:
-            return (self.prepare(images), labels), None
+            return (prepare(images), labels), None
         train_index, valid_index = stratified_split(labels, 1 - size / len(labels),
                                                     seed=self.seed)
-        return ((self.prepare(images[train_index]), labels[train_index]),
-                (self.prepare(images[valid_index]), labels[valid_index]))
+        return ((prepare(images[train_index]), labels[train_index]),
+                (prepare(images[valid_index]), labels[valid_index]))
 
     # --------------------------------------------------------------- building
     def build_model(self, input_shape, num_classes: int = 10, seed=None) -> nn.Layer:
@@ -335,6 +354,10 @@ class RunConfig:
         return build_training(self, self.seed if seed is None else seed,
                               input_size=input_size, num_classes=num_classes,
                               callbacks=callbacks, input_shape=input_shape)
+
+
+def _json_value(value):
+    return list(value) if isinstance(value, tuple) else value
 
 
 _FIELDS = {spec.name: spec for spec in dataclasses.fields(RunConfig)}

@@ -75,7 +75,7 @@ def _kfold(args) -> int:
 
     check_folds("--k", args.k, y)
     logger.info("%d-fold cross-validation of %s on %s %s training images", args.k,
-                architecture(config, x[0].size, data.num_classes),
+                architecture(config, x.shape[1:], data.num_classes),
                 f"{len(y):,}", data.title)
     finished = []
     progress = TrialProgress("k-fold", 0, args.k)

@@ -18,6 +18,7 @@ from tinygrad_mnist.app.options import (
     config_from_args,
     given_run_options,
 )
+from tinygrad_mnist.app.predict import model_inputs
 from tinygrad_mnist.app.run_folder import (
     CHECKPOINT_FILE,
     CURVES_CSV_FILE,
@@ -78,23 +79,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def architecture(config: RunConfig, input_size: int, num_classes: int) -> str:
-    """The model in words, for the first log line."""
-    if config.model == "cnn":
-        return (f"a CNN (convolutions {_sizes_text(config.channels)}, Dense "
-                f"{_sizes_text([*config.hidden_sizes, num_classes])})")
-    return " -> ".join(map(str, (input_size, *config.hidden_sizes, num_classes)))
-
-
-def _sizes_text(sizes) -> str:
-    return ",".join(map(str, sizes)) or "none"
+def architecture(config: RunConfig, input_shape, num_classes: int) -> str:
+    """The model of `config` in its own words, for the first log line: `784 -> 256 -> 10`
+    for an MLP, its input, convolutions and Dense layers for a CNN."""
+    return config.build_model(input_shape, num_classes).extra_repr()
 
 
 def _resumed_run(args) -> tuple[Path, RunConfig]:
     """The run folder `--resume` names and its config; refuses options that would change it."""
     changed = [option for option in given_run_options(args) if option != "--epochs"] + \
-        (["--out"] if args.out is not None else []) + \
-        (["--init-from"] if args.init_from is not None else [])
+        (["--out"] if args.out is not None else [])
     if changed:
         raise UsageError(f"argument --resume: the run goes on as it was configured; "
                          f"{changed[0]} cannot change it")
@@ -153,14 +147,15 @@ def _train_holding(args, held: contextlib.ExitStack) -> int:
     else:
         config = config_from_args(args)
         data = load_named_dataset(config.dataset, args.data_root)
-    train, validation = config.holdout(data.train_images, data.train_labels)
-    x = train[0]
     # -q is quiet on a terminal too: no bar, no epoch lines.
-    built = config.build(input_size=x[0].size, num_classes=data.num_classes,
+    built = config.build(input_size=data.train_images[0].size, num_classes=data.num_classes,
                          callbacks=[] if args.quiet else [progress_report()],
-                         input_shape=x.shape[1:] if x.ndim == 4 else None)
-    if args.init_from is not None:
-        _init_from(built.model, args.init_from)
+                         input_shape=data.train_images.shape[1:])
+    # The images laid out as the model says it takes them (its input_shape).
+    train, validation = config.holdout(data.train_images, data.train_labels,
+                                       prepare=lambda images: model_inputs(built.model, images))
+    if config.init_from is not None and not resume:  # a resumed run has its checkpoint
+        _init_from(built.model, config.init_from)
     if resume:
         built.trainer.load_checkpoint(folder / CHECKPOINT_FILE)  # whole, or "damaged"
     if args.resume is not None and config.epochs != read_run_config(folder).epochs:
@@ -181,7 +176,7 @@ def _train_holding(args, held: contextlib.ExitStack) -> int:
     done = built.trainer.history.epochs_run if resume else 0
     logger.info("%s %s on %s %s images (%s held out for validation) for up to %d epochs; "
                 "run folder %s", f"resuming after epoch {done}:" if resume else "training",
-                architecture(config, x[0].size, data.num_classes), f"{len(train[1]):,}",
+                built.model.extra_repr(), f"{len(train[1]):,}",
                 data.title, f"{0 if validation is None else len(validation[1]):,}",
                 config.epochs, folder)
     if logger.isEnabledFor(logging.INFO):  # -q: not even the forward pass that shapes it
@@ -196,7 +191,8 @@ def _train_holding(args, held: contextlib.ExitStack) -> int:
     # Saved before the test evaluation, so a Ctrl-C during it still leaves the model.
     save_model_first(folder, model=built.model, config=config, history=history)
     try:
-        evaluation = evaluate(built.model, config.prepare(data.test_images), data.test_labels,
+        evaluation = evaluate(built.model, model_inputs(built.model, data.test_images),
+                              data.test_labels,
                               batch_size=built.trainer.eval_batch_size)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted during the test evaluation; kept the model, its config and "

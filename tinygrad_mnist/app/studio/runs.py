@@ -10,6 +10,7 @@ journal file is created beside it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from tinygrad_mnist.app import run_folder
+from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.train.event_log import EVENTS_FILE
 
 # A run that has written no event for this long while its log has no "end" has stopped
@@ -283,12 +285,17 @@ def _json_row(row: dict) -> dict:
 
 
 def describe_model(config: dict) -> str:
-    """"mlp 256-128" or "cnn conv 16-32, dense 128": a run's architecture in a few words."""
+    """"mlp 256-128" or "cnn conv 16-32, dense 128": a run's architecture in a few words,
+    from the fields that apply to its model (a config.json of an older version holds the
+    others too)."""
+    with contextlib.suppress(TypeError, ValueError):  # a damaged file: described as it is
+        config = RunConfig.from_dict(config).to_dict()
     hidden = "-".join(map(str, config.get("hidden_sizes") or [])) or "linear"
-    if config.get("model") == "cnn":
-        channels = "-".join(map(str, config.get("channels") or []))
-        return f"cnn conv {channels}, dense {hidden}"
-    return f"mlp {hidden}"
+    kind = config.get("model", "mlp")
+    if config.get("channels"):
+        channels = "-".join(map(str, config["channels"]))
+        return f"{kind} conv {channels}, dense {hidden}"
+    return f"{kind} {hidden}"
 
 
 def _number(value):
