@@ -98,7 +98,7 @@ def test_evaluate_reports_precision_recall_f1_and_top_k(here, capsys):
     figures = json.loads((here / "scores" / "evaluation-synthetic.json").read_text())
     assert len(figures["per_class_f1"]) == 10 and 0 < figures["macro_f1"] <= 1
     assert figures["top_k_accuracy"]["5"] >= figures["top_k_accuracy"]["2"] >= \
-        figures["accuracy"]
+        figures["test_accuracy"]
 
 
 def test_predict_warns_of_doubtful_framing_and_shows_what_the_model_saw(here, capsys):
