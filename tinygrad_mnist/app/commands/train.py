@@ -179,6 +179,9 @@ def _train_holding(args, held: contextlib.ExitStack) -> int:
                 built.model.extra_repr(), f"{len(train[1]):,}",
                 data.title, f"{0 if validation is None else len(validation[1]):,}",
                 config.epochs, folder)
+    if logger.isEnabledFor(logging.INFO):  # -q: not even the forward pass that shapes it
+        # Keras users look for the layers, their output shapes and sizes before the epochs.
+        logger.info("%s", built.model.summary())
     interrupted = False
     try:
         history = built.trainer.fit(train, validation, epochs=config.epochs, resume=resume,
