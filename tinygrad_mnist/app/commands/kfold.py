@@ -19,6 +19,7 @@ from tinygrad_mnist.app.options import (
     config_from_args,
     int_at_least,
 )
+from tinygrad_mnist.app.trial_bar import trial_bar
 from tinygrad_mnist.data.by_name import load_named_dataset
 from tinygrad_mnist.experiments.search import TrialProgress, about_time, describe_config
 from tinygrad_mnist.experiments.tables import markdown_table
@@ -79,6 +80,7 @@ def _kfold(args) -> int:
                 f"{len(y):,}", data.title)
     finished = []
     progress = TrialProgress("k-fold", 0, args.k)
+    bar = None  # on a terminal: one bar over the folds, above each fold's per-batch bar
 
     def on_fold(fold) -> None:
         nonlocal progress
@@ -88,10 +90,13 @@ def _kfold(args) -> int:
         logger.info("fold %d/%d %s: validation %.2f%% (%.1f s)%s", progress.done, args.k,
                     describe_config(config.to_dict()), 100 * fold.metrics["val_accuracy"],
                     fold.metrics["seconds"], left)
+        if bar is not None:
+            bar.update(1)
 
     try:
-        kfold(build, (x, y), k=args.k, seed=config.seed, test=test, epochs=config.epochs,
-              on_fold=on_fold)
+        with trial_bar(args.k, f"{args.k}-fold", unit="fold", quiet=args.quiet) as bar:
+            kfold(build, (x, y), k=args.k, seed=config.seed, test=test, epochs=config.epochs,
+                  on_fold=on_fold)
     except KeyboardInterrupt:
         if finished:
             _print_folds(finished, args.k, config, args.out, interrupted=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 from tinygrad_mnist.app.commands.kfold import check_folds
 from tinygrad_mnist.app.errors import EXIT_FAILED, EXIT_INTERRUPTED, PROG, UsageError
 from tinygrad_mnist.app.options import add_data_options, int_at_least
+from tinygrad_mnist.app.trial_bar import trial_bar
 from tinygrad_mnist.data import prepare_images
 from tinygrad_mnist.data.by_name import load_named_dataset
 from tinygrad_mnist.experiments import ResultStore, expand_grid, grid_search, load_experiment
@@ -100,18 +101,28 @@ def run(args) -> int:
     # Not a store, another experiment's, or in use by another search: one line, at once.
     with ResultStore(store_path) as store, store.lock():
         store.claim(record)
+        # What a resumed search need not run again (a retried failure it must).
+        stored = len(store.trial_ids() - (store.trial_ids("failed") if args.retry_failed
+                                          else set()))
     arguments = {**experiment.search_arguments(), "store": store_path, "n_jobs": jobs,
                  "dataset": data.title, "retry_failed": args.retry_failed}
     title = f"{experiment.name} (data set: {data.title})"
     where = f"the cluster at {args.scheduler}" if args.scheduler else f"{jobs} job(s)"
+    configurations = len(expand_grid(experiment.space))
     logger.info("search %r on %s: %d configurations, store %s, %s", experiment.name,
-                data.title, len(expand_grid(experiment.space)), store_path, where)
+                data.title, configurations, store_path, where)
+    # Every configuration's holdout trial, then k folds of each of the top N: the count
+    # may end short (fewer succeeded) or start high (a store kept trials of an older grid).
+    trials = configurations + min(experiment.top_n, configurations) * experiment.k
     try:
-        if args.scheduler is None:
-            result = grid_search(data=(x, y), test=test, **arguments)
-        else:
-            with _dask_client(args.scheduler):
-                result = grid_search(data=(x, y), test=test, backend="dask", **arguments)
+        with trial_bar(trials, "search", done=stored, quiet=args.quiet) as bar:
+            if bar is not None:
+                arguments["on_trial"] = lambda row: bar.update(1)
+            if args.scheduler is None:
+                result = grid_search(data=(x, y), test=test, **arguments)
+            else:
+                with _dask_client(args.scheduler):
+                    result = grid_search(data=(x, y), test=test, backend="dask", **arguments)
     except KeyboardInterrupt:
         with ResultStore(store_path) as store:
             kept = len(store)
