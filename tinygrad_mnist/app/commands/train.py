@@ -198,8 +198,9 @@ def _train_holding(args, held: contextlib.ExitStack) -> int:
     figures = sum(name.endswith(".png") for name in written)
     score = ("diverged: the model's outputs are not finite, so it has no test accuracy"
              if evaluation.diverged else f"test accuracy: {evaluation.accuracy:.2%}")
+    epochs = f"{history.epochs_run} epoch{'' if history.epochs_run == 1 else 's'}"
     print(f"{score} on {len(data.test_labels):,} {data.title} "
-          f"test images, after {history.epochs_run} epochs ({sum(history.seconds):.1f} s)")
+          f"test images, after {epochs} ({sum(history.seconds):.1f} s)")
     print(f"run folder: {folder} (report.md, model.npz, history.json, {figures} figures)")
     if interrupted:
         print(f"{PROG}: interrupted after {history.epochs_run} of {config.epochs} epochs; kept the "
