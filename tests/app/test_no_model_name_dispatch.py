@@ -4,8 +4,9 @@ Every module of app/ is read with `ast`: no comparison with a model kind's name 
 "cnn": `config.model == "cnn"`, `config.get("model") == "cnn"`) and no `isinstance`
 test against `MLP` or `CNN` (issue 18: models know their input; DESIGN.md: nothing
 dispatches on a class name), and no layout by the config's model kind (`config.prepare`,
-`RunConfig.input_layout`, a library convenience for scripts). Laying images out is `app.predict.model_inputs`'s job, from
-the model's `input_shape`; which fields a kind of model uses is the schema's.
+`RunConfig.input_layout`, a library convenience for scripts). Laying images out is
+`app.predict.model_inputs`'s job, from the model's `input_shape`; which fields a kind of
+model uses is the schema's.
 """
 
 from __future__ import annotations
