@@ -79,12 +79,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def architecture(config: RunConfig, input_shape, num_classes: int) -> str:
-    """The model of `config` in its own words, for the first log line: `784 -> 256 -> 10`
-    for an MLP, its input, convolutions and Dense layers for a CNN."""
-    return config.build_model(input_shape, num_classes).extra_repr()
-
-
 def _resumed_run(args) -> tuple[Path, RunConfig]:
     """The run folder `--resume` names and its config; refuses options that would change it."""
     changed = [option for option in given_run_options(args) if option != "--epochs"] + \
