@@ -171,7 +171,7 @@ def test_evaluate_prints_the_scores_and_writes_the_figures(trained, tmp_path,
     assert re.search(r"^loss \d+\.\d{4}, ", result.stdout)
     assert result.stdout.count("\n| ") >= 11  # a header and one row per class
     figures = json.loads((tmp_path / "eval" / "evaluation-synthetic.json").read_text())
-    assert figures["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    assert figures["test_accuracy"] == pytest.approx(metrics["test_accuracy"])
     assert figures["confusion_matrix"] == metrics["confusion_matrix"]
     assert is_png(tmp_path / "eval" / "confusion_matrix-synthetic.png")
     assert is_png(tmp_path / "eval" / "mistakes-synthetic.png")

@@ -60,3 +60,16 @@ def test_folders_that_hold_no_run_are_named(tmp_path):
         read_runs([a])
     with pytest.raises(ValueError, match="not a folder"):
         read_runs([a, tmp_path / "missing"])
+
+
+def test_an_older_config_json_differs_only_in_what_differs(tmp_path):
+    from tinygrad_mnist.train.config import RunConfig
+
+    new = RunConfig(seed=1).to_dict()
+    # An MLP's config.json of an older version: the CNN fields, no init_from.
+    older = {**RunConfig().to_dict(), "channels": [16, 32], "kernel_size": 5,
+             "batch_norm": False}
+    del older["init_from"]
+    runs = read_runs([write_run(tmp_path / "new", new, [0.8]),
+                      write_run(tmp_path / "old", older, [0.7])])
+    assert differing_fields([run.config for run in runs]) == ["seed"]

@@ -98,3 +98,14 @@ def test_bad_rows_are_a_value_error_naming_the_argument(rows, options, argument)
 def test_rows_that_are_not_a_list_of_dicts_are_a_type_error(rows):
     with pytest.raises(TypeError, match="^rows: "):
         plot_search_heatmap(rows)
+
+
+def test_the_settings_a_cell_averages_over_read_as_words():
+    rows = [{"learning_rate": 0.1, "activation": "tanh", "batch_size": size,
+             "weight_decay": 0.0, "val_accuracy": 0.5} for size in (50, 100)]
+    fig = plot_search_heatmap(rows, facet=None, averaged=["batch_size", "weight_decay"],
+                              title="tiny grid")
+    assert fig.get_suptitle() == ("tiny grid\nvalidation accuracy by learning rate and "
+                                  "activation\neach cell: the mean over batch size, weight decay")
+    assert plot_search_heatmap(rows, facet=None, averaged="batch_size").get_suptitle() \
+        .endswith("each cell: the mean over batch size")

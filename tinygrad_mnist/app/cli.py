@@ -90,16 +90,25 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"Run '{PROG} COMMAND --help' for a command's options. "
                f"Start with '{PROG} train'.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="log only warnings (no per-epoch lines)")
-    parser.add_argument("--traceback", action="store_true",
-                        help="on an error, show the full Python traceback (for bug reports)")
+    _add_common_options(parser, default=False)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
-        command.add_parser(subparsers).set_defaults(handler=command.run)
+        sub = command.add_parser(subparsers)
+        sub.set_defaults(handler=command.run)
+        # `tinygrad-mnist train -q` as well as `tinygrad-mnist -q train`. SUPPRESS: left
+        # out, they keep what the top level set instead of resetting it.
+        _add_common_options(sub.add_argument_group("common options"), default=argparse.SUPPRESS)
     return parser
+
+
+def _add_common_options(parser, default) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="log more detail")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default,
+                        help="log only warnings (no per-epoch lines)")
+    parser.add_argument("--traceback", action="store_true", default=default,
+                        help="on an error, show the full Python traceback (for bug reports)")
 
 
 # Loggers whose INFO lines are the progress a user wants to see by default; the rest of

@@ -9,11 +9,13 @@ What `tinygrad-mnist compare RUN RUN...` prints and draws.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.train.history import History
 
 HISTORY_FILE, METRICS_FILE, CONFIG_FILE = "history.json", "metrics.json", "config.json"
@@ -65,6 +67,10 @@ def read_run(folder) -> RunSummary:
         accuracy = float(value) if isinstance(value, (int, float)) else None
     if not isinstance(config, dict):
         raise ValueError(f"config: {str(folder / CONFIG_FILE)!r} is not a run configuration")
+    # As this version writes it, so an older file's extra fields (an MLP's kernel_size) and
+    # missing ones (init_from) are no differences; a file the schema refuses, as it is.
+    with contextlib.suppress(TypeError, ValueError):
+        config = RunConfig.from_dict(config).to_dict()
     return RunSummary(folder, config, history, accuracy)
 
 

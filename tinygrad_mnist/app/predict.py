@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -118,3 +119,35 @@ def classify_files(model, paths, top: int = 1, on_error=None) -> list[Classified
     return [Classified(path, [int(c) for c in order], [float(p) for p in row[order]],
                        framing.digit, framing.warnings, framing.box)
             for path, order, row, framing in zip(kept, best, probabilities, framings)]
+
+
+def write_framed_figures(results: list[Classified], folder, class_names=None) -> list[Path]:
+    """Per result, `folder/<name>.png`: the picture with its crop marked, the 28x28 the
+    model saw and its top-3 classes as bars (`viz.plot_framed_inputs`); the paths written.
+
+    What `predict --show` and `show MODEL IMAGE...` write. Two inputs of the same name
+    (from different folders) get `<name>-2.png`, and so on; `results` must carry every
+    class's probability for the bars to be the true top 3 (`classify_files(top=...)`).
+    """
+    from tinygrad_mnist.data.images import read_picture
+    from tinygrad_mnist.viz import plot_framed_inputs  # matplotlib: only when drawing
+    from tinygrad_mnist.viz.figure_file import save_figure
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written, used = [], set()
+    for result in results:
+        probabilities = np.zeros(max(result.classes) + 1)
+        probabilities[result.classes] = result.probabilities
+        stem = Path(result.path).stem or "image"
+        name, n = stem, 1
+        while name in used:
+            n += 1
+            name = f"{stem}-{n}"
+        used.add(name)
+        figure = plot_framed_inputs([read_picture(result.path).grey], [result.digit],
+                                    probabilities[None], titles=[Path(result.path).name],
+                                    class_names=class_names, crop_boxes=[result.box],
+                                    warnings=[result.warnings])
+        written.append(save_figure(figure, folder / f"{name}.png"))
+    return written

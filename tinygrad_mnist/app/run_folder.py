@@ -12,8 +12,11 @@
         model.json              what the model takes and gives: `input_shape` (one
                                 example's shape) and `num_classes`, to rebuild it
         history.json            per-epoch losses, accuracies, seconds, learning rates
-        metrics.json            test accuracy, per-class accuracy, confusion matrix
+        metrics.json            the test set's scores: loss, accuracy, top-k, per class
+                                accuracy, precision, recall and F1, confusion matrix
         report.md               all of it for people to read, the figures embedded
+                                (the test set's scores, figures and report sections are
+                                `evaluation_report`'s, which `evaluate` writes too)
         learning_curves.png  mistakes.png  predictions.png  confusion_matrix.png
         true_vs_predicted.png
 """
@@ -31,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinygrad_mnist.app import evaluation_report
 from tinygrad_mnist.app.predict import DivergedModelError
 from tinygrad_mnist.data.images import SIDE
 from tinygrad_mnist.experiments.tables import percent
@@ -69,14 +73,9 @@ METRICS_FILE = "metrics.json"
 CURVES_CSV_FILE = "metrics.csv"  # a row per epoch as it ends (Keras's CSVLogger)
 REPORT_FILE = "report.md"
 CHECKPOINT_FILE = "checkpoint.npz"
-FIGURES = {
-    "learning_curves.png": "Learning curves",
-    "mistakes.png": "The most confident mistakes",
-    "predictions.png": "The least confident predictions",
-    "confusion_matrix.png": "Confusion matrix",
-    "true_vs_predicted.png": "True vs predicted labels",
-}
-PREDICTIONS_SHOWN = 36
+# The learning curves, then the test set's figures (`evaluation_report.FIGURES`).
+FIGURES = {"learning_curves.png": "Learning curves",
+           **{f"{name}.png": title for name, title in evaluation_report.FIGURES.items()}}
 DATA_FILE = "data.json"
 LOCK_FILE = ".lock"
 #: Every file a run writes into its folder: `train --out` refuses a folder holding one.
@@ -248,47 +247,19 @@ def write_run_folder(folder, *, model, config: RunConfig, history, evaluation: E
     written[MODEL_FILE] = folder / MODEL_FILE
     if (folder / MODEL_SHAPES_FILE).is_file():
         written[MODEL_SHAPES_FILE] = folder / MODEL_SHAPES_FILE
-    for name, data in ((CONFIG_FILE, config.to_dict()), (HISTORY_FILE, history.to_dict()),
-                       (METRICS_FILE, _metrics(evaluation, class_names))):
+    for name, data in ((CONFIG_FILE, config.to_dict()), (HISTORY_FILE, history.to_dict())):
         _write_json(folder / name, data)
         written[name] = folder / name
-
-    from tinygrad_mnist.train.metrics import confident_mistakes
-
-    every_mistake = confident_mistakes(evaluation.labels, evaluation.probabilities)
-    mistakes = every_mistake[:PREDICTIONS_SHOWN]
-    # The first test images are nearly all right and sure, and tell nothing: the least
-    # confident predictions show where the model hesitates.
-    confidence = evaluation.probabilities.max(axis=1)
-    hesitant = np.argsort(confidence, kind="stable")[:PREDICTIONS_SHOWN]
-    figures = {
-        "mistakes.png": lambda path: viz.plot_predictions(
-            images[mistakes], evaluation.labels[mistakes],
-            evaluation.predictions[mistakes], n=len(mistakes),
-            probabilities=evaluation.probabilities[mistakes], class_names=class_names,
-            title="The most confident mistakes", indices=mistakes,
-            mistakes_of=len(every_mistake), path=path),
-        "predictions.png": lambda path: viz.plot_predictions(
-            images[hesitant], evaluation.labels[hesitant],
-            evaluation.predictions[hesitant], n=len(hesitant),
-            probabilities=evaluation.probabilities[hesitant], class_names=class_names,
-            title="The least confident predictions", indices=hesitant, path=path),
-        "confusion_matrix.png": lambda path: viz.plot_confusion_matrix(
-            evaluation.confusion_matrix(), class_names=class_names, path=path),
-        "true_vs_predicted.png": lambda path: viz.plot_true_vs_predicted(
-            evaluation.labels, evaluation.predictions, num_classes=evaluation.num_classes,
-            class_names=class_names, path=path),
-    }
-    if not len(mistakes):  # every test image right: no mistakes to show
-        del figures["mistakes.png"]
+    written[METRICS_FILE] = evaluation_report.write_scores(
+        folder / METRICS_FILE, evaluation, class_names, dataset_label or config.dataset)
+    figures = evaluation_report.write_figures(folder, evaluation, images, class_names,
+                                              dataset_label or config.dataset)
     if history.epochs_run:  # a run stopped before its first epoch ended has no curves
-        figures["learning_curves.png"] = lambda path: viz.plot_learning_curves(
+        viz.plot_learning_curves(
             history, test_accuracy=None if evaluation.diverged else evaluation.accuracy,
-            path=path)
-    for name, draw in figures.items():
-        draw(folder / name)
-        written[name] = folder / name
-
+            path=folder / "learning_curves.png")
+        written["learning_curves.png"] = folder / "learning_curves.png"
+    written.update({path.name: path for path in figures.values()})
     report = render_report(str(folder), config, history, evaluation, class_names,
                            figures=[name for name in FIGURES if name in written],
                            dataset_label=dataset_label)
@@ -297,27 +268,9 @@ def write_run_folder(folder, *, model, config: RunConfig, history, evaluation: E
     return written
 
 
-def _metrics(evaluation: Evaluation, class_names) -> dict:
-    names = _class_names(class_names, evaluation.num_classes)
-    return {
-        "test_accuracy": None if evaluation.diverged else evaluation.accuracy,
-        "diverged": evaluation.diverged,
-        "test_images": int(len(evaluation.labels)),
-        "class_names": names,
-        "per_class_accuracy": [None if np.isnan(a) else float(a)
-                               for a in evaluation.per_class_accuracy()],
-        "confusion_matrix": evaluation.confusion_matrix().tolist(),
-    }
-
-
-def _class_names(class_names, num_classes: int) -> list[str]:
-    return [str(c) for c in range(num_classes)] if class_names is None else list(class_names)
-
-
 def render_report(title: str, config: RunConfig, history, evaluation: Evaluation,
                   class_names=None, figures=(), dataset_label: str | None = None) -> str:
     """The Markdown report of a run: summary, configuration, figures and tables."""
-    names = _class_names(class_names, evaluation.num_classes)
     dataset_label = dataset_label or config.dataset
     stopped = {"completed": "completed", "early-stopped": "stopped early",
                "diverged": "diverged", "interrupted": "interrupted (Ctrl-C)"}
@@ -348,23 +301,12 @@ def render_report(title: str, config: RunConfig, history, evaluation: Evaluation
         elif key == "batch_size" and value is None:
             value = "full batch"
         lines.append(f"| {key} | {value} |")
-    for name in figures:
-        lines += ["", f"## {FIGURES[name]}", "", f"![{FIGURES[name]}]({name})"]
-        if name == "learning_curves.png":
-            lines += ["", *_history_table(history)]
-        elif name == "mistakes.png":
-            lines += ["", "The test images the model gets wrong with the highest confidence, "
-                      "most confident first, each with its index in the test set."]
-        elif name == "predictions.png":
-            lines += ["", f"The {min(PREDICTIONS_SHOWN, len(evaluation.labels))} test images "
-                      "the model is least sure of, least sure first, each with its index in "
-                      "the test set; mistakes are framed in red. Only the mistakes: "
-                      f"`tinygrad-mnist show {title}/{MODEL_FILE} --mistakes`."]
-        elif name == "confusion_matrix.png":
-            lines += ["", "Rows are the true classes, columns the predicted ones.", "",
-                      *_confusion_table(evaluation.confusion_matrix(), names)]
-        elif name == "true_vs_predicted.png":
-            lines += ["", *_per_class_table(evaluation, names)]
+    if "learning_curves.png" in figures:
+        lines += ["", f"## {FIGURES['learning_curves.png']}", "",
+                  "![Learning curves](learning_curves.png)", "", *_history_table(history)]
+    lines += evaluation_report.report_sections(
+        evaluation, {name[:-len(".png")]: name for name in figures}, class_names,
+        model=f"{title}/{MODEL_FILE}")
     files = [MODEL_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, *figures]
     lines += ["", "## Files", "", *[f"- [`{name}`]({name})" for name in files], ""]
     return "\n".join(lines)
@@ -382,22 +324,6 @@ def _history_table(history) -> list[str]:
             f"| {percent(history.val_accuracy[epoch], missing='')} | {history.lr[epoch]:.4g} "
             f"| {history.seconds[epoch]:.2f} |"
         )
-    return lines
-
-
-def _confusion_table(matrix: np.ndarray, names: list[str]) -> list[str]:
-    lines = ["| true \\ predicted | " + " | ".join(names) + " |",
-             "| --- |" + " ---: |" * len(names)]
-    for name, row in zip(names, matrix):
-        lines.append(f"| **{name}** | " + " | ".join(str(int(v)) for v in row) + " |")
-    return lines
-
-
-def _per_class_table(evaluation: Evaluation, names: list[str]) -> list[str]:
-    counts = np.bincount(evaluation.labels, minlength=evaluation.num_classes)
-    lines = ["| class | test images | accuracy |", "| --- | ---: | ---: |"]
-    for name, count, value in zip(names, counts, evaluation.per_class_accuracy()):
-        lines.append(f"| {name} | {int(count):,} | {percent(value, missing='')} |")
     return lines
 
 

@@ -183,10 +183,8 @@ def _write_heat_map(rows: list[dict], path: Path, title: str) -> bool:
     averaged = [name for name in CONFIG_DEFAULTS
                 if name not in ("learning_rate", "activation", "hidden_sizes")
                 and len({json.dumps(row[name]) for row in holdout}) > 1]
-    if averaged:  # the figure says what its cells average over
-        title += f"\neach cell: the mean over {', '.join(averaged)}"
-    try:
-        figure = plot_search_heatmap(holdout, title=title)
+    try:  # the figure says what its cells average over
+        figure = plot_search_heatmap(holdout, title=title, averaged=averaged)
     except ValueError as error:  # e.g. every trial diverged: nothing to colour
         logger.warning("no heat map: %s", error)
         return False

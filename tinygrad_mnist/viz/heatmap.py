@@ -97,6 +97,7 @@ def plot_search_heatmap(
     value: str = "val_accuracy",
     fmt: str | None = None,
     title: str | None = None,
+    averaged=(),
     path=None,
 ) -> Figure:
     """One annotated heat map of `value` over `x` and `y` per value of `facet`, one colour bar.
@@ -106,7 +107,8 @@ def plot_search_heatmap(
     Rows that share a cell (repeats, folds) are averaged; a cell with no finite result
     is left blank. `facet=None` draws a single panel. `fmt` formats the cell
     text (default: a percentage for accuracies, else three significant digits). `title`
-    (say, the experiment and its data set) goes above the heading.
+    (say, the experiment and its data set) goes above the heading. `averaged` names the
+    settings a cell's rows differ in (say `["batch_size"]`): the figure says so.
     """
     cells = _mean_per_cell(rows, x, y, facet, value)
     facets = _in_order([cell[0] for cell in cells])
@@ -121,6 +123,9 @@ def plot_search_heatmap(
     columns = math.ceil(len(facets) / panel_rows)  # 4 panels as 2 x 2, not 3 + 1
     heading = f"{_label(value)} by {_label(x)} and {_label(y)}" + (
         f", per {_label(facet)}" if facet is not None else "")
+    averaged = [averaged] if isinstance(averaged, str) else list(averaged)
+    if averaged:
+        heading += f"\neach cell: the mean over {', '.join(map(_label, averaged))}"
     if title:
         heading = f"{title}\n{heading}"
     panel_width = 0.85 * len(xs) + 0.6

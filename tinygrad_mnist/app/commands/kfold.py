@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_mnist.app.commands.train import architecture
 from tinygrad_mnist.app.errors import EXIT_INTERRUPTED, PROG, UsageError
 from tinygrad_mnist.app.kfold_summary import check_kfold_path, kfold_summary, write_kfold_summary
 from tinygrad_mnist.app.options import (
@@ -19,6 +18,7 @@ from tinygrad_mnist.app.options import (
     config_from_args,
     int_at_least,
 )
+from tinygrad_mnist.app.predict import model_inputs
 from tinygrad_mnist.data.by_name import load_named_dataset
 from tinygrad_mnist.experiments.search import TrialProgress, about_time, describe_config
 from tinygrad_mnist.experiments.tables import markdown_table
@@ -62,8 +62,10 @@ def _kfold(args) -> int:
     if args.out is not None:  # before any fold trains, not after the last
         check_kfold_path(args.out)
     data = load_named_dataset(config.dataset, args.data_root)
-    x, y = config.prepare(data.train_images), data.train_labels
-    test = (config.prepare(data.test_images), data.test_labels)
+    # The images laid out as the model says it takes them (its input_shape): one built to ask.
+    model = config.build_model(data.train_images.shape[1:], data.num_classes)
+    x, y = model_inputs(model, data.train_images), data.train_labels
+    test = (model_inputs(model, data.test_images), data.test_labels)
     fold_numbers = itertools.count(1)  # kfold builds one model per fold, in order
 
     def build(seed):
@@ -71,11 +73,11 @@ def _kfold(args) -> int:
         return config.build(input_size=x[0].size, num_classes=data.num_classes,
                             callbacks=[] if args.quiet else [progress_report(prefix)],
                             seed=seed,
-                            input_shape=x.shape[1:] if x.ndim == 4 else None).trainer
+                            input_shape=data.train_images.shape[1:]).trainer
 
     check_folds("--k", args.k, y)
     logger.info("%d-fold cross-validation of %s on %s %s training images", args.k,
-                architecture(config, x.shape[1:], data.num_classes),
+                model.extra_repr(),
                 f"{len(y):,}", data.title)
     finished = []
     progress = TrialProgress("k-fold", 0, args.k)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tinygrad_mnist.app.errors import EXIT_USAGE, PROG, UsageError, one_line
 from tinygrad_mnist.app.options import int_at_least
-from tinygrad_mnist.app.predict import classify_files, model_classes
+from tinygrad_mnist.app.predict import classify_files, model_classes, write_framed_figures
 from tinygrad_mnist.app.run_folder import load_run_model, run_class_names
 from tinygrad_mnist.utils.terminal import printable
 
@@ -65,33 +65,7 @@ def run(args) -> int:
         for warning in result.warnings:  # the framing looked wrong: the answer may be too
             print(f"{PROG}: warning: {printable(result.path)}: {warning}", file=sys.stderr)
     if args.show is not None and results:
-        for written in _show(results, args.show, names):
+        for written in write_framed_figures(results, args.show, names):
             print(f"wrote {printable(written)}", file=sys.stderr if args.json else sys.stdout)
     return EXIT_USAGE if failed else 0
 
-
-def _show(results, folder: Path, names) -> list[Path]:
-    """Per result, folder/<name>.png: picture, framed digit, top-3 bars."""
-    import numpy as np
-
-    from tinygrad_mnist.data.images import read_picture
-    from tinygrad_mnist.viz import plot_framed_inputs
-    from tinygrad_mnist.viz.figure_file import save_figure
-
-    folder.mkdir(parents=True, exist_ok=True)
-    written, used = [], set()
-    for result in results:
-        probabilities = np.zeros(max(result.classes) + 1)
-        probabilities[result.classes] = result.probabilities
-        stem = Path(result.path).stem or "image"
-        name, n = stem, 1
-        while name in used:
-            n += 1
-            name = f"{stem}-{n}"
-        used.add(name)
-        figure = plot_framed_inputs([read_picture(result.path).grey], [result.digit],
-                                    probabilities[None], titles=[Path(result.path).name],
-                                    class_names=names, crop_boxes=[result.box],
-                                    warnings=[result.warnings])
-        written.append(save_figure(figure, folder / f"{name}.png"))
-    return written

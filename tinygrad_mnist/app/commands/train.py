@@ -79,12 +79,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def architecture(config: RunConfig, input_shape, num_classes: int) -> str:
-    """The model of `config` in its own words, for the first log line: `784 -> 256 -> 10`
-    for an MLP, its input, convolutions and Dense layers for a CNN."""
-    return config.build_model(input_shape, num_classes).extra_repr()
-
-
 def _resumed_run(args) -> tuple[Path, RunConfig]:
     """The run folder `--resume` names and its config; refuses options that would change it."""
     changed = [option for option in given_run_options(args) if option != "--epochs"] + \
@@ -179,6 +173,9 @@ def _train_holding(args, held: contextlib.ExitStack) -> int:
                 built.model.extra_repr(), f"{len(train[1]):,}",
                 data.title, f"{0 if validation is None else len(validation[1]):,}",
                 config.epochs, folder)
+    if logger.isEnabledFor(logging.INFO):  # -q: not even the forward pass that shapes it
+        # Keras users look for the layers, their output shapes and sizes before the epochs.
+        logger.info("%s", built.model.summary())
     interrupted = False
     try:
         history = built.trainer.fit(train, validation, epochs=config.epochs, resume=resume,
@@ -201,8 +198,9 @@ def _train_holding(args, held: contextlib.ExitStack) -> int:
     figures = sum(name.endswith(".png") for name in written)
     score = ("diverged: the model's outputs are not finite, so it has no test accuracy"
              if evaluation.diverged else f"test accuracy: {evaluation.accuracy:.2%}")
+    epochs = f"{history.epochs_run} epoch{'' if history.epochs_run == 1 else 's'}"
     print(f"{score} on {len(data.test_labels):,} {data.title} "
-          f"test images, after {history.epochs_run} epochs ({sum(history.seconds):.1f} s)")
+          f"test images, after {epochs} ({sum(history.seconds):.1f} s)")
     print(f"run folder: {folder} (report.md, model.npz, history.json, {figures} figures)")
     if interrupted:
         print(f"{PROG}: interrupted after {history.epochs_run} of {config.epochs} epochs; kept the "
