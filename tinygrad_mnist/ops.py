@@ -218,7 +218,9 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
-        return a.sum(axis=axis, keepdims=keepdims)
+        # ndarray.sum's own work, without its Python wrapper (numpy/_core/_methods.py):
+        # 0.1 µs, 1% of W3.
+        return np.add.reduce(a, axis=axis, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, grad):

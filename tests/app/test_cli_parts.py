@@ -187,6 +187,14 @@ def test_an_interrupted_run_before_its_first_epoch_still_gets_a_report(small_run
 
 
 @pytest.mark.slow  # trains and writes a whole run folder, figures included
+def test_the_reports_settings_are_words_not_python_values(small_run):
+    folder, _, _ = small_run  # patience, clip_grad_norm and init_from unset; augment off
+    settings = (folder / "report.md").read_text().split("## Configuration")[1].split("##")[0]
+    assert "None" not in settings and "False" not in settings and "True" not in settings
+    assert "| patience | off |" in settings and "| augment | off |" in settings
+
+
+@pytest.mark.slow  # trains and writes a whole run folder, figures included
 def test_model_that_does_not_fit_its_config_is_refused(small_run, tmp_path):
     folder, built, _ = small_run
     (tmp_path / "model.npz").write_bytes((folder / "model.npz").read_bytes())

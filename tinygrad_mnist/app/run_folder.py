@@ -37,7 +37,7 @@ import numpy as np
 from tinygrad_mnist.app import evaluation_report
 from tinygrad_mnist.app.predict import DivergedModelError
 from tinygrad_mnist.data.images import SIDE
-from tinygrad_mnist.experiments.tables import percent
+from tinygrad_mnist.experiments.tables import percent, setting_text
 from tinygrad_mnist.train.config import RunConfig
 from tinygrad_mnist.train.evaluation import Evaluation
 from tinygrad_mnist.train.event_log import EVENTS_FILE
@@ -298,8 +298,8 @@ def render_report(title: str, config: RunConfig, history, evaluation: Evaluation
         if key in ("hidden_sizes", "channels"):
             value = ", ".join(map(str, value)) or (
                 "none" if "channels" in settings else "none (linear model)")
-        elif key == "batch_size" and value is None:
-            value = "full batch"
+        else:
+            value = setting_text(key, value)  # words, never None or False
         lines.append(f"| {key} | {value} |")
     if "learning_curves.png" in figures:
         lines += ["", f"## {FIGURES['learning_curves.png']}", "",

@@ -54,10 +54,10 @@ def describe(config: dict, defaults: dict) -> str:
     always = ("hidden_sizes", "activation", "learning_rate")
     shown = [k for k in always if k in config]
     shown += [k for k, v in config.items() if k not in always and v != defaults[k]]
-    return ", ".join(f"{k.replace('_', ' ')} {_setting(k, config[k])}" for k in shown)
+    return ", ".join(f"{k.replace('_', ' ')} {setting_text(k, config[k])}" for k in shown)
 
 
-def _setting(key: str, value) -> str:
+def setting_text(key: str, value) -> str:
     """A setting as a person reads it: no JSON `null`, no quotes."""
     if value is None:
         return {"batch_size": "full", "patience": "off", "clip_grad_norm": "off"}.get(key, "none")
