@@ -133,6 +133,7 @@ def test_quiet_is_quiet_on_a_terminal(tmp_path, quiet_at):
     assert "epoch" not in output.replace("after 2 epochs", "")  # no bar, no epoch lines
     loud = on_terminal(loud_command + [str(tmp_path / "loud")], environment)
     assert "epoch 2/2" in loud  # without -q the terminal shows the progress
+    assert "%|" in loud  # and the per-batch bar, though this bare terminal reports no size
 
 
 def on_terminal(argv, environment, timeout=120) -> str:

@@ -176,6 +176,9 @@ def test_the_run_list_opens_a_runs_page_and_compares_runs(page, runs):
     curves = page.get_by_test_id("learning-curves")
     curves.locator("path[data-series=validation]").first.wait_for()
     assert curves.locator("svg").count() == 2
+    # The accuracy chart's axis reads in percent, as every accuracy in the studio does.
+    ticks = curves.locator("svg").nth(1).locator("text").all_text_contents()
+    assert any(tick.endswith("%") for tick in ticks)
     # A confusion cell off the diagonal lists exactly its test images.
     metrics = json.loads((runs / "mlp-small" / "metrics.json").read_text())
     matrix = metrics["confusion_matrix"]
@@ -222,7 +225,7 @@ def test_the_live_view_follows_a_train_started_while_it_watches(page, runs):
             train.communicate()
     # It watched the run grow (more than one batch count while running), then its end.
     assert len(seen_running) >= 2, seen_running
-    assert "completed after 6 epoch(s)" in status.text_content()
+    assert "completed after 6 epochs" in status.text_content()
     assert status.get_attribute("data-epochs") == "6"
     events = (runs / "live-run" / "events.jsonl").read_text().splitlines()
     batches = sum(json.loads(line)["event"] == "batch" for line in events)
@@ -230,7 +233,7 @@ def test_the_live_view_follows_a_train_started_while_it_watches(page, runs):
     chart = page.get_by_test_id("live-epochs")
     assert chart.locator("path[data-series='validation accuracy']").count() == 1
     # The search below: its trials ranked, and the heat map (2 architectures x 2 rates).
-    page.get_by_test_id("search-status").filter(has_text="4 trial(s) finished").wait_for()
+    page.get_by_test_id("search-status").filter(has_text="4 trials finished").wait_for()
     assert page.locator("#search-ranking tr").count() == 4
     assert page.get_by_test_id("search-heatmap").locator("rect").count() == 4
 

@@ -225,11 +225,14 @@ class ProgressBar(Callback):
         self._loss = self._correct = self._seen = 0.0
         self._started = time.perf_counter()
         if self._shown:
-            width = min(self.columns, shutil.get_terminal_size((self.columns, 24)).columns)
+            # A terminal that reports no size (0 x 0, as a bare pseudo-terminal does) is
+            # taken as 80 x 24: tqdm hides a bar that has no row to stand on.
+            size = shutil.get_terminal_size((self.columns, 24))
             from tqdm import tqdm  # only for a terminal: a log or a pipe never loads it
 
             self._bar = tqdm(total=trainer.batches_per_epoch, desc=self._prefix(trainer, epoch),
-                             unit="batch", leave=False, file=sys.stderr, ncols=width,
+                             unit="batch", leave=False, file=sys.stderr,
+                             ncols=min(self.columns, size.columns), nrows=size.lines,
                              mininterval=self.refresh_seconds, miniters=1,
                              bar_format=self.bar_format)
 

@@ -1,6 +1,6 @@
 // Autograd: type an expression, see the graph the engine builds (each node's value) and
 // step through backward(), one op node at a time, watching the gradients arrive.
-import { api } from "./common.js";
+import { api, count } from "./common.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const NODE_WIDTH = 190, COLUMN = 250, ROW_GAP = 18;
@@ -136,7 +136,7 @@ export class AutogradView {
     const status = document.getElementById("autograd-status");
     const total = graph.steps.length;
     if (this.done < 0) {
-      status.textContent = `${graph.nodes.length} nodes; backward() has ${total} step(s)` +
+      status.textContent = `${graph.nodes.length} nodes; backward() has ${count(total, "step")}` +
         (graph.seeded_with_ones ? " (the output is not a scalar: its gradient starts as ones)" : "");
     } else {
       const node = graph.nodes[current.node];

@@ -28,7 +28,12 @@ function label(value) {
   return String(+value.toFixed(4));
 }
 
+// A fraction as a percentage tick: 0.94 -> "94%", 0.985 -> "98.5%" (accuracies read as
+// percentages everywhere else in the studio and the command line).
+export const percentTick = v => `${+(100 * v).toFixed(2)}%`;
+
 // series: [{name, points: [[x, y]...], colour, dashed, right}] (right: on the right axis).
+// options.yFormat: how the left axis writes its ticks (default: the number).
 export function lineChart(container, series, options = {}) {
   const width = options.width || 460, height = options.height || 240;
   const margin = {left: 52, right: options.rightLabel ? 52 : 14, top: 26, bottom: 38};
@@ -54,7 +59,7 @@ export function lineChart(container, series, options = {}) {
   };
   for (const t of ticks(yLow, yHigh)) {
     root.append(svg("line", {x1: margin.left, x2: width - margin.right, y1: Y(t), y2: Y(t), class: "grid"}));
-    root.append(svg("text", {x: margin.left - 6, y: Y(t) + 4, "text-anchor": "end"}, label(t)));
+    root.append(svg("text", {x: margin.left - 6, y: Y(t) + 4, "text-anchor": "end"}, (options.yFormat || label)(t)));
   }
   if (options.rightLabel) {
     for (const t of ticks(rLow, rHigh)) {

@@ -30,6 +30,11 @@ export function notice(message) {
   box.hidden = !message;
 }
 
+// "1 epoch", "6 epochs": a count and its noun, as a person writes them.
+export function count(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 export function percent(value, digits = 2) {
   return value === null || value === undefined ? "–" : `${(100 * value).toFixed(digits)}%`;
 }

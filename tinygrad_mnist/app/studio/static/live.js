@@ -1,7 +1,7 @@
 // Live: follow a training run's event log and a search's result store as they grow,
 // through Server-Sent Events (/api/runs/{id}/events, /api/searches/{id}/events).
-import { element, percent } from "./common.js";
-import { lineChart, heatGrid } from "./charts.js";
+import { count, element, percent } from "./common.js";
+import { lineChart, heatGrid, percentTick } from "./charts.js";
 
 // Redraw at most this often: a fast run writes hundreds of batch lines a second.
 const REDRAW_MS = 250;
@@ -98,7 +98,7 @@ export class LiveView {
     const epochs = log.start ? log.start.epochs : "?";
     if (log.end) {
       const finalEpoch = log.epochs[log.epochs.length - 1];
-      status.textContent = `run ${runId}: ${log.end.stopped_reason} after ${log.end.epochs_run} epoch(s)` +
+      status.textContent = `run ${runId}: ${log.end.stopped_reason} after ${count(log.end.epochs_run, "epoch")}` +
         (finalEpoch && finalEpoch.val_accuracy !== undefined && finalEpoch.val_accuracy !== null
           ? `, validation accuracy ${percent(finalEpoch.val_accuracy)}` : "");
     } else if (last) {
@@ -106,7 +106,7 @@ export class LiveView {
       status.textContent = `run ${runId}: running, epoch ${event.epoch}/${epochs}, batch ${event.batch + 1}/` +
         `${log.start ? log.start.batches_per_epoch : "?"}, loss ${event.loss === null ? "nan" : event.loss.toFixed(4)}`;
     } else {
-      status.textContent = log.start ? `run ${runId}: started, ${epochs} epoch(s)` : `run ${runId}: no events yet`;
+      status.textContent = log.start ? `run ${runId}: started, ${count(epochs, "epoch")}` : `run ${runId}: no events yet`;
     }
     status.dataset.state = log.end ? "ended" : last ? "running" : "waiting";
     status.dataset.batches = String(log.batches.length);
@@ -120,7 +120,7 @@ export class LiveView {
     lineChart(document.getElementById("live-epochs"),
               [{name: "training accuracy", points: curve("train_accuracy")},
                {name: "validation accuracy", points: curve("val_accuracy")}],
-              {title: "Accuracy, every epoch", xLabel: "epoch", yLabel: "accuracy", integerX: true, xMin: 1});
+              {title: "Accuracy, every epoch", xLabel: "epoch", yLabel: "accuracy", integerX: true, xMin: 1, yFormat: percentTick});
   }
 
   // ------------------------------------------------------------------ searches
@@ -161,7 +161,7 @@ export class LiveView {
     const trials = this.trials;
     const screened = trials.filter(t => t.phase === "holdout" || t.phase === undefined || t.phase === null);
     document.getElementById("search-status").textContent =
-      `${this.searchFollowed}: ${trials.length} trial(s) finished (${screened.length} screened on the holdout)`;
+      `${this.searchFollowed}: ${count(trials.length, "trial")} finished (${screened.length} screened on the holdout)`;
     const key = t => `${JSON.stringify(t.hidden_sizes)} ${t.activation} ${t.learning_rate}`;
     const ranked = [...screened].sort((a, b) => (b.val_accuracy ?? -1) - (a.val_accuracy ?? -1));
     const head = document.querySelector("table.ranking thead");

@@ -1,7 +1,7 @@
 // Runs: the list of run folders, a run's page (curves, confusion matrix, mistakes) and
 // several runs' curves on one chart.
-import { api, element, drawGrey, percent } from "./common.js";
-import { lineChart, COLOURS } from "./charts.js";
+import { api, count, element, drawGrey, percent } from "./common.js";
+import { lineChart, COLOURS, percentTick } from "./charts.js";
 
 const range = n => Array.from({length: n}, (_, i) => i + 1);
 const curve = values => (values || []).map((v, i) => [i + 1, v === null ? NaN : v]);
@@ -72,7 +72,7 @@ export class RunsView {
       series.push({name: `${run.id} training loss`, points: curve(run.history.train_loss), colour, dashed: true, right: true, legend: false});
     });
     lineChart(document.getElementById("compare-chart"), series,
-              {width: 900, height: 320, xLabel: "epoch", yLabel: "validation accuracy", rightLabel: "training loss", integerX: true, xMin: 1});
+              {width: 900, height: 320, xLabel: "epoch", yLabel: "validation accuracy", rightLabel: "training loss", integerX: true, xMin: 1, yFormat: percentTick});
   }
 
   async open(runId) {
@@ -120,7 +120,7 @@ export class RunsView {
       series.push({name: `test ${percent(run.test_accuracy)}`, colour: "#1a7f4b", dashed: true,
                    points: [[1, run.test_accuracy], [Math.max(2, history.train_loss.length), run.test_accuracy]]});
     }
-    lineChart(accuracy, series, {title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", integerX: true, xMin: 1});
+    lineChart(accuracy, series, {title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", integerX: true, xMin: 1, yFormat: percentTick});
   }
 
   renderConfusion(run) {
@@ -152,7 +152,7 @@ export class RunsView {
   async showCell(runId, t, p, names) {
     document.getElementById("cell-title").textContent = `Test images of class ${names[t]} predicted as ${names[p]}`;
     await this.gallery(`/api/runs/${encodeURIComponent(runId)}/confusion/${t}/${p}`, answer =>
-      `${answer.count} image(s)${answer.count > answer.images.length ? `, the first ${answer.images.length} shown` : ""}`);
+      `${count(answer.count, "image")}${answer.count > answer.images.length ? `, the first ${answer.images.length} shown` : ""}`);
   }
 
   async showMistakes(runId) {
