@@ -115,7 +115,7 @@ def _init_from(model, run) -> None:
 
 
 def run(args) -> int:
-    keep_freed_memory()  # a third less CPU on the cnn preset (utils/allocator.py)
+    keep_freed_memory()  # the cnn preset: a sixth less CPU (utils/allocator.py)
     with blas_on_one_thread(unless_environment_says=True):
         return _train(args)
 
