@@ -6,15 +6,13 @@ from __future__ import annotations
 import csv
 import json
 import os
-import pty
 import re
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 from PIL import Image
+from support.terminal import on_terminal
 
 from tinygrad_mnist.app.cli import main
 from tinygrad_mnist.app.run_folder import load_run_model
@@ -128,32 +126,12 @@ def test_quiet_is_quiet_on_a_terminal(tmp_path, quiet_at):
     loud_command = [sys.executable, "-m", "tinygrad_mnist", "train", *QUICK, "--epochs", "2",
                     "--out"]
     command = loud_command[:quiet_at] + ["-q"] + loud_command[quiet_at:] + [str(tmp_path / "run")]
-    output = on_terminal(command, environment)
+    output, _ = on_terminal(command, environment)
     assert "test accuracy" in output  # the result, as ever
     assert "epoch" not in output.replace("after 2 epochs", "")  # no bar, no epoch lines
-    loud = on_terminal(loud_command + [str(tmp_path / "loud")], environment)
+    loud, _ = on_terminal(loud_command + [str(tmp_path / "loud")], environment)
     assert "epoch 2/2" in loud  # without -q the terminal shows the progress
     assert "%|" in loud  # and the per-batch bar, though this bare terminal reports no size
-
-
-def on_terminal(argv, environment, timeout=120) -> str:
-    """What `argv` writes to a pseudo-terminal (stdout and stderr both)."""
-    main_end, child = pty.openpty()
-    process = subprocess.Popen(argv, stdin=child, stdout=child, stderr=child, close_fds=True,
-                               env=environment)
-    os.close(child)
-    chunks, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(main_end, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    process.wait(timeout=10)
-    os.close(main_end)
-    return b"".join(chunks).decode(errors="replace")
 
 
 def test_a_run_whose_loss_explodes_but_stays_finite_says_it_did_not_learn(here, capsys):

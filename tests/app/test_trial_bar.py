@@ -3,17 +3,12 @@ per-trial lines, which stay whole (issue 22); `-q` and a pipe draw none."""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import re
-import struct
-import subprocess
 import sys
-import termios
-import time
 
 import pytest
+from support import terminal
 
 from tinygrad_mnist.app.cli import main
 
@@ -40,30 +35,16 @@ FOLD = re.compile(r"fold \d/3 \[16\] relu lr 0\.1: validation \d+\.\d\d% \(\d+\.
                   r"(, about \d+ s left)?")
 
 
-def on_terminal(argv, cwd, timeout=120) -> str:
-    """What `argv` writes to a pseudo-terminal of 24 rows and 80 columns (a bare one has
-    no size, and tqdm draws no bar on a terminal with no rows)."""
-    main_end, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+def on_terminal(argv, cwd) -> str:
+    """What `tinygrad-mnist ARGV` writes to a pseudo-terminal of 24 rows and 80 columns (a
+    bare one has no size); it must succeed."""
     environment = {**os.environ, "TINYGRAD_MNIST_HOME": str(cwd / "cache"), "MPLBACKEND": "Agg",
                    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     environment.pop("COLUMNS", None)
-    process = subprocess.Popen([sys.executable, "-m", "tinygrad_mnist", *argv], cwd=cwd,
-                               stdin=child, stdout=child, stderr=child, close_fds=True,
-                               env=environment)
-    os.close(child)
-    chunks, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(main_end, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    assert process.wait(timeout=10) == 0
-    os.close(main_end)
-    return b"".join(chunks).decode(errors="replace")
+    output, status = terminal.on_terminal([sys.executable, "-m", "tinygrad_mnist", *argv],
+                                          environment, cwd=cwd, size=(24, 80))
+    assert status == 0, output
+    return output
 
 
 def screen(text: str) -> list[str]:

@@ -3,15 +3,14 @@
 import csv
 import math
 import os
-import pty
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 from support.synthetic import blobs
+from support.terminal import on_terminal
 
 from tinygrad_mnist import nn, optim
 from tinygrad_mnist.train import CSVLogger, EpochLog, ProgressBar, Trainer
@@ -128,24 +127,6 @@ def test_fit_draws_its_bar_on_a_terminal(tmp_path):
                 batch_size=20).fit((x, y), epochs=2, verbose={{verbose}})
     """)
     for verbose, drawn in (("'auto'", True), ("0", False)):
-        output = run_on_terminal([sys.executable, "-c", script.replace("{verbose}", verbose)])
+        output, _ = on_terminal([sys.executable, "-c", script.replace("{verbose}", verbose)],
+                                timeout=60)
         assert ("epoch 2/2" in output) == drawn, output
-
-
-def run_on_terminal(argv, timeout=60) -> str:
-    """What `argv` writes to a pseudo-terminal (its stdout and stderr both)."""
-    main, child = pty.openpty()
-    process = subprocess.Popen(argv, stdin=child, stdout=child, stderr=child, close_fds=True)
-    os.close(child)
-    chunks, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(main, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    process.wait(timeout=10)
-    os.close(main)
-    return b"".join(chunks).decode(errors="replace")
