@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from PIL import Image
 
 from tinygrad_mnist.app.compare import comparison_table, differing_fields, read_runs
 from tinygrad_mnist.train.history import History
@@ -73,3 +74,32 @@ def test_an_older_config_json_differs_only_in_what_differs(tmp_path):
     runs = read_runs([write_run(tmp_path / "new", new, [0.8]),
                       write_run(tmp_path / "old", older, [0.7])])
     assert differing_fields([run.config for run in runs]) == ["seed"]
+
+
+def test_a_run_given_twice_is_refused(tmp_path):
+    run = write_run(tmp_path / "a", {"model": "mlp"}, [0.8])
+    with pytest.raises(ValueError, match="given twice"):
+        read_runs([run, tmp_path / "." / "a"])
+
+
+def test_the_figure_replaces_only_an_earlier_comparison(tmp_path, monkeypatch, capsys):
+    from tinygrad_mnist.app.cli import main
+
+    base = {"model": "mlp", "epochs": 2}
+    a = write_run(tmp_path / "a", base, [0.8, 0.9])
+    write_run(tmp_path / "b", {**base, "epochs": 3}, [0.7, 0.8, 0.85])
+    monkeypatch.chdir(tmp_path)
+    # A stranger's PNG, and a run folder's own figure: refused before any work, untouched.
+    a_figure = a / "learning_curves.png"
+    Image.new("L", (4, 4)).save(a_figure)
+    Image.new("L", (4, 4)).save(tmp_path / "photo.png")
+    for taken in ("photo.png", str(a_figure)):
+        before = (tmp_path / taken).read_bytes()
+        assert main(["compare", "a", "b", "--out", taken]) == 2
+        assert "argument --out" in capsys.readouterr().err
+        assert (tmp_path / taken).read_bytes() == before
+    # Its own earlier figure is replaced; a folder gets compare.png.
+    assert main(["compare", "a", "b"]) == 0
+    assert main(["compare", "a", "b", "--out", "compare.png"]) == 0
+    assert main(["compare", "a", "b", "--out", "a"]) == 0
+    assert (a / "compare.png").read_bytes()[:4] == b"\x89PNG"

@@ -79,7 +79,29 @@ def read_runs(folders) -> list[RunSummary]:
     runs = [read_run(folder) for folder in folders]
     if len(runs) < 2:
         raise ValueError(f"runs: expected at least two run folders to compare, got {len(runs)}")
+    first_named = {}
+    for folder in map(Path, folders):
+        first = first_named.setdefault(folder.resolve(), folder)
+        if first is not folder:
+            also = "" if str(first) == str(folder) else f" (first as {str(first)!r})"
+            raise ValueError(f"runs: {str(folder)!r} is given twice{also}; give each run once")
     return runs
+
+
+#: What the figure `compare` writes says of itself (PNG metadata): how an earlier one is
+#: known, and may be replaced.
+FIGURE_TITLE = "tinygrad-mnist compare"
+
+
+def is_comparison_figure(path) -> bool:
+    """Whether `path` holds a figure that `compare` wrote (and may be written over)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.format == "PNG" and image.text.get("Title") == FIGURE_TITLE
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
 
 
 def differing_fields(configs: list[dict]) -> list[str]:

@@ -6,8 +6,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tinygrad_mnist.app.compare import comparison_table, read_runs
+from tinygrad_mnist.app.compare import (
+    FIGURE_TITLE,
+    comparison_table,
+    is_comparison_figure,
+    read_runs,
+)
 from tinygrad_mnist.app.errors import UsageError
+from tinygrad_mnist.utils.output_file import check_output_file
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -20,7 +26,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("runs", type=Path, nargs="+", metavar="RUN",
                         help="run folders written by 'tinygrad-mnist train' (two or more)")
     parser.add_argument("--out", type=Path, default=Path("compare.png"), metavar="PNG",
-                        help="where to write the figure (default: compare.png)")
+                        help="where to write the figure, or a folder to write compare.png "
+                             "into; an existing file is replaced only when it is an earlier "
+                             "comparison (default: compare.png)")
     return parser
 
 
@@ -28,15 +36,20 @@ def run(args) -> int:
     from tinygrad_mnist.viz import plot_runs_compared
     from tinygrad_mnist.viz.figure_file import save_figure
 
-    out = args.out if args.out.suffix else args.out.with_suffix(".png")
-    if out.exists() and not (out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"):
-        raise UsageError(f"argument --out: {str(out)!r} exists and is not a PNG figure; "
-                         "choose another path")  # never overwrite someone's file
+    out = args.out / "compare.png" if args.out.is_dir() else args.out
+    out = out if out.suffix else out.with_suffix(".png")
+    # Before any work: never over a stranger's file, a run's own figure or a device; only
+    # over an earlier comparison.
+    try:
+        check_output_file(out, "comparison figure", is_comparison_figure, make_folders=True)
+    except ValueError as error:  # the user typed --out
+        message = str(error).removeprefix("comparison figure: ")
+        raise UsageError(f"argument --out: {message}") from None
     runs = read_runs(args.runs)
     print(comparison_table(runs))
     names = [run.name for run in runs]
     labels = names if len(set(names)) == len(names) else [str(run.folder) for run in runs]
     figure = plot_runs_compared({label: run.history for label, run in zip(labels, runs)},
                                 title=f"{len(runs)} runs compared")
-    print(f"wrote {save_figure(figure, out)}")
+    print(f"wrote {save_figure(figure, out, metadata={'Title': FIGURE_TITLE})}")
     return 0
