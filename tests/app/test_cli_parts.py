@@ -227,6 +227,7 @@ def in_tmp(tmp_path, monkeypatch):
     (["train", "--validation", "-5"], "--validation"),
     (["train", "--clip-grad-norm", "-1"], "--clip-grad-norm"),
     (["train", "--resume", "nowhere"], "nowhere"),
+    (["train", "--dataset", "synthetic", "--init-from", "nowhere"], "argument --init-from: "),
     (["train", "--resume", "used", "--lr", "0.1"], "--lr cannot change it"),
     (["train", "--resume", "used"], "config.json"),
     (["train", "--momentum", "1"], "--momentum"),

@@ -97,6 +97,10 @@ def test_evaluate_reports_precision_recall_f1_and_top_k(here, capsys):
     assert len(figures["per_class_f1"]) == 10 and 0 < figures["macro_f1"] <= 1
     assert figures["top_k_accuracy"]["5"] >= figures["top_k_accuracy"]["2"] >= \
         figures["test_accuracy"]
+    (here / "notes.txt").write_text("mine")  # --out names a folder: a file is refused
+    assert main(["evaluate", "run", "--out", "notes.txt"]) == 2
+    assert "argument --out: 'notes.txt' exists and is not a folder" in capsys.readouterr().err
+    assert (here / "notes.txt").read_text() == "mine"
 
 
 def test_predict_warns_of_doubtful_framing_and_shows_what_the_model_saw(here, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def test_set(model, config: RunConfig, args):
 
 
 def run(args) -> int:
+    if args.out is not None and os.path.lexists(args.out) and not args.out.is_dir():
+        raise UsageError(f"argument --out: {str(args.out)!r} exists and is not a folder; "
+                         "give the folder the figures go to")  # checked before any work
     model, config = load_run_model(args.model)
     data, x = test_set(model, config, args)
     result = evaluate_model(model, x, data.test_labels)  # a train.evaluation.Evaluation

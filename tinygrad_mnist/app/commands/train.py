@@ -11,7 +11,7 @@ import math
 import sys
 from pathlib import Path
 
-from tinygrad_mnist.app.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, PROG, UsageError
+from tinygrad_mnist.app.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, PROG, UsageError, one_line
 from tinygrad_mnist.app.options import (
     add_data_options,
     add_run_options,
@@ -103,7 +103,10 @@ def _resumed_run(args) -> tuple[Path, RunConfig]:
 
 def _init_from(model, run) -> None:
     """Load the weights of the model in run folder `run` into `model` (same architecture)."""
-    source, _ = load_run_model(run)
+    try:
+        source, _ = load_run_model(run)
+    except (OSError, ValueError) as error:  # missing, damaged, not a run: name the option
+        raise UsageError(f"argument --init-from: {one_line(error)}") from None
     mine, theirs = model.state_dict(), source.state_dict()
     if set(mine) != set(theirs) or any(mine[k].shape != theirs[k].shape for k in mine):
         different = sorted(k for k in mine if k not in theirs or mine[k].shape != theirs[k].shape)
