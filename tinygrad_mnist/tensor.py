@@ -173,6 +173,15 @@ class Function:
         return Tensor.__new__(Tensor)._set(data, True, None, cls, ctx, tensors, versions, version)
 
 
+def _plain_index(index):
+    """`index` with NumPy arrays for the integer Tensors in it (alone, or in a tuple)."""
+    if isinstance(index, Tensor):
+        return index.data
+    if type(index) is tuple:
+        return tuple(part.data if isinstance(part, Tensor) else part for part in index)
+    return index
+
+
 def _input_tensor(op: type, inputs: tuple, value) -> Tensor:
     """A positional input that is not a Tensor: an array or a float constant becomes one."""
     if isinstance(value, (np.ndarray, float, np.floating, list)) and not isinstance(value, bool):
@@ -369,13 +378,13 @@ class Tensor:
     constant) has it cast back to float32, as the built-in ops do (`astype` is the way
     to ask for float64). Only float tensors can require grad.
 
-    Change a tensor's values in place with `copy_`, `add_`, `sub_`, `mul_`, `div_` or
-    `+= -= *= /=`: each bumps `version` (shared with its views and detached copies),
-    and `backward()` refuses to use an op whose saved input or output was changed
-    that way after the op recorded it. While grad mode is on, an in-place change of a
-    tensor that requires grad (or with values that do) is refused, as in PyTorch: do it
-    under `no_grad()` (as optimizers do) or compute a new tensor. `.numpy()` is a
-    read-only view; `.data` is the array itself, the unchecked escape hatch.
+    Change a tensor's values in place with `copy_`, `add_`, `sub_`, `mul_`, `div_`, `+=`,
+    `-=`, `*=`, `/=` or `t[index] = values`: each bumps `version` (shared with its views and
+    detached copies), and `backward()` refuses to use an op whose saved input or output was
+    changed that way after the op recorded it. While grad mode is on, an in-place change of
+    a tensor that requires grad (or with values that do) is refused, as in PyTorch: do it
+    under `no_grad()` (as optimizers do) or compute a new tensor. `.numpy()` is a read-only
+    view; `.data` is the array itself, the unchecked escape hatch.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "_retains_grad", "_version", "_op",
@@ -533,6 +542,21 @@ class Tensor:
     def __itruediv__(self, other):
         return self._update_in_place(np.true_divide, other, "/=")
 
+    def __setitem__(self, index, values) -> None:
+        """`t[index] = values`: NumPy's assignment, in place, counted in `version`, under
+        the same rules as `copy_` (so `with no_grad(): w[0] = 0`, and `w[0] *= 0.5`, work
+        as in PyTorch). An integer Tensor works as an index array, as in `t[index]`."""
+        if _grad_mode.enabled and (self.requires_grad or
+                                   isinstance(values, Tensor) and values.requires_grad):
+            self._refuse_in_place("t[index] =", values)
+        index = _plain_index(index)
+        try:
+            self.data[index] = values.data if isinstance(values, Tensor) else values
+        except (ValueError, IndexError, TypeError) as error:
+            raise type(error)(f"t[index] = values: {error} (tensor of shape {self.shape})") \
+                from None
+        self._version[0] += 1
+
     def _update_in_place(self, update, values, method: str) -> Tensor:
         if _grad_mode.enabled and (self.requires_grad or
                                    isinstance(values, Tensor) and values.requires_grad):
@@ -556,6 +580,8 @@ class Tensor:
         operator = {"copy_": "=", "add_": "+", "sub_": "-", "mul_": "*", "div_": "/"}.get(
             method, method[:1])
         rewrite = ("write `t = values` (a new tensor)" if operator == "=" else
+                   "build a new tensor (`where(mask, values, t)`, `concatenate`)"
+                   if method == "t[index] =" else
                    f"write `t = t {operator} values` (a new tensor, recorded)")
         if self.requires_grad and self._op is None:
             raise RuntimeError(
@@ -784,11 +810,7 @@ class Tensor:
 
         Repeated integer indices pick an element several times, and its gradient adds up.
         """
-        if isinstance(index, Tensor):
-            index = index.data
-        elif type(index) is tuple:
-            index = tuple(part.data if isinstance(part, Tensor) else part for part in index)
-        return ops.GetItem.apply(self, index=index)
+        return ops.GetItem.apply(self, index=_plain_index(index))
 
     # Comparisons give boolean tensors; no gradient flows through them.
     def _compare(self, other, compare) -> Tensor:

@@ -196,3 +196,39 @@ def test_np_asarray_of_a_tensor_gives_its_values():
     assert not array.flags.writeable
     assert np.array(t, dtype=np.float64).flags.writeable
     assert float(Tensor([2.5])) == 2.5 and int(Tensor(3.0)) == 3
+
+
+# --------------------------------------------------- t[index] = values (PyTorch's habit)
+def test_item_assignment_under_no_grad_updates_the_same_tensor_in_place():
+    w = Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
+    array, saved = w.data, (w * w).sum()  # a graph that saved w's values
+    with no_grad():
+        w[0] = 5.0
+        w[1] *= 0.5  # t[1] is a view; *= writes through it, then assigns it back
+    assert w.data is array and w.requires_grad
+    np.testing.assert_array_equal(w.data, [[5.0, 5.0], [1.5, 2.0]])
+    with pytest.raises(RuntimeError, match="modified in place"):
+        saved.backward()  # the saved values are stale: refused, not a wrong gradient
+
+
+def test_item_assignment_in_grad_mode_is_refused_where_backward_would_be_wrong():
+    leaf = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"t\[index\] =: a leaf Tensor .* under `with no_grad"):
+        leaf[0] = 0.0
+    result = leaf * 2
+    with pytest.raises(RuntimeError, match="result of Mul in a graph"):
+        result[0] = 0.0
+    plain = Tensor(np.zeros(2))
+    with pytest.raises(RuntimeError, match="values require grad"):
+        plain[0] = leaf[1]  # its gradient would be lost
+    np.testing.assert_array_equal(leaf.data, [1.0, 2.0])
+    np.testing.assert_array_equal(plain.data, [0.0, 0.0])
+
+
+def test_item_assignment_takes_integer_tensors_and_names_a_bad_index():
+    t = Tensor(np.zeros(4))
+    t[Tensor(np.array([0, 2]), dtype=np.int64)] = 1.0
+    np.testing.assert_array_equal(t.data, [1.0, 0.0, 1.0, 0.0])
+    assert t._version[0] == 1
+    with pytest.raises(IndexError, match=r"t\[index\] = values: .*shape \(4,\)"):
+        t[9] = 1.0
