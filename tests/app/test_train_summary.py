@@ -24,7 +24,7 @@ def test_train_logs_the_summary_before_the_first_epoch(here, capsys):
     assert lines[0].startswith("training 784 -> 16 -> 10 on ")
     assert lines[1] == "Model: MLP"
     table = lines[:lines.index("Non-trainable parameters: 0") + 1]
-    assert any("(Dense)" in line and "(None, 16)" in line and line.endswith(" 12,560")
+    assert any("(Dense+ReLU)" in line and "(None, 16)" in line and line.endswith(" 12,560")
                for line in table), table
     assert any("(None, 10)" in line and line.endswith(" 170") for line in table), table
     assert "Total parameters: 12,730" in table  # 784*16 + 16 + 16*10 + 10

@@ -9,11 +9,11 @@ from tinygrad_mnist import Tensor, nn
 def test_an_mlp_summary_lists_each_layer_with_its_output_shape_and_parameters():
     assert nn.MLP(784, [128], 10, seed=0).summary(input_shape=(784,)).splitlines() == [
         "Model: MLP",
-        "Layer (type)   Output shape   Parameters",
-        "========================================",
-        "0 (Dense)      (None, 128)       100,480",
-        "2 (Dense)      (None, 10)          1,290",
-        "========================================",
+        "Layer (type)     Output shape   Parameters",
+        "==========================================",
+        "0 (Dense+ReLU)   (None, 128)       100,480",  # the ReLU runs inside the layer
+        "2 (Dense)        (None, 10)          1,290",
+        "==========================================",
         "Total parameters: 101,770",
         "Trainable parameters: 101,770",
         "Non-trainable parameters: 0",

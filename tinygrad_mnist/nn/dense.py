@@ -119,6 +119,11 @@ class Dense(Layer):
             if bias else None
 
     @property
+    def kind(self) -> str:
+        """`Dense`, or `Dense+ReLU` when the activation runs inside the layer."""
+        return "Dense" if self.activation is None else f"Dense+{self.activation.kind}"
+
+    @property
     def input_shape(self) -> tuple[int, ...]:
         """One example: a row of `in_features` values."""
         return (self.in_features,)

@@ -108,6 +108,12 @@ class Layer:
         """Every parameter, in a fixed order (what an optimizer is given)."""
         return [p for _, p in self.named_parameters()]
 
+    @property
+    def kind(self) -> str:
+        """What the layer is, in a word or two (`summary()` and the studio show it): its
+        class name, unless the layer says more (`Dense+ReLU` for a fused activation)."""
+        return type(self).__name__
+
     def num_parameters(self) -> int:
         """How many numbers the parameters hold."""
         return sum(p.size for p in self.parameters())

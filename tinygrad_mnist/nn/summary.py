@@ -28,7 +28,7 @@ def summary(model, input_shape=None) -> str:
         # Indented under each layer it sits in (a list's or dict's name is no level).
         parts = name.split(".")
         depth = sum(".".join(parts[:i]) in names for i in range(1, len(parts)))
-        label = f"{'  ' * depth}{name} ({type(module).__name__})"
+        label = f"{'  ' * depth}{name} ({module.kind})"
         count = module.num_parameters()
         rows.append((label, _shape_text(shapes, module), f"{count:,}"))
     header = ("Layer (type)", "Output shape", "Parameters")

@@ -173,11 +173,11 @@ def _train_holding(args, held: contextlib.ExitStack) -> int:
     # The first log line comes only now, once every input has been checked: an error
     # before this point is the one line on stderr.
     done = built.trainer.history.epochs_run if resume else 0
-    logger.info("%s %s on %s %s images (%s held out for validation) for up to %d epochs; "
+    logger.info("%s %s on %s %s images (%s held out for validation) for up to %d epoch%s; "
                 "run folder %s", f"resuming after epoch {done}:" if resume else "training",
                 built.model.extra_repr(), f"{len(train[1]):,}",
                 data.title, f"{0 if validation is None else len(validation[1]):,}",
-                config.epochs, folder)
+                config.epochs, "" if config.epochs == 1 else "s", folder)
     if logger.isEnabledFor(logging.INFO):  # -q: not even the forward pass that shapes it
         # Keras users look for the layers, their output shapes and sizes before the epochs.
         logger.info("%s", built.model.summary())

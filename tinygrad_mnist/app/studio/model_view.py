@@ -172,7 +172,7 @@ def _activations(outputs) -> dict:
             continue  # a reshape (Flatten) of what was shown just before
         if value.size > MAX_ACTIVATION_VALUES:
             continue
-        name = f"{i} {_kind(layer)}"
+        name = f"{i} {layer.kind}"
         if value.ndim == 3:
             # Feature maps are many numbers that only become colours: sent as integers
             # -127..127 of the layer's largest magnitude `scale` (a third of the bytes, and
@@ -186,7 +186,3 @@ def _activations(outputs) -> dict:
     return shown
 
 
-def _kind(layer) -> str:
-    """"Dense", or "Dense+ReLU" for a layer with its activation fused in."""
-    fused = getattr(layer, "activation", None)
-    return type(layer).__name__ + (f"+{type(fused).__name__}" if fused is not None else "")
