@@ -577,12 +577,10 @@ class Tensor:
         return self
 
     def _refuse_in_place(self, method: str, values) -> None:
-        operator = {"copy_": "=", "add_": "+", "sub_": "-", "mul_": "*", "div_": "/"}.get(
-            method, method[:1])
-        rewrite = ("write `t = values` (a new tensor)" if operator == "=" else
-                   "build a new tensor (`where(mask, values, t)`, `concatenate`)"
-                   if method == "t[index] =" else
-                   f"write `t = t {operator} values` (a new tensor, recorded)")
+        operator = {"add_": "+", "sub_": "-", "mul_": "*", "div_": "/"}.get(method, method[:1])
+        rewrite = {"copy_": "write `t = values` (a new tensor)",
+                   "t[index] =": "build a new tensor (`where(mask, values, t)`, `concatenate`)",
+                   }.get(method, f"write `t = t {operator} values` (a new tensor, recorded)")
         if self.requires_grad and self._op is None:
             raise RuntimeError(
                 f"{method}: a leaf Tensor that requires grad cannot be changed in place while "

@@ -65,10 +65,8 @@ def scores(evaluation: Evaluation, class_names=None, dataset_label: str | None =
     })
 
 
-def write_scores(path, evaluation: Evaluation, class_names=None,
-                 dataset_label: str | None = None) -> Path:
-    """Write `scores(...)` to `path` as JSON, atomically."""
-    figures = scores(evaluation, class_names, dataset_label)
+def write_scores(path, figures: dict) -> Path:
+    """Write `figures` (what `scores(...)` gives) to `path` as JSON, atomically."""
     atomic_write_text(path, json.dumps(figures, indent=1) + "\n")
     return Path(path)
 

@@ -250,8 +250,8 @@ def write_run_folder(folder, *, model, config: RunConfig, history, evaluation: E
     for name, data in ((CONFIG_FILE, config.to_dict()), (HISTORY_FILE, history.to_dict())):
         _write_json(folder / name, data)
         written[name] = folder / name
-    written[METRICS_FILE] = evaluation_report.write_scores(
-        folder / METRICS_FILE, evaluation, class_names, dataset_label or config.dataset)
+    scores = evaluation_report.scores(evaluation, class_names, dataset_label or config.dataset)
+    written[METRICS_FILE] = evaluation_report.write_scores(folder / METRICS_FILE, scores)
     figures = evaluation_report.write_figures(folder, evaluation, images, class_names,
                                               dataset_label or config.dataset)
     if history.epochs_run:  # a run stopped before its first epoch ended has no curves

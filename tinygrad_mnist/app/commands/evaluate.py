@@ -65,8 +65,7 @@ def run(args) -> int:
     print("\n".join(table))
     figures = evaluation_report.write_figures(folder, result, data.test_images,
                                               data.class_names, data.title, suffix=f"-{tag}")
-    json_path = evaluation_report.write_scores(folder / f"evaluation-{tag}.json", result,
-                                               data.class_names, data.title)
+    json_path = evaluation_report.write_scores(folder / f"evaluation-{tag}.json", scores)
     report = folder / f"evaluation-{tag}.md"
     atomic_write_text(report, "\n".join([
         f"# Evaluation of {model_file(args.model)} on the {data.title} test set", "",

@@ -38,19 +38,26 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def run(args) -> int:
-    model, _ = load_run_model(args.model)
-    names = run_class_names(args.model)
+def classify_reporting(model, images, top: int):
+    """`classify_files` for a command: a file that cannot be read is one error line on
+    stderr and the others are still classified. Returns the results, and whether any
+    file failed (the command's exit status is then 2)."""
     failed = []
 
     def report(path: str, error: Exception) -> None:
         failed.append(path)
         print(f"{PROG}: error: {printable(one_line(error))}", file=sys.stderr)
 
+    return classify_files(model, images, top=top, on_error=report), bool(failed)
+
+
+def run(args) -> int:
+    model, _ = load_run_model(args.model)
+    names = run_class_names(args.model)
     if args.show is not None and args.show.exists() and not args.show.is_dir():
         raise UsageError(f"argument --show: {str(args.show)!r} is a file, expected a folder")
     classes = model_classes(model) or args.top
-    results = classify_files(model, args.images, top=max(args.top, classes), on_error=report)
+    results, failed = classify_reporting(model, args.images, top=max(args.top, classes))
     named = (lambda c: str(c)) if names is None else (lambda c: names[c])
     if args.json:
         print(json.dumps([{"file": result.path, "predictions": [

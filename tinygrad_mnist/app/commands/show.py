@@ -11,9 +11,10 @@ import numpy as np
 
 from tinygrad_mnist import predict_proba
 from tinygrad_mnist.app.commands.evaluate import test_set
-from tinygrad_mnist.app.errors import EXIT_DIVERGED, EXIT_USAGE, PROG, UsageError, one_line
+from tinygrad_mnist.app.commands.predict import classify_reporting
+from tinygrad_mnist.app.errors import EXIT_DIVERGED, EXIT_USAGE, PROG, UsageError
 from tinygrad_mnist.app.options import add_data_options, int_at_least
-from tinygrad_mnist.app.predict import classify_files, model_classes, write_framed_figures
+from tinygrad_mnist.app.predict import model_classes, write_framed_figures
 from tinygrad_mnist.app.run_folder import load_run_model, model_file, run_class_names
 from tinygrad_mnist.train import confident_mistakes, metrics
 from tinygrad_mnist.utils.terminal import printable
@@ -117,15 +118,8 @@ def _show_images(args) -> int:
                          "the folder their figures go to")
     model, _ = load_run_model(args.model)
     names = run_class_names(args.model)
-    failed = []
-
-    def report(path: str, error: Exception) -> None:
-        failed.append(path)
-        print(f"{PROG}: error: {printable(one_line(error))}", file=sys.stderr)
-
     # Every class's probability, so that the bars are the true top 3.
-    results = classify_files(model, args.images, top=model_classes(model) or 3,
-                             on_error=report)
+    results, failed = classify_reporting(model, args.images, top=model_classes(model) or 3)
     for result in results:
         for warning in result.warnings:  # the framing looked wrong: the answer may be too
             print(f"{PROG}: warning: {printable(result.path)}: {warning}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from tinygrad_mnist.app.errors import UsageError
@@ -44,5 +45,8 @@ def run(args) -> int:
                          "run folders")
     if not 0 <= args.port <= 65535:
         raise UsageError(f"argument --port: expected 0 to 65535, got {args.port}")
-    server.serve(args.runs_dir, args.host, args.port, open_browser=not args.no_browser)
+    server.serve(args.runs_dir, args.host, args.port, open_browser=not args.no_browser,
+                 on_listening=lambda url: print(f"studio: {url}", flush=True),
+                 on_warning=lambda message: print(f"studio: warning: {message}",
+                                                  file=sys.stderr))
     return 0

@@ -117,6 +117,11 @@ def _init_from(model, run) -> None:
     logger.info("starting from the weights of %s", run)
 
 
+def _epochs(count: int) -> str:
+    """"1 epoch", "5 epochs"."""
+    return f"{count} epoch{'' if count == 1 else 's'}"
+
+
 def run(args) -> int:
     keep_freed_memory()  # the cnn preset: a sixth less CPU (utils/allocator.py)
     with blas_on_one_thread(unless_environment_says=True):
@@ -173,11 +178,11 @@ def _train_holding(args, held: contextlib.ExitStack) -> int:
     # The first log line comes only now, once every input has been checked: an error
     # before this point is the one line on stderr.
     done = built.trainer.history.epochs_run if resume else 0
-    logger.info("%s %s on %s %s images (%s held out for validation) for up to %d epoch%s; "
+    logger.info("%s %s on %s %s images (%s held out for validation) for up to %s; "
                 "run folder %s", f"resuming after epoch {done}:" if resume else "training",
                 built.model.extra_repr(), f"{len(train[1]):,}",
                 data.title, f"{0 if validation is None else len(validation[1]):,}",
-                config.epochs, "" if config.epochs == 1 else "s", folder)
+                _epochs(config.epochs), folder)
     if logger.isEnabledFor(logging.INFO):  # -q: not even the forward pass that shapes it
         # Keras users look for the layers, their output shapes and sizes before the epochs.
         logger.info("%s", built.model.summary())
@@ -203,9 +208,8 @@ def _train_holding(args, held: contextlib.ExitStack) -> int:
     figures = sum(name.endswith(".png") for name in written)
     score = ("diverged: the model's outputs are not finite, so it has no test accuracy"
              if evaluation.diverged else f"test accuracy: {evaluation.accuracy:.2%}")
-    epochs = f"{history.epochs_run} epoch{'' if history.epochs_run == 1 else 's'}"
     print(f"{score} on {len(data.test_labels):,} {data.title} "
-          f"test images, after {epochs} ({sum(history.seconds):.1f} s)")
+          f"test images, after {_epochs(history.epochs_run)} ({sum(history.seconds):.1f} s)")
     print(f"run folder: {folder} (report.md, model.npz, history.json, {figures} figures)")
     if interrupted:
         print(f"{PROG}: interrupted after {history.epochs_run} of {config.epochs} epochs; kept the "

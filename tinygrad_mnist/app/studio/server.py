@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import sys
 import threading
 
 import uvicorn
@@ -61,20 +60,20 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}/"
 
 
-def serve(runs_dir, host: str, port: int, open_browser: bool = True) -> None:
-    """Serve the studio over `runs_dir` until Ctrl-C; prints `studio: URL` first.
+def serve(runs_dir, host: str, port: int, open_browser: bool = True,
+          on_listening=lambda url: None, on_warning=lambda message: None) -> None:
+    """Serve the studio over `runs_dir` until Ctrl-C; `on_listening(url)` once it listens.
 
-    An address other than loopback prints a warning (no authentication) and lets
-    requests name any host (see `safety.LocalOnly`).
+    An address other than loopback is reported to `on_warning` (no authentication) and
+    lets requests name any host (see `safety.LocalOnly`).
     """
     local = is_loopback(host)
     sock = bind(host, port)
     if not local:
-        print(f"studio: warning: listening on {host}, which other machines may reach; "
-              "the studio has no authentication, so anyone who reaches it can read your runs",
-              file=sys.stderr)
+        on_warning(f"listening on {host}, which other machines may reach; the studio has no "
+                   "authentication, so anyone who reaches it can read your runs")
     url = url_of(sock)
-    print(f"studio: {url}", flush=True)
+    on_listening(url)
     if open_browser:
         import webbrowser
 
